@@ -1,0 +1,39 @@
+"""Test configuration: unit tests may not start real processes; system tests opt in with a marker."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+REAL_MARKERS = ("system", "guest")
+
+
+def _refuse(*args, **kwargs):
+    raise AssertionError(f"a unit test tried to start a real process: {args[:2]!r}; "
+                         "fake the command seam (ocf.testing.FakeRunner) or mark the test system")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_processes(request, monkeypatch):
+    """Make any real process start fail a unit test (system/guest tests are exempt)."""
+    if any(request.node.get_closest_marker(m) for m in REAL_MARKERS):
+        yield
+        return
+    for name in ("posix_spawn", "posix_spawnp", "fork", "forkpty", "system", "execv", "execve", "execvp",
+                 "execvpe", "popen"):
+        if hasattr(os, name):
+            monkeypatch.setattr(os, name, _refuse)
+    monkeypatch.setattr(subprocess.Popen, "_execute_child", _refuse)
+    yield
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip real-system tests when not root (they need namespaces, loop devices, iptables)."""
+    if os.geteuid() == 0:
+        return
+    skip = pytest.mark.skip(reason="needs root")
+    for item in items:
+        if item.get_closest_marker("system") or item.get_closest_marker("guest"):
+            item.add_marker(skip)
