@@ -1,0 +1,45 @@
+#!/bin/sh
+# Prepare a Debian 12 machine (as root): the Debian packages ocfkit's agents, tests and demo use,
+# and ocfkit itself in a venv under /opt (agents run as nobody, so not under /root), with the
+# agents installed under /usr/lib/ocf/resource.d/ocfkit.
+# Environment: OCFKIT_VENV (default /opt/ocfkit), OCFKIT_EDITABLE=1 for a development install.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+venv=${OCFKIT_VENV:-/opt/ocfkit}
+export DEBIAN_FRONTEND=noninteractive
+
+# One package per line, grouped by what needs it.
+packages="
+python3 python3-venv python3-pip
+iproute2 iptables nftables kmod procps psmisc util-linux e2fsprogs xfsprogs
+libxml2-utils resource-agents pacemaker pacemaker-cli-utils crmsh pcs corosync heartbeat
+tcpdump iputils-arping iputils-ping socat netcat-openbsd
+tgt libiscsi-bin qemu-utils qemu-block-extra
+lvm2 drbd-utils
+hyperfine
+"
+missing=""
+for p in $packages; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    # Daemons must not start from package scripts (no init system here; tests start their own).
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod 755 /usr/sbin/policy-rc.d
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends $missing
+    rm -f /usr/sbin/policy-rc.d
+fi
+
+if [ ! -x "$venv/bin/python3" ]; then
+    /usr/bin/python3 -m venv "$venv"
+fi
+"$venv/bin/pip" install -q --upgrade pip >/dev/null 2>&1 || true
+if [ "${OCFKIT_EDITABLE:-0}" = 1 ]; then
+    "$venv/bin/pip" install -q -e "$here[test]"
+else
+    "$venv/bin/pip" install -q "$here[test]"
+fi
+chmod -R o+rX "$venv"
+"$venv/bin/ocfkit" install --provider "${OCFKIT_PROVIDER:-ocfkit}" >/dev/null
+ln -sf "$venv/bin/ocfkit" /usr/local/bin/ocfkit
+echo "ocfkit installed in $venv; agents in /usr/lib/ocf/resource.d/${OCFKIT_PROVIDER:-ocfkit}"

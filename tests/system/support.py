@@ -1,0 +1,108 @@
+"""Shared scaffolding for real-system tests: namespaces, veth links, loop devices, agent runs.
+
+Every helper names what it creates with a per-run unique prefix and tears it down by name or PID,
+even when the test fails (use them as context managers or through fixtures with finalizers).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import uuid
+
+OCF_ROOT = "/usr/lib/ocf"
+PROVIDER = os.environ.get("OCFKIT_TEST_PROVIDER", "ocfkit")
+
+
+def sh(*argv: str, check: bool = True, timeout: float = 60, input: str | None = None, netns: str | None = None):  # noqa: A002
+    """Run a command for test scaffolding (never an agent's own work), bounded by a timeout."""
+    cmd = list(argv)
+    if netns:
+        cmd = ["ip", "netns", "exec", netns, *cmd]
+    return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=timeout, input=input)
+
+
+def unique(prefix: str = "ocfk") -> str:
+    """A short unique name (interface names are limited to 15 characters)."""
+    return f"{prefix}{uuid.uuid4().hex[:6]}"
+
+
+class Netns:
+    """A network namespace with lo up; deleted on exit."""
+
+    def __init__(self, name: str | None = None) -> None:
+        self.name = name or unique("ocfk-")
+
+    def __enter__(self) -> Netns:
+        sh("ip", "netns", "add", self.name)
+        sh("ip", "-n", self.name, "link", "set", "lo", "up")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        sh("ip", "netns", "del", self.name, check=False)
+
+    def run(self, *argv: str, **kw):
+        """Run a command inside the namespace."""
+        return sh(*argv, netns=self.name, **kw)
+
+
+def veth(a: Netns, a_name: str, b: Netns, b_name: str) -> None:
+    """Link two namespaces with a veth pair (it dies with the namespaces) and bring both ends up."""
+    tmp_a, tmp_b = unique("oka"), unique("okb")
+    sh("ip", "link", "add", tmp_a, "type", "veth", "peer", "name", tmp_b)
+    sh("ip", "link", "set", tmp_a, "netns", a.name, "name", a_name)
+    sh("ip", "link", "set", tmp_b, "netns", b.name, "name", b_name)
+    sh("ip", "-n", a.name, "link", "set", a_name, "up")
+    sh("ip", "-n", b.name, "link", "set", b_name, "up")
+
+
+class LoopDevice:
+    """A sparse file attached to a loop device; detached and removed on exit."""
+
+    def __init__(self, size_mb: int = 64, directory: str | None = None) -> None:
+        self.size_mb = size_mb
+        self.directory = directory
+        self.path = ""
+        self.device = ""
+
+    def __enter__(self) -> LoopDevice:
+        fd, self.path = tempfile.mkstemp(prefix="ocfk-loop-", suffix=".img", dir=self.directory)
+        os.ftruncate(fd, self.size_mb * 1024 * 1024)
+        os.close(fd)
+        self.device = sh("losetup", "--find", "--show", self.path).stdout.strip()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.device:
+            sh("losetup", "-d", self.device, check=False)
+        if self.path:
+            os.unlink(self.path)
+
+
+def agent_path(agent: str, provider: str = PROVIDER) -> str:
+    """Where the installed agent lives."""
+    return f"{OCF_ROOT}/resource.d/{provider}/{agent}"
+
+
+def ocf_env(instance: str, params: dict[str, str], *, rsctmp: str, timeout_ms: int = 20000,
+            interval_ms: int | None = None, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment Pacemaker would pass to an action."""
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "OCF_ROOT": OCF_ROOT, "OCF_RESOURCE_INSTANCE": instance,
+           "HA_RSCTMP": rsctmp, "OCF_RESKEY_CRM_meta_timeout": str(timeout_ms),
+           "OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "1"}
+    if interval_ms is not None:
+        env["OCF_RESKEY_CRM_meta_interval"] = str(interval_ms)
+    for k, v in params.items():
+        env["OCF_RESKEY_" + k] = v
+    env.update(extra or {})
+    return env
+
+
+def run_agent(agent: str, action: str, env: dict[str, str], *, netns: str | None = None, timeout: float = 120,
+              provider: str = PROVIDER):
+    """Run one action of an installed agent; returns the CompletedProcess (rc, stdout, stderr)."""
+    argv = [agent_path(agent, provider), action]
+    if netns:
+        argv = ["ip", "netns", "exec", netns, *argv]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
