@@ -41,5 +41,5 @@ else
 fi
 chmod -R o+rX "$venv"
 "$venv/bin/ocfkit" install --provider "${OCFKIT_PROVIDER:-ocfkit}" >/dev/null
-ln -sf "$venv/bin/ocfkit" /usr/local/bin/ocfkit
+[ "$venv" = /opt/ocfkit ] && ln -sf "$venv/bin/ocfkit" /usr/local/bin/ocfkit
 echo "ocfkit installed in $venv; agents in /usr/lib/ocf/resource.d/${OCFKIT_PROVIDER:-ocfkit}"
