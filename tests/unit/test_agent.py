@@ -1,0 +1,165 @@
+import pytest
+
+from ocf.errors import Rc
+from ocf.testing import FakeRunner
+from tests.unit.framework_agents import Broken, Sample
+
+
+def env(**kw):
+    e = {"OCF_RESOURCE_INSTANCE": "s1", "OCF_RESKEY_name_": "obj"}
+    e.update(kw)
+    return {k: v for k, v in e.items() if v is not None}
+
+
+def main(cls, action, environ, runner=None, capsys=None):
+    runner = runner or FakeRunner()
+    rc = cls.main(["agent", action], environ, runner)
+    runner.assert_done()
+    return rc
+
+
+def test_start_runs_its_command_with_parsed_parameters():
+    r = FakeRunner().expect(["tool", "start", "obj", "3"])
+    assert main(Sample, "start", env(), r) == Rc.SUCCESS
+
+
+def test_replaced_parameter_still_feeds_its_successor():
+    r = FakeRunner().expect(["tool", "start", "obj", "7"])
+    assert main(Sample, "start", env(OCF_RESKEY_old_count="7"), r) == Rc.SUCCESS
+
+
+def test_start_of_a_misconfigured_resource_is_6_with_every_problem_named(capsys):
+    rc = main(Sample, "start", env(OCF_RESKEY_count="99", OCF_RESKEY_mode="bogus", OCF_RESKEY_name_=None))
+    assert rc == Rc.ERR_CONFIGURED
+    err = capsys.readouterr().err
+    reason = [ln for ln in err.splitlines() if ln.startswith("ocf-exit-reason:")]
+    assert len(reason) == 1
+    assert "count" in reason[0] and "mode" in reason[0] and "name_ is required" in reason[0]
+
+
+def test_probe_of_a_misconfigured_resource_is_7():
+    assert main(Sample, "monitor", env(OCF_RESKEY_count="0")) == Rc.NOT_RUNNING
+    assert main(Sample, "monitor", env(OCF_RESKEY_count="0", OCF_RESKEY_CRM_meta_interval="0")) == Rc.NOT_RUNNING
+
+
+def test_stop_of_a_misconfigured_resource_is_0():
+    assert main(Sample, "stop", env(OCF_RESKEY_count="x")) == Rc.SUCCESS
+
+
+def test_recurring_monitor_of_a_misconfigured_resource_is_1_never_6(capsys):
+    rc = main(Sample, "monitor", env(OCF_RESKEY_count="x", OCF_RESKEY_CRM_meta_interval="10000"))
+    assert rc == Rc.ERR_GENERIC
+    assert "ocf-exit-reason:parameter count='x'" in capsys.readouterr().err
+
+
+def test_stop_when_the_tool_is_not_installed_is_0():
+    assert main(Broken, "stop", {}) == Rc.SUCCESS
+
+
+def test_unknown_action_is_3_with_a_reason(capsys):
+    assert main(Sample, "frobnicate", env()) == Rc.ERR_UNIMPLEMENTED
+    assert "ocf-exit-reason:action 'frobnicate' is not implemented" in capsys.readouterr().err
+
+
+def test_no_action_prints_usage_and_fails(capsys):
+    assert Sample.main(["agent"], env(), FakeRunner()) == Rc.ERR_ARGS
+    assert "usage: Sample {" in capsys.readouterr().err
+
+
+def test_help_is_usage_and_success(capsys):
+    assert Sample.main(["agent", "--help"], env(), FakeRunner()) == Rc.SUCCESS
+    assert "start|stop|monitor" in capsys.readouterr().out
+
+
+def test_a_bug_is_rc_1_with_a_reason_and_no_traceback_on_the_reason_line(capsys):
+    assert main(Broken, "start", {}) == Rc.ERR_GENERIC
+    err = capsys.readouterr().err
+    assert "ocf-exit-reason:internal error: KeyError: 'bug'" in err
+
+
+def test_failing_monitor_has_a_reason(capsys):
+    assert main(Broken, "monitor", {"OCF_RESKEY_CRM_meta_interval": "10000"}) == Rc.ERR_GENERIC
+    assert "ocf-exit-reason:status unknown" in capsys.readouterr().err
+
+
+def test_exit_reason_prefix_comes_from_the_environment(capsys):
+    main(Broken, "monitor", {"OCF_EXIT_REASON_PREFIX": "REASON>", "OCF_RESKEY_CRM_meta_interval": "1"})
+    assert "REASON>status unknown" in capsys.readouterr().err
+
+
+def test_failed_command_becomes_rc_1_with_its_stderr_in_the_reason(capsys):
+    r = FakeRunner().expect(["tool", "start", "obj", "3"], stderr="no such object\n", rc=2)
+    assert main(Sample, "start", env(), r) == Rc.ERR_GENERIC
+    assert "ocf-exit-reason:tool start obj 3: exit 2: no such object" in capsys.readouterr().err
+
+
+def test_secrets_never_reach_the_exit_reason_or_logs(capsys):
+    r = FakeRunner().expect(["tool", "start", "obj", "3"], stderr="login failed for s3cr3t-pw\n", rc=1)
+    assert main(Sample, "start", env(OCF_RESKEY_password="s3cr3t-pw"), r) == Rc.ERR_GENERIC
+    err = capsys.readouterr().err
+    assert "s3cr3t-pw" not in err
+    assert "login failed for ***" in err
+
+
+def test_validate_all_reports_unknown_parameters_and_every_bad_value(capsys):
+    rc = main(Sample, "validate-all", env(OCF_RESKEY_count="0", OCF_RESKEY_colour="red", OCF_CHECK_LEVEL="0"))
+    assert rc == Rc.ERR_CONFIGURED
+    err = capsys.readouterr().err
+    assert "count" in err and "unknown parameter colour" in err
+
+
+def test_validate_all_level_0_does_not_look_at_the_environment():
+    assert main(Sample, "validate-all", env(OCF_RESKEY_name_="missing", OCF_CHECK_LEVEL="0")) == Rc.SUCCESS
+
+
+@pytest.mark.parametrize(("name", "rc"), [("missing", Rc.ERR_ARGS), ("noinstall", Rc.ERR_INSTALLED)])
+def test_validate_all_level_10_checks_the_environment(name, rc):
+    assert main(Sample, "validate-all", env(OCF_RESKEY_name_=name, OCF_CHECK_LEVEL="10")) == rc
+    # Unset level: validate-all checks the environment too, like the shell agents.
+    assert main(Sample, "validate-all", env(OCF_RESKEY_name_=name)) == rc
+
+
+def test_check_level_falls_back_to_the_next_lower_advertised_depth():
+    a = Sample(env(OCF_CHECK_LEVEL="15"), FakeRunner())
+    a.action = "monitor"
+    assert a.check_level == 0
+    a = Sample(env(OCF_CHECK_LEVEL="25"), FakeRunner())
+    a.action = "monitor"
+    assert a.check_level == 20
+    a = Sample(env(OCF_RESKEY_OCF_CHECK_LEVEL="20"), FakeRunner())
+    a.action = "monitor"
+    assert a.check_level == 20
+
+
+def test_commands_get_the_time_left_before_the_deadline():
+    seen = []
+
+    def runner(argv, *, ok, timeout, input=None):  # noqa: A002
+        seen.append(timeout)
+        from ocf.exec import Result
+
+        return Result(list(argv), 0, "", "")
+
+    Sample.main(["a", "start"], env(OCF_RESKEY_CRM_meta_timeout="10000"), runner)
+    Sample.main(["a", "stop"], env(), runner)
+    assert 8 < seen[0] <= 9.0  # 10 s less a 1 s margin
+    assert 26 < seen[1] <= 27.0  # the declared 30 s less 3 s
+
+
+def test_notify_failures_are_reported_but_do_not_hide(capsys):
+    assert main(Broken, "notify", {}) == Rc.ERR_GENERIC
+    assert "notify broke" in capsys.readouterr().err
+
+
+def test_fake_runner_reports_unexpected_commands():
+    r = FakeRunner().expect(["tool", "start", "other", "3"])
+    assert Sample.main(["a", "start"], env(), r) == Rc.ERR_GENERIC
+    with pytest.raises(AssertionError, match="expected"):
+        r.assert_done()
+
+
+def test_fake_runner_reports_commands_that_never_ran():
+    r = FakeRunner().expect(["tool", "start", "obj", "3"]).expect(["tool", "extra"])
+    Sample.main(["a", "start"], env(), r)
+    with pytest.raises(AssertionError, match="never ran"):
+        r.assert_done()
