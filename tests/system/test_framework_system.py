@@ -1,0 +1,213 @@
+"""The framework against the real system: the command seam, installed agents, ocf-tester, crm_resource."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from agents import AGENTS
+from ocf.errors import CommandTimeout, NotInstalledError
+from ocf.exec import run
+from tests.system.support import PROVIDER, agent_path, ocf_env, run_agent, sh
+
+pytestmark = pytest.mark.system
+
+SCHEMA_DTD_DIR = "/usr/share/resource-agents"
+RNG_1_1 = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "schemas", "ra-api-1.1.rng")
+FORBIDDEN = ("logging", "xml", "typing", "dataclasses", "inspect", "argparse", "enum", "re", "json", "subprocess",
+             "psutil", "plumbum", "pyroute2")
+
+
+def rng_1_1() -> str:
+    for p in (os.environ.get("OCFKIT_RNG_1_1", ""), RNG_1_1, "/work/shared/schemas/ra-api-1.1.rng"):
+        if p and os.path.exists(p):
+            return os.path.abspath(p)
+    pytest.skip("the OCF 1.1 schema (shared/schemas/ra-api-1.1.rng) is not beside the repository")
+
+
+# ----- the command seam ------------------------------------------------------------------------
+
+def test_seam_passes_stdin_and_captures_both_streams():
+    r = run(["sh", "-c", "cat; echo oops >&2; exit 4"], ok=(4,), timeout=10, input="data")
+    assert (r.returncode, r.stdout, r.stderr) == (4, "data", "oops\n")
+
+
+def test_seam_kills_a_command_at_its_timeout():
+    t = time.monotonic()
+    with pytest.raises(CommandTimeout, match="timed out"):
+        run(["sleep", "30"], timeout=0.5)
+    assert time.monotonic() - t < 3
+
+
+def test_seam_does_not_wait_for_a_daemon_that_inherited_its_pipes():
+    t = time.monotonic()
+    r = run(["sh", "-c", "sleep 5 & echo started"], timeout=10)
+    assert r.stdout == "started\n" and time.monotonic() - t < 2
+
+
+def test_seam_reports_a_missing_tool_as_not_installed():
+    with pytest.raises(NotInstalledError) as e:
+        run(["no-such-tool-ocfkit"], timeout=5)
+    assert e.value.rc == 5
+
+
+def test_children_get_the_c_locale_and_no_instance_parameters(monkeypatch):
+    monkeypatch.setenv("OCF_RESKEY_passwd", "secret")
+    monkeypatch.setenv("LANG", "de_DE.UTF-8")
+    env = dict(line.split("=", 1) for line in run(["env"], timeout=5).stdout.splitlines())
+    assert env["LC_ALL"] == "C" and "OCF_RESKEY_passwd" not in env and env["LANG"] == "C"
+
+
+# ----- import budget -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_importing_an_agent_loads_no_expensive_module(name):
+    module = AGENTS[name].split(":")[0]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__import__("ocf").__file__)))
+    code = ("import sys\nsys.path.insert(0, %r)\nbefore = set(sys.modules)\nimport %s\n"
+            "print(' '.join(sorted(set(sys.modules) - before)))" % (root, module))
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = out.split()
+    bad = [m for m in loaded if m.split(".")[0] in FORBIDDEN]
+    assert not bad, f"importing {module} loaded {bad}"
+
+
+# ----- meta-data ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_meta_data_passes_all_three_schemas(name, tmp_path):
+    path = agent_path(name)
+    compat = subprocess.run([path, "meta-data"], capture_output=True, text=True, check=True,
+                            env={"PATH": "/usr/bin:/bin"}).stdout
+    ocf11 = subprocess.run([path, "meta-data"], capture_output=True, text=True, check=True,
+                           env={"PATH": "/usr/bin:/bin", "OCF_RA_VERSION_MAJOR": "1",
+                                "OCF_RA_VERSION_MINOR": "1"}).stdout
+    # ocf-tester's own check: DTD validation of stdin from the DTD's directory.
+    r = subprocess.run(["xmllint", "--noout", "--valid", "-"], input=compat, cwd=SCHEMA_DTD_DIR,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    for text, schema in ((compat, f"{SCHEMA_DTD_DIR}/metadata.rng"), (compat, rng_1_1()), (ocf11, rng_1_1())):
+        f = tmp_path / "md.xml"
+        f.write_text(text)
+        r = subprocess.run(["xmllint", "--noout", "--relaxng", schema, str(f)], capture_output=True, text=True)
+        assert r.returncode == 0, f"{schema}: {r.stderr}"
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_meta_data_runs_as_nobody(name):
+    r = subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c", f"{agent_path(name)} meta-data"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "<resource-agent" in r.stdout
+
+
+# ----- Dummy end to end ----------------------------------------------------------------------------
+
+def test_ocf_tester_passes_on_the_installed_dummy(tmp_path):
+    r = subprocess.run(["ocf-tester", "-n", "t", "-o", f"state={tmp_path}/d.state", agent_path("Dummy")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "passed all tests" in r.stdout
+    # ocf-tester ends with migrate_from, which starts Dummy again: stop it.
+    run_agent("Dummy", "stop", ocf_env("t", {"state": f"{tmp_path}/d.state"}, rsctmp=str(tmp_path)))
+    assert not (tmp_path / "d.state").exists()
+
+
+def test_dummy_lifecycle_and_the_state_file(tmp_path):
+    env = ocf_env("d1", {}, rsctmp=str(tmp_path), interval_ms=10000)
+    state = tmp_path / "Dummy-d1.state"
+    assert run_agent("Dummy", "monitor", env).returncode == 7
+    assert run_agent("Dummy", "start", env).returncode == 0 and state.exists()
+    assert run_agent("Dummy", "start", env).returncode == 0
+    assert run_agent("Dummy", "monitor", env).returncode == 0
+    assert run_agent("Dummy", "stop", env).returncode == 0 and not state.exists()
+    assert run_agent("Dummy", "stop", env).returncode == 0
+
+
+def test_misconfigured_agent_probe_7_stop_0_validate_6_naming_every_parameter(tmp_path):
+    params = {"state": "relative/path", "op_sleep": "soon"}
+    probe = run_agent("Dummy", "monitor", ocf_env("bad", params, rsctmp=str(tmp_path), interval_ms=0))
+    assert probe.returncode == 7
+    assert run_agent("Dummy", "stop", ocf_env("bad", params, rsctmp=str(tmp_path))).returncode == 0
+    v = run_agent("Dummy", "validate-all", ocf_env("bad", params, rsctmp=str(tmp_path)))
+    assert v.returncode == 6
+    reason = [ln for ln in v.stderr.splitlines() if ln.startswith("ocf-exit-reason:")]
+    assert len(reason) == 1 and "state" in reason[0] and "op_sleep" in reason[0]
+    mon = run_agent("Dummy", "monitor", ocf_env("bad", params, rsctmp=str(tmp_path), interval_ms=10000))
+    assert mon.returncode == 1
+
+
+@pytest.mark.parametrize("params", [{"state": "/\udcff"}, {"op_sleep": "\x01\x02"}, {"fake": "x" * 100000},
+                                    {"state": "/nonexistent-dir/x/y"}])
+def test_no_input_produces_a_traceback(tmp_path, params):
+    env = ocf_env("fuzz", {}, rsctmp=str(tmp_path))
+    env.update({"OCF_RESKEY_" + k: v.encode("utf-8", "surrogateescape").decode("latin-1") for k, v in params.items()})
+    for action in ("start", "monitor", "stop", "validate-all", "meta-data", "reload-agent", "nonsense", ""):
+        r = run_agent("Dummy", action, env)
+        assert "Traceback" not in r.stderr, r.stderr
+        assert r.returncode in (0, 1, 2, 3, 5, 6, 7)
+        if r.returncode not in (0, 7):
+            assert "ocf-exit-reason:" in r.stderr
+    run_agent("Dummy", "stop", env)
+
+
+def test_trace_ra_writes_commands_and_masks_secrets(tmp_path):
+    trace = tmp_path / "trace.out"
+    env = ocf_env("tr", {"passwd": "topsecret"}, rsctmp=str(tmp_path),
+                  extra={"OCF_TRACE_RA": "1", "OCF_TRACE_FILE": str(trace)})
+    assert run_agent("Dummy", "start", env).returncode == 0
+    text = trace.read_text()
+    assert "Dummy start" in text and "topsecret" not in text and "OCF_RESKEY_passwd=***" in text
+    run_agent("Dummy", "stop", env)
+
+
+# ----- Pacemaker's tools ---------------------------------------------------------------------------
+
+def test_crm_resource_validate_runs_the_agent():
+    ok = sh("crm_resource", "--validate", "--class", "ocf", "--provider", PROVIDER, "--agent", "Dummy",
+            "--option", "fake=x", check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = sh("crm_resource", "--validate", "--class", "ocf", "--provider", PROVIDER, "--agent", "Dummy",
+             "--option", "op_sleep=never", check=False)
+    assert bad.returncode == 6
+    assert "op_sleep" in bad.stdout + bad.stderr
+
+
+def test_crm_resource_force_start_check_stop_with_a_file_cib(tmp_path):
+    cib = tmp_path / "cib.xml"
+    cib.write_text(sh("cibadmin", "--empty").stdout)
+    state = tmp_path / "dummy.state"
+    env = dict(os.environ, CIB_file=str(cib))
+    primitive = (f'<primitive id="p_dummy" class="ocf" provider="{PROVIDER}" type="Dummy">'
+                 f'<instance_attributes id="p_dummy-ia"><nvpair id="p_dummy-state" name="state" value="{state}"/>'
+                 '</instance_attributes></primitive>')
+    subprocess.run(["cibadmin", "-C", "-o", "resources", "-X", primitive], env=env, check=True, capture_output=True)
+
+    def force(what):
+        return subprocess.run(["crm_resource", "-r", "p_dummy", f"--force-{what}"], env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    assert force("check").returncode == 7
+    assert force("start").returncode == 0 and state.exists()
+    assert force("check").returncode == 0
+    assert force("stop").returncode == 0 and not state.exists()
+
+
+def test_ocfkit_run_passes_the_exit_code_through_and_shows_the_reason(tmp_path):
+    ocfkit = os.path.join(os.path.dirname(sys.executable), "ocfkit")
+    r = subprocess.run([ocfkit, "run", "Dummy", "start", "op_sleep=later"], capture_output=True, text=True,
+                       env=dict(os.environ, HA_RSCTMP=str(tmp_path)), timeout=60)
+    assert r.returncode == 6
+    assert "ocf-exit-reason:parameter op_sleep='later'" in r.stderr and "rc 6 (OCF_ERR_CONFIGURED)" in r.stderr
+    r = subprocess.run([ocfkit, "run", "Dummy", "start", f"state={tmp_path}/s"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and (tmp_path / "s").exists()
+    r = subprocess.run([ocfkit, "run", "Dummy", "stop", f"state={tmp_path}/s"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 and not (tmp_path / "s").exists()
+    r = subprocess.run([ocfkit, "run"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "Traceback" not in r.stderr
