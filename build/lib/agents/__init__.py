@@ -1,0 +1,5 @@
+"""ocfkit's resource agents. AGENTS maps each OCF type to "module:Class" (imported on demand)."""
+
+AGENTS = {
+    "Dummy": "agents.dummy:Dummy",
+}

@@ -1,0 +1,1 @@
+"""Pacemaker configuration: cluster model, crmsh/CIB/pcs renderers, description files, migration."""

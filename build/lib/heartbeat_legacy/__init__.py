@@ -1,0 +1,1 @@
+"""heartbeat v1 configuration (haresources, ha.cf, authkeys), resource.d wrappers, group takeover."""

@@ -1,0 +1,417 @@
+"""Agent base class, @action, and Agent.main(): the only place exceptions become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from ocf.errors import ConfigError, OcfError, Rc, UnimplementedError
+from ocf.params import Param
+
+# Actions whose exit codes mean "the resource is fine", never a failure needing a reason.
+_GOOD = {Rc.SUCCESS, Rc.RUNNING_PROMOTED, Rc.DEGRADED, Rc.DEGRADED_PROMOTED}
+# Errors that mean "this instance cannot run here": the context rules below apply to them.
+_ENV_RCS = (Rc.ERR_ARGS, Rc.ERR_INSTALLED, Rc.ERR_CONFIGURED)
+# Parameters every agent may be given without declaring them.
+_STANDARD = ("trace_ra", "trace_file", "trace_dir", "OCF_CHECK_LEVEL", "crm_feature_set")
+
+
+def action(*, timeout: float, interval: float | None = None, depth: int | None = None,
+           role: str | None = None, start_delay: float | None = None, name: str | None = None):
+    """Declare a method as an OCF action; stack several to advertise e.g. monitor per role."""
+
+    def deco(func):
+        adverts = func.__dict__.setdefault("_ocf_actions", [])
+        adverts.insert(0, {"name": name or func.__name__, "timeout": timeout, "interval": interval,
+                           "depth": depth, "role": role, "start_delay": start_delay})
+        return func
+
+    return deco
+
+
+class Deadline:
+    """The time an action may take: OCF_RESKEY_CRM_meta_timeout (ms) less a margin to report."""
+
+    def __init__(self, total: float) -> None:
+        self.total = total
+        # Shell agents budget timeout-5s; scale the margin down for short timeouts.
+        self.margin = min(5.0, max(0.5, total * 0.1))
+        self.end = time.monotonic() + total - self.margin
+
+    def remaining(self) -> float:
+        """Seconds left before the agent must stop working and report."""
+        return self.end - time.monotonic()
+
+    def expired(self) -> bool:
+        """Whether no time is left."""
+        return self.remaining() <= 0
+
+
+class Agent:
+    """Base class of every ocfkit resource agent; the subclass docstring is the longdesc."""
+
+    version = "1.0"
+    shortdesc = ""
+    _params: dict[str, Param] = {}
+    _actions: dict[str, tuple[str, list[dict]]] = {}
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        params: dict[str, Param] = {}
+        actions: dict[str, tuple[str, list[dict]]] = {}
+        for klass in reversed(cls.__mro__):
+            for attr, value in vars(klass).items():
+                if isinstance(value, Param):
+                    params[attr] = value
+                adverts = getattr(value, "_ocf_actions", None)
+                if adverts:
+                    actions[adverts[0]["name"]] = (attr, adverts)
+        cls._params = params
+        cls._actions = actions
+
+    def __init__(self, env=None, run=None) -> None:
+        from ocf import exec as _exec
+
+        self.env = os.environ if env is None else env
+        self._run = run or _exec.run
+        self.action = ""
+        self._values: dict[str, object] = {}
+        self._log = None
+        self._deadline: Deadline | None = None
+        self._trace = None
+
+    # ----- identity and context -------------------------------------------------------------
+
+    @classmethod
+    def type_name(cls) -> str:
+        """The OCF resource type."""
+        return cls.__dict__.get("name") or cls.__name__
+
+    @property
+    def instance(self) -> str:
+        """OCF_RESOURCE_INSTANCE (the resource id, with :N for clone instances)."""
+        return self.env.get("OCF_RESOURCE_INSTANCE", "") or "default"
+
+    @property
+    def interval_ms(self) -> int:
+        """OCF_RESKEY_CRM_meta_interval, the monitor interval in milliseconds (0 = probe)."""
+        try:
+            return int(self.env.get("OCF_RESKEY_CRM_meta_interval", "0") or "0")
+        except ValueError:
+            return 0
+
+    @property
+    def is_probe(self) -> bool:
+        """A monitor with interval 0 (or unset, as ocf-shellfuncs defaults it) is a probe."""
+        return self.action in ("monitor", "status") and self.interval_ms == 0
+
+    @property
+    def check_level(self) -> int:
+        """OCF_CHECK_LEVEL, lowered to the deepest level this agent advertises at or below it."""
+        text = self.env.get("OCF_CHECK_LEVEL") or self.env.get("OCF_RESKEY_OCF_CHECK_LEVEL") or ""
+        if not text.strip():
+            # validate-all without a level checks the environment too, as shell agents do.
+            return 10 if self.action == "validate-all" else 0
+        try:
+            wanted = int(text)
+        except ValueError:
+            self.log.warning(f"OCF_CHECK_LEVEL={text!r} is not a number; using 0")
+            return 0
+        if self.action == "validate-all":
+            return 10 if wanted >= 10 else 0
+        depths = sorted({a["depth"] or 0 for a in self._actions.get("monitor", ("", []))[1]} | {0})
+        level = max(d for d in depths if d <= wanted) if wanted >= 0 else 0
+        if level != wanted:
+            self.log.debug(f"check level {wanted} not supported; using {level}")
+        return level
+
+    @property
+    def is_clone(self) -> bool:
+        """Whether this instance belongs to a clone."""
+        return bool(self.env.get("OCF_RESKEY_CRM_meta_clone_max"))
+
+    @property
+    def log(self):
+        """The instance's ocf_log-compatible logger (configured on first use)."""
+        if self._log is None:
+            from ocf.log import Logger
+
+            self._log = Logger(self.env, self.type_name(), self.instance)
+            self._log.trace = self._trace
+        return self._log
+
+    @property
+    def rsctmp(self) -> str:
+        """HA_RSCTMP: the directory for state files and locks (cleared at boot)."""
+        return self.env.get("HA_RSCTMP") or "/run/resource-agents"
+
+    @property
+    def deadline(self) -> Deadline:
+        """The current action's deadline."""
+        if self._deadline is None:
+            self._deadline = Deadline(self._timeout_for(self.action))
+        return self._deadline
+
+    def _timeout_for(self, name: str) -> float:
+        text = self.env.get("OCF_RESKEY_CRM_meta_timeout", "")
+        try:
+            ms = int(text)
+            if ms > 0:
+                return ms / 1000.0
+        except ValueError:
+            pass
+        adverts = self._actions.get(name, ("", [{"timeout": 20}]))[1]
+        return float(adverts[0]["timeout"])
+
+    # ----- commands and waiting -------------------------------------------------------------
+
+    def run(self, argv, *, ok=(0,), timeout: float | None = None, input: str | None = None):  # noqa: A002
+        """Run argv through the command seam, bounded by the action's deadline."""
+        left = self.deadline.remaining()
+        t = left if timeout is None else min(timeout, left)
+        if self._trace is not None:
+            from ocf.exec import quote_argv
+            from ocf.log import mask
+
+            self._trace.write(f"+ {mask(quote_argv([str(a) for a in argv]))}\n")
+        result = self._run(argv, ok=ok, timeout=t, input=input)
+        if self._trace is not None:
+            from ocf.log import mask
+
+            self._trace.write(mask(f"  rc={result.returncode}\n  stdout={result.stdout!r}\n"
+                                   f"  stderr={result.stderr!r}\n"))
+        return result
+
+    def wait_for(self, what: str, predicate, *, interval: float = 0.5, rc: int = Rc.ERR_GENERIC):
+        """Poll predicate until it returns something true, or fail with a reason at the deadline."""
+        while True:
+            value = predicate()
+            if value:
+                return value
+            left = self.deadline.remaining()
+            if left <= 0:
+                raise OcfError(f"timed out waiting for {what}", rc=rc)
+            time.sleep(min(interval, left))
+
+    # ----- parameters -----------------------------------------------------------------------
+
+    def param(self, name: str):
+        """The parsed value of parameter name (its default when unset); ConfigError if invalid."""
+        if name in self._values:
+            return self._values[name]
+        p = self._params[name]
+        raw = p.raw(self.env)
+        if raw is None:
+            # A replaced parameter still feeds its successor, so old configurations keep working.
+            for old in self._params.values():
+                if old.replaced_by == name and old.raw(self.env) is not None:
+                    raw = old.raw(self.env)
+                    break
+        if raw is None:
+            if p.required and p.default is None:
+                raise ConfigError(f"parameter {name} is required")
+            value = None if p.default is None else self._parse(p, self.expand_default(p.default))
+        else:
+            value = self._parse(p, raw)
+        self._values[name] = value
+        return value
+
+    def expand_default(self, text: str) -> str:
+        """Fill ${HA_RSCTMP} and ${OCF_RESOURCE_INSTANCE} into a default (as shell agents do)."""
+        return text.replace("${HA_RSCTMP}", self.rsctmp).replace("${OCF_RESOURCE_INSTANCE}", self.instance)
+
+    def _parse(self, p: Param, text: str):
+        try:
+            return p.parse(text)
+        except ValueError as e:
+            shown = "***" if p.secret else repr(text)
+            raise ConfigError(f"parameter {p.name}={shown}: {e}") from None
+
+    def param_problems(self) -> list[str]:
+        """Every parameter problem at once (syntax only: OCF_CHECK_LEVEL 0)."""
+        problems = []
+        for name in self._params:
+            try:
+                self.param(name)
+            except ConfigError as e:
+                problems.append(e.reason)
+        for key in self.env:
+            if key.startswith("OCF_RESKEY_") and not key.startswith("OCF_RESKEY_CRM_meta_"):
+                pname = key[len("OCF_RESKEY_"):]
+                if pname not in self._params and pname not in _STANDARD:
+                    problems.append(f"unknown parameter {pname}")
+        return problems
+
+    def check_params(self) -> None:
+        """Raise one ConfigError naming every invalid parameter."""
+        problems = [p for p in self.param_problems() if not p.startswith("unknown parameter")]
+        if problems:
+            raise ConfigError("; ".join(problems))
+
+    def environment_problems(self) -> list[OcfError]:
+        """Problems of the local environment (OCF_CHECK_LEVEL 10); agents override this."""
+        return []
+
+    def check_environment(self) -> None:
+        """Raise one error naming every environment problem (rc of the first, 6 if any is 6)."""
+        problems = self.environment_problems()
+        if problems:
+            rc = Rc.ERR_CONFIGURED if any(e.rc == Rc.ERR_CONFIGURED for e in problems) else problems[0].rc
+            raise OcfError("; ".join(e.reason for e in problems), rc=rc)
+
+    # ----- built-in actions -----------------------------------------------------------------
+
+    @action(name="validate-all", timeout=20)
+    def validate_all(self) -> int:
+        """Check the parameters (level 0) and the local environment (level 10), all at once."""
+        problems = self.param_problems()
+        if problems:
+            raise ConfigError("; ".join(problems))
+        if self.check_level >= 10:
+            self.check_environment()
+        return Rc.SUCCESS
+
+    @action(name="meta-data", timeout=5)
+    def meta_data(self) -> int:
+        """Print the meta-data XML."""
+        from ocf.metadata import render
+
+        sys.stdout.write(render(type(self), self.env))
+        sys.stdout.flush()
+        return Rc.SUCCESS
+
+    def usage(self) -> str:
+        """One line naming the actions."""
+        names = [n for n in self._actions if n != "meta-data"] + ["meta-data"]
+        return f"usage: {self.type_name()} {{{'|'.join(names)}}}"
+
+    # ----- the boundary ---------------------------------------------------------------------
+
+    @classmethod
+    def main(cls, argv=None, env=None, run=None) -> int:
+        """Run the action named in argv[1] and return its OCF exit code; never raises."""
+        argv = sys.argv if argv is None else argv
+        agent = cls(env, run)
+        try:
+            return agent._main(argv)
+        except BaseException as e:  # the last line of defence: never a traceback to the cluster
+            return agent._internal_error(e)
+
+    def _main(self, argv) -> int:
+        name = argv[1] if len(argv) > 1 else self.env.get("__OCF_ACTION", "")
+        if name in ("-h", "--help", "help", "usage"):
+            sys.stdout.write(self.usage() + "\n")
+            return Rc.SUCCESS
+        if not name:
+            sys.stderr.write(self.usage() + "\n")
+            return self._fail(Rc.ERR_ARGS, "no action given")
+        self.action = name
+        if name not in self._actions:
+            return self._fail(Rc.ERR_UNIMPLEMENTED, f"action {name!r} is not implemented")
+        if name == "meta-data":
+            return self.meta_data()
+        self._register_secrets()
+        self._start_trace()
+        try:
+            method = getattr(self, self._actions[name][0])
+            try:
+                if name != "validate-all":
+                    self.check_params()
+                rc = method()
+                rc = Rc.SUCCESS if rc is None else int(rc)
+                reason = ""
+            except OcfError as e:
+                rc, reason = e.rc, e.reason
+            return self._finish(rc, reason)
+        finally:
+            self._stop_trace()
+
+    def _finish(self, rc: int, reason: str) -> int:
+        name = self.action
+        # The context rules of ocf-rarun's handle_invalid_env, applied once for every agent.
+        if rc in _ENV_RCS:
+            if name == "stop":
+                self.log.warning(f"stop: {reason or 'invalid environment'}: nothing can be running; success")
+                return Rc.SUCCESS
+            if name in ("monitor", "status") and self.is_probe:
+                self.log.info(f"probe: {reason or 'invalid environment'}: reporting not running")
+                return Rc.NOT_RUNNING
+            if name in ("monitor", "status") and rc == Rc.ERR_CONFIGURED:
+                # rc 6 from a recurring monitor would ban the resource cluster-wide.
+                rc = Rc.ERR_GENERIC
+        if name == "notify" and rc != Rc.SUCCESS:
+            # Pacemaker ignores notify failures; say what went wrong and carry on.
+            self.log.warning(f"notify failed (rc {rc}): {reason}")
+        if rc in _GOOD or (rc == Rc.NOT_RUNNING and name in ("monitor", "status")):
+            return rc
+        return self._fail(rc, reason or f"{name} failed (rc {rc})")
+
+    def _fail(self, rc: int, reason: str) -> int:
+        from ocf.log import mask
+
+        reason = mask(reason).replace("\n", " ")
+        prefix = self.env.get("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
+        try:
+            self.log.error(reason)
+            sys.stderr.write(f"{prefix}{reason}\n")
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - reporting must not raise
+            pass
+        return rc
+
+    def _internal_error(self, e: BaseException) -> int:
+        if isinstance(e, SystemExit) and isinstance(e.code, int):
+            return e.code
+        try:
+            import traceback
+
+            self.log.error("internal error:\n" + "".join(traceback.format_exception(type(e), e, e.__traceback__)))
+        except Exception:  # noqa: BLE001
+            pass
+        what = "interrupted" if isinstance(e, KeyboardInterrupt) else f"internal error: {type(e).__name__}: {e}"
+        return self._fail(Rc.ERR_GENERIC, what)
+
+    def _register_secrets(self) -> None:
+        from ocf.log import add_secret
+
+        for p in self._params.values():
+            if p.secret:
+                raw = p.raw(self.env)
+                if raw:
+                    add_secret(raw)
+                    add_secret(raw.strip())
+
+    def _start_trace(self) -> None:
+        from ocf.params import is_true
+
+        env = self.env
+        if not (is_true(env.get("OCF_TRACE_RA")) or is_true(env.get("OCF_RESKEY_trace_ra"))):
+            return
+        target = env.get("OCF_TRACE_FILE") or env.get("OCF_RESKEY_trace_file")
+        try:
+            if not target:
+                base = env.get("OCF_RESKEY_trace_dir") or (env.get("HA_VARLIB") or "/var/lib/heartbeat") + "/trace_ra"
+                d = f"{base}/{self.type_name()}"
+                os.makedirs(d, exist_ok=True)
+                target = f"{d}/{self.instance}.{self.action}.{time.strftime('%Y-%m-%d.%H:%M:%S')}"
+            self._trace = open(target, "a", encoding="utf-8")  # noqa: SIM115 - closed in _stop_trace
+        except OSError as e:
+            self.log.warning(f"cannot open trace file {target}: {e}")
+            return
+        from ocf.log import mask
+
+        self._trace.write(f"+ {self.type_name()} {self.action} (pid {os.getpid()})\n")
+        for k in sorted(env):
+            if k.startswith("OCF_") or k.startswith("HA_"):
+                p = self._params.get(k[len("OCF_RESKEY_"):]) if k.startswith("OCF_RESKEY_") else None
+                self._trace.write(f"+ env {k}={'***' if p is not None and p.secret else mask(env[k])}\n")
+        if self._log is not None:
+            self._log.trace = self._trace
+
+    def _stop_trace(self) -> None:
+        if self._trace is not None:
+            self._trace.close()
+            self._trace = None
+            if self._log is not None:
+                self._log.trace = None

@@ -1,0 +1,5 @@
+"""python -m ocfkit."""
+
+from ocfkit.cli import main
+
+raise SystemExit(main())

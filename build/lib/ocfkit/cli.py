@@ -1,0 +1,171 @@
+"""`ocfkit`: list, meta-data, run, install, uninstall (heartbeat, crm and demo subcommands join later)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ocfkit import __version__
+
+
+class UsageError(Exception):
+    """A mistake in the command line; reported as one line, exit 2."""
+
+
+def _load(name: str):
+    from agents import AGENTS
+
+    spec = AGENTS.get(name)
+    if spec is None:
+        lowered = {k.lower(): k for k in AGENTS}
+        if name.lower() in lowered:
+            spec = AGENTS[lowered[name.lower()]]
+        else:
+            raise UsageError(f"unknown agent {name!r} (ocfkit list shows the agents)")
+    module, cls = spec.split(":")
+    import importlib
+
+    return getattr(importlib.import_module(module), cls), module
+
+
+def cmd_list(args) -> int:
+    from agents import AGENTS
+
+    for name in sorted(AGENTS):
+        cls, _m = _load(name)
+        from ocf.metadata import _docstring
+
+        print(f"ocf:{args.provider}:{name:<20} {_docstring(cls)[1]}")
+    return 0
+
+
+def cmd_meta_data(args) -> int:
+    cls, _m = _load(args.agent)
+    from ocf.metadata import render
+
+    env = dict(os.environ)
+    if args.ocf_1_1:
+        env.update(OCF_RA_VERSION_MAJOR="1", OCF_RA_VERSION_MINOR="1")
+    sys.stdout.write(render(cls, env))
+    return 0
+
+
+def run_env(cls_name: str, params: list[str], *, instance: str | None, provider: str, timeout: float | None,
+            interval: float | None, check_level: int | None, base=None) -> dict[str, str]:
+    """The environment Pacemaker would give an action of this agent."""
+    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("OCF_RESKEY_")}
+    env.update(OCF_ROOT=env.get("OCF_ROOT", "/usr/lib/ocf"), OCF_RA_VERSION_MAJOR="1", OCF_RA_VERSION_MINOR="1",
+               OCF_RESOURCE_TYPE=cls_name, OCF_RESOURCE_PROVIDER=provider,
+               OCF_RESOURCE_INSTANCE=instance or cls_name.lower())
+    for item in params:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not key.replace("_", "a").isalnum():
+            raise UsageError(f"parameter {item!r} is not of the form name=value")
+        env["OCF_RESKEY_" + key] = value
+    if timeout is not None:
+        env["OCF_RESKEY_CRM_meta_timeout"] = str(int(timeout * 1000))
+    if interval is not None:
+        env["OCF_RESKEY_CRM_meta_interval"] = str(int(interval * 1000))
+    if check_level is not None:
+        env["OCF_CHECK_LEVEL"] = str(check_level)
+    return env
+
+
+def cmd_run(args) -> int:
+    import subprocess
+
+    from ocf.errors import RC_NAMES
+
+    cls, module = _load(args.agent)
+    env = run_env(cls.type_name(), args.params, instance=args.instance, provider="ocfkit",
+                  timeout=args.timeout, interval=args.interval, check_level=args.check_level)
+    argv = [sys.executable, "-m", module, args.action]
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(_pkg_file())),
+                                                      env.get("PYTHONPATH", "")]))
+    proc = subprocess.run(argv, env=env, check=False)
+    rc = proc.returncode
+    print(f"ocfkit: {cls.type_name()} {args.action}: rc {rc} ({RC_NAMES.get(rc, 'unknown')})", file=sys.stderr)
+    return rc
+
+
+def _pkg_file() -> str:
+    import ocf
+
+    return os.path.abspath(ocf.__file__)
+
+
+def cmd_install(args) -> int:
+    from ocfkit.install import install
+
+    for path in install(destdir=args.destdir, provider=args.provider, python=args.python, force=args.force):
+        print(path)
+    return 0
+
+
+def cmd_uninstall(args) -> int:
+    from ocfkit.install import uninstall
+
+    for path in uninstall(destdir=args.destdir, provider=args.provider):
+        print(f"removed {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    p = argparse.ArgumentParser(prog="ocfkit", description="OCF resource agents in Python, and the tools around them.")
+    p.add_argument("--version", action="version", version=f"ocfkit {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("list", help="list the agents")
+    s.add_argument("--provider", default="ocfkit")
+    s.set_defaults(func=cmd_list)
+
+    s = sub.add_parser("meta-data", help="print an agent's meta-data XML")
+    s.add_argument("agent")
+    s.add_argument("--ocf-1.1", dest="ocf_1_1", action="store_true",
+                   help="the OCF 1.1 form (select, reloadable, reload-agent) Pacemaker 2.1 asks for")
+    s.set_defaults(func=cmd_meta_data)
+
+    s = sub.add_parser("run", help="run one action of an agent by hand, with the OCF environment set up",
+                       description="Run ACTION of AGENT with OCF_RESKEY_name=value for each parameter; "
+                                   "the agent's exit code is passed through and its exit reason shown.")
+    s.add_argument("agent")
+    s.add_argument("action")
+    s.add_argument("params", nargs="*", metavar="name=value")
+    s.add_argument("--instance", help="OCF_RESOURCE_INSTANCE (default: the agent name in lower case)")
+    s.add_argument("--timeout", type=float, help="the action timeout in seconds (OCF_RESKEY_CRM_meta_timeout)")
+    s.add_argument("--interval", type=float, help="monitor interval in seconds; 0 or unset makes it a probe")
+    s.add_argument("--check-level", type=int, help="OCF_CHECK_LEVEL (0, 10, 20)")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("install", help="install the agents under DESTDIR/usr/lib/ocf/resource.d/PROVIDER")
+    s.add_argument("--provider", default="ocfkit")
+    s.add_argument("--destdir", default="/")
+    s.add_argument("--python", help="interpreter for the agents (default: the base interpreter of this one)")
+    s.add_argument("--force", action="store_true", help="replace files ocfkit did not write")
+    s.set_defaults(func=cmd_install)
+
+    s = sub.add_parser("uninstall", help="remove exactly what install wrote")
+    s.add_argument("--provider", default="ocfkit")
+    s.add_argument("--destdir", default="/")
+    s.set_defaults(func=cmd_uninstall)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ocfkit console script."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except UsageError as e:
+        print(f"ocfkit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("ocfkit: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # noqa: BLE001 - one clear line, never a traceback
+        print(f"ocfkit: error: {e}", file=sys.stderr)
+        return 1
