@@ -59,3 +59,19 @@ def test_uninstall_keeps_files_changed_since_install(tmp_path, capsys):
     uninstall(destdir=str(tmp_path), provider="t")
     assert agent.exists()
     assert "changed since it was installed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["list", "--help"], ["run", "--help"], ["install", "--help"],
+                                  ["uninstall", "--help"], ["meta-data", "--help"]])
+def test_help_works_everywhere(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(argv)
+    assert e.value.code == 0
+    assert "usage: ocfkit" in capsys.readouterr().out
+
+
+def test_a_bad_command_line_is_an_error_not_a_traceback(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["frobnicate"])
+    assert e.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
