@@ -2,4 +2,5 @@
 
 AGENTS = {
     "Dummy": "agents.dummy:Dummy",
+    "IPaddr2": "agents.ipaddr2:IPaddr2",
 }

@@ -106,3 +106,26 @@ def run_agent(agent: str, action: str, env: dict[str, str], *, netns: str | None
     if netns:
         argv = ["ip", "netns", "exec", netns, *argv]
     return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def bridge_lan(prefix: str, hosts: list[str]) -> tuple[Netns, dict[str, Netns]]:
+    """A bridge in its own namespace and one namespace per host, each linked to it by veth as eth0.
+
+    Returns (bridge namespace, {host: namespace}); the caller exits them (deleting a namespace
+    deletes its veth ends)."""
+    br = Netns(f"{prefix}-br").__enter__()
+    nodes: dict[str, Netns] = {}
+    try:
+        br.run("ip", "link", "add", "br0", "type", "bridge")
+        br.run("ip", "link", "set", "br0", "up")
+        for i, h in enumerate(hosts):
+            ns = Netns(f"{prefix}-{h}").__enter__()
+            nodes[h] = ns
+            veth(ns, "eth0", br, f"p{i}")
+            br.run("ip", "link", "set", f"p{i}", "master", "br0")
+    except BaseException:
+        for ns in nodes.values():
+            ns.__exit__(None, None, None)
+        br.__exit__(None, None, None)
+        raise
+    return br, nodes

@@ -6,8 +6,13 @@ import os
 import sys
 import time
 
-from ocf.errors import ConfigError, OcfError, Rc, UnimplementedError
+from ocf.errors import ConfigError, OcfError, Rc
 from ocf.params import Param
+
+# typing costs ~4 ms per agent start; mypy treats any TYPE_CHECKING name as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import TextIO
 
 # Actions whose exit codes mean "the resource is fine", never a failure needing a reason.
 _GOOD = {Rc.SUCCESS, Rc.RUNNING_PROMOTED, Rc.DEGRADED, Rc.DEGRADED_PROMOTED}
@@ -79,7 +84,7 @@ class Agent:
         self._values: dict[str, object] = {}
         self._log = None
         self._deadline: Deadline | None = None
-        self._trace = None
+        self._trace: TextIO | None = None
 
     # ----- identity and context -------------------------------------------------------------
 

@@ -172,7 +172,7 @@ def _spawn(argv: list[str], timeout: float, input: str | None) -> tuple[int, str
             # Without a pidfd, wake up now and then to notice a child whose pipes a daemonised
             # grandchild keeps open.
             wait_ms = int(left * 1000) + 1 if pidfd >= 0 else min(int(left * 1000) + 1, 50)
-            for fd, ev in poller.poll(wait_ms):
+            for fd, _ev in poller.poll(wait_ms):
                 if fd == in_w:
                     try:
                         n = os.write(in_w, pending[:65536])
