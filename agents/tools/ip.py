@@ -12,13 +12,13 @@ class Address:
 
     __slots__ = ("nic", "family", "ip", "prefix", "broadcast", "label", "flags")
 
-    def __init__(self, nic: str, family: str, ip: str, prefix: int, broadcast: str = "", label: str = "",
+    def __init__(self, nic: str, family: str, ip: str, prefix: int, *, broadcast: str = "", label: str = "",
                  flags: tuple[str, ...] = ()) -> None:
         self.nic, self.family, self.ip, self.prefix = nic, family, ip, prefix
         self.broadcast, self.label, self.flags = broadcast, label, flags
 
     def __repr__(self) -> str:
-        return f"Address({self.nic!r}, {self.family!r}, {self.ip!r}/{self.prefix}, label={self.label!r}, flags={self.flags})"
+        return f"Address({self.nic!r}, {self.ip!r}/{self.prefix}, label={self.label!r}, flags={self.flags})"
 
 
 def _ip(netns: str | None) -> list[str]:
@@ -51,8 +51,8 @@ def parse_addresses(text: str) -> list[Address]:
             else:
                 flags.append(word)
             i += 1
-        out.append(Address(nic, head[2], ip, int(prefix or (32 if head[2] == "inet" else 128)), brd, label,
-                           tuple(flags)))
+        out.append(Address(nic, head[2], ip, int(prefix or (32 if head[2] == "inet" else 128)), broadcast=brd,
+                           label=label, flags=tuple(flags)))
     return out
 
 
