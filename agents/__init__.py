@@ -3,4 +3,5 @@
 AGENTS = {
     "Dummy": "agents.dummy:Dummy",
     "IPaddr2": "agents.ipaddr2:IPaddr2",
+    "portblock": "agents.portblock:portblock",
 }

@@ -68,7 +68,7 @@ class Agent:
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
                 if isinstance(value, Param):
-                    params[attr] = value
+                    params[value.name] = value
                 adverts = getattr(value, "_ocf_actions", None)
                 if adverts:
                     actions[adverts[0]["name"]] = (attr, adverts)

@@ -203,7 +203,7 @@ class Param:
     def __init__(self, parser: Parser = string, *, default: str | None = None, required: bool = False,
                  unique: bool = False, unique_group: str | None = None, reloadable: bool = False,
                  secret: bool = False, deprecated: bool = False, replaced_by: str | None = None,
-                 shortdesc: str = "", longdesc: str = "") -> None:
+                 shortdesc: str = "", longdesc: str = "", name: str = "") -> None:
         self.parser = parser
         self.default = default
         self.required = required
@@ -215,10 +215,13 @@ class Param:
         self.replaced_by = replaced_by
         self.shortdesc = shortdesc
         self.longdesc = longdesc
-        self.name = ""
+        # The OCF name; defaults to the attribute name. Give it explicitly when the OCF name would
+        # clash with the Agent API (portblock's "action" parameter).
+        self.name = name
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
+        if not self.name:
+            self.name = name
 
     def __get__(self, agent, owner=None):
         if agent is None:
