@@ -6,7 +6,7 @@ import os
 import sys
 
 from ocf.agent import Agent, action
-from ocf.errors import ArgsError, ConfigError, NotInstalledError, OcfError, Rc
+from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
 from ocf.params import Param, Parser, boolean, choice, path
 from ocf.state import Lock, StateFile
 
@@ -193,9 +193,10 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
             if self.tool == "nft":
                 from agents.tools import nft
 
+                base = "type filter hook {} priority -10 ; policy accept ;"
                 lines = [f"add table inet {NFT_TABLE}",
-                         f"add chain inet {NFT_TABLE} input {{ type filter hook input priority -10 ; policy accept ; }}",
-                         f"add chain inet {NFT_TABLE} output {{ type filter hook output priority -10 ; policy accept ; }}"]
+                         f"add chain inet {NFT_TABLE} input {{ {base.format('input')} }}",
+                         f"add chain inet {NFT_TABLE} output {{ {base.format('output')} }}"]
                 for c in self._chains():
                     if not nft.find_comment(nft.chain_rules(self.run, NFT_TABLE, c.lower()), "ocfkit:" + self.key):
                         lines.append(f"insert rule inet {NFT_TABLE} {c.lower()} {self._nft_rule(c)}")
