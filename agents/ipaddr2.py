@@ -194,6 +194,12 @@ class IPaddr2(Agent):
     def _find(self):
         from agents.tools import ip
 
+        if not self.network_namespace:
+            # rtnetlink directly: no `ip` process on the monitor path.
+            try:
+                return [a for a in ip.netlink_addresses(self.family) if a.ip == self.ip]
+            except OSError as e:
+                self.log.debug(f"rtnetlink: {e}; asking ip")
         return [a for a in ip.addresses(self.run, netns=self.network_namespace, family=self.family)
                 if a.ip == self.ip]
 

@@ -39,10 +39,12 @@ def main() -> None:
         theirs = "/usr/lib/ocf/resource.d/heartbeat"
         netns = ["ip", "netns", "exec", ns]
         subprocess.run([*netns, f"{ours}/IPaddr2", "start"], env=vip, check=True, capture_output=True)
-        rows.append(compare("IPaddr2 monitor (running, nic and netmask given)", ([*netns, f"{ours}/IPaddr2", "monitor"], vip),
+        rows.append(compare("IPaddr2 monitor (running, nic and netmask given)",
+                            ([*netns, f"{ours}/IPaddr2", "monitor"], vip),
                             ([*netns, f"{theirs}/IPaddr2", "monitor"], vip), pairs=args.pairs))
         auto = {k: v for k, v in vip.items() if k not in ("OCF_RESKEY_cidr_netmask", "OCF_RESKEY_nic")}
-        rows.append(compare("IPaddr2 monitor (running, nic and netmask found)", ([*netns, f"{ours}/IPaddr2", "monitor"], auto),
+        rows.append(compare("IPaddr2 monitor (running, nic and netmask found)",
+                            ([*netns, f"{ours}/IPaddr2", "monitor"], auto),
                             ([*netns, f"{theirs}/IPaddr2", "monitor"], auto), pairs=args.pairs))
         subprocess.run([*netns, f"{ours}/IPaddr2", "stop"], env=vip, check=True, capture_output=True)
         pb = dict(base, OCF_RESOURCE_INSTANCE="pb", OCF_RESKEY_protocol="tcp", OCF_RESKEY_portno="3260",

@@ -1,0 +1,102 @@
+"""IPaddr2 and portblock against a scripted seam; ip parsing on captured output."""
+
+from __future__ import annotations
+
+import os
+
+from agents.ipaddr2 import IPaddr2
+from agents.portblock import portblock
+from agents.tools import ip
+from ocf.errors import Rc
+from ocf.testing import FakeRunner
+
+FIX = os.path.join(os.path.dirname(__file__), "fixtures")
+with open(os.path.join(FIX, "ip-o-addr.txt")) as _f:
+    ADDRS = _f.read()
+
+
+def test_ip_o_addr_is_parsed_with_labels_broadcast_and_flags():
+    a = {x.ip: x for x in ip.parse_addresses(ADDRS)}
+    assert (a["10.99.0.150"].nic, a["10.99.0.150"].prefix, a["10.99.0.150"].label) == ("veth0", 24, "veth0:vip")
+    assert a["10.99.0.150"].broadcast == "10.99.0.255" and "secondary" in a["10.99.0.150"].flags
+    assert a["10.99.0.1"].label == "veth0"
+    assert "tentative" in a["fe80::a09c:64ff:fe24:6533"].flags and a["fd00:99::1"].prefix == 64
+
+
+def test_routes_are_parsed_most_specific_first():
+    text = ("10.99.0.0/24 dev veth0 proto kernel scope link src 10.99.0.1 \n"
+            "10.0.0.0/8 via 10.99.0.254 dev veth0 \ndefault via 10.99.0.254 dev veth0 \n")
+    r = FakeRunner().expect(["ip", "-o", "-4", "route", "list", "match", "10.99.0.7"], stdout=text)
+    routes = ip.routes_matching(lambda *a, **k: r(*a, timeout=5, **k), "10.99.0.7")
+    assert [(x.dest, x.prefix, x.nic) for x in routes] == [("10.99.0.0", 24, "veth0"), ("10.0.0.0", 8, "veth0"),
+                                                         ("0.0.0.0", 0, "veth0")]
+
+
+def nl_msg(fam, prefix, index, addr, *, label=b"", flags=0):
+    def attr(t, v):
+        ln = 4 + len(v)
+        return ln.to_bytes(2, "little") + t.to_bytes(2, "little") + v + b"\0" * ((4 - ln % 4) % 4)
+
+    body = bytes([fam, prefix, flags, 0]) + index.to_bytes(4, "little") + attr(2, addr)
+    if label:
+        body += attr(3, label + b"\0")
+    return (16 + len(body)).to_bytes(4, "little") + (20).to_bytes(2, "little") + b"\0" * 10 + body
+
+
+def test_rtnetlink_addresses_are_parsed():
+    import socket
+
+    data = (nl_msg(socket.AF_INET, 24, 6, bytes([10, 99, 0, 150]), label=b"veth0:vip", flags=0x01)
+            + nl_msg(socket.AF_INET6, 64, 6, socket.inet_pton(socket.AF_INET6, "fd00::5"), flags=0x40))
+    out = ip.parse_netlink_addresses(data, lambda i: {6: "veth0"}[i])
+    assert (out[0].ip, out[0].prefix, out[0].label, out[0].flags) == ("10.99.0.150", 24, "veth0:vip", ("secondary",))
+    assert (out[1].ip, out[1].nic, out[1].flags) == ("fd00::5", "veth0", ("tentative",))
+
+
+def env(**kw):
+    e = {"OCF_RESOURCE_INSTANCE": "vip", "OCF_RESKEY_network_namespace": "ocfk-unit"}
+    e.update({"OCF_RESKEY_" + k: v for k, v in kw.items()})
+    return e
+
+
+def test_ipaddr2_refuses_to_guess_between_equally_specific_routes(capsys, monkeypatch):
+    monkeypatch.setattr(os.path, "exists", lambda p: True)  # the namespace "exists"
+    routes = ("10.99.0.0/24 dev veth0 proto kernel scope link src 10.99.0.1 \n"
+              "10.99.0.0/24 dev veth1 proto kernel scope link src 10.99.0.3 \n")
+    r = FakeRunner().expect(["ip", "-n", "ocfk-unit", "-o", "-4", "route", "list", "match", "10.99.0.160"],
+                            stdout=routes)
+    assert IPaddr2.main(["IPaddr2", "start"], env(ip="10.99.0.160"), r) == Rc.ERR_GENERIC
+    r.assert_done()
+    assert "routes /24 on veth0, veth1 all match; set nic" in capsys.readouterr().err
+
+
+def test_ipaddr2_monitor_checks_nic_and_prefix(monkeypatch):
+    monkeypatch.setattr(os.path, "exists", lambda p: True)
+    for kw, rc in (({"nic": "veth0", "cidr_netmask": "24"}, Rc.SUCCESS), ({"cidr_netmask": "25"}, Rc.NOT_RUNNING),
+                   ({"nic": "eth9"}, Rc.NOT_RUNNING)):
+        r = FakeRunner().expect(["ip", "-n", "ocfk-unit", "-o", "-4", "addr", "show"], stdout=ADDRS)
+        e = env(ip="10.99.0.150", check_link_status="false", **kw)
+        assert IPaddr2.main(["IPaddr2", "monitor"], e, r) == rc, kw
+        r.assert_done()
+
+
+def test_ipaddr2_configuration_errors_are_6_on_start_and_never_on_monitor():
+    for kw in ({"ip": "fe80::1"}, {"ip": "10.0.0.1", "cidr_netmask": "33"}, {"ip": "10.0.0.1", "lvs_support": "yes",
+                                                                            "OCF_RESKEY_CRM_meta_clone_max": "2"}):
+        e = env(**{k: v for k, v in kw.items() if not k.startswith("OCF_")})
+        e.update({k: v for k, v in kw.items() if k.startswith("OCF_")})
+        assert IPaddr2.main(["IPaddr2", "start"], e, FakeRunner()) == Rc.ERR_CONFIGURED
+
+
+def test_portblock_iptables_rule_is_checked_exactly_with_wait(tmp_path):
+    spec = ["-p", "tcp", "-d", "10.99.0.1", "-m", "multiport", "--dports", "3260,8000:8010", "-m", "comment",
+            "--comment", "ocfkit:tcp:3260,8000-8010:10.99.0.1:in", "-j", "DROP"]
+    r = FakeRunner().expect(["iptables", "-w", "-C", "INPUT", *spec], rc=1)
+    e = {"OCF_RESKEY_protocol": "tcp", "OCF_RESKEY_portno": "3260,8000:8010", "OCF_RESKEY_action": "block",
+         "OCF_RESKEY_ip": "10.99.0.1", "OCF_RESKEY_firewall": "iptables", "HA_RSCTMP": str(tmp_path)}
+    assert portblock.main(["portblock", "monitor"], e, r) == Rc.NOT_RUNNING
+    r.assert_done()
+    r = FakeRunner().expect(["iptables", "-w", "-C", "INPUT", *spec], rc=1)
+    r.expect(["iptables", "-w", "-I", "INPUT", *spec])
+    assert portblock.main(["portblock", "start"], e, r) == Rc.SUCCESS
+    r.assert_done()
