@@ -2,6 +2,7 @@
 
 AGENTS = {
     "Dummy": "agents.dummy:Dummy",
+    "Filesystem": "agents.filesystem:Filesystem",
     "IPaddr2": "agents.ipaddr2:IPaddr2",
     "portblock": "agents.portblock:portblock",
 }

@@ -129,3 +129,36 @@ def bridge_lan(prefix: str, hosts: list[str]) -> tuple[Netns, dict[str, Netns]]:
         br.__exit__(None, None, None)
         raise
     return br, nodes
+
+
+class MountNs:
+    """A private mount namespace kept alive by a holder process; commands enter it with nsenter.
+
+    Mounts made inside vanish with it and never show on the host."""
+
+    def __init__(self) -> None:
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> MountNs:
+        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sleep", "3600"])
+        deadline = 50
+        while deadline and os.readlink(f"/proc/{self.proc.pid}/ns/mnt") == os.readlink("/proc/self/ns/mnt"):
+            import time
+
+            time.sleep(0.02)
+            deadline -= 1
+        return self
+
+    @property
+    def prefix(self) -> list[str]:
+        """argv prefix that runs a command inside the namespace."""
+        return ["nsenter", "-t", str(self.proc.pid), "-m"]
+
+    def run(self, *argv: str, **kw):
+        """Run a command inside the namespace."""
+        return sh(*self.prefix, *argv, **kw)
+
+    def __exit__(self, *exc) -> None:
+        if self.proc:
+            self.proc.kill()
+            self.proc.wait()

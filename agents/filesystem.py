@@ -1,0 +1,406 @@
+"""ocf:ocfkit:Filesystem, mounts a filesystem and unmounts it safely within the stop deadline."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ocf.agent import Agent, action
+from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
+from ocf.params import Param, boolean, choice, duration, path, string, words
+
+# Filesystems that need no fsck before mount (journaled or not block based), as the reference agent.
+NO_FSCK = {"ext3", "ext4", "xfs", "reiserfs", "reiser4", "jfs", "vfat", "fat", "nfs", "nfs4", "cifs", "smbfs",
+           "ocfs2", "gfs2", "none", "glusterfs", "ceph", "tmpfs", "overlay", "overlayfs", "zfs", "lustre", "btrfs",
+           "efs", "cvfs"}
+# Filesystems that may be mounted on several nodes at once.
+CLUSTER_SAFE = {"nfs", "nfs4", "efs", "smbfs", "cifs", "none", "gfs2", "glusterfs", "ceph", "ocfs2", "overlay",
+                "overlayfs", "tmpfs", "cvfs", "lustre"}
+NETWORK = {"nfs", "nfs4", "efs", "cifs", "smbfs", "glusterfs", "ceph"}
+
+
+class Filesystem(Agent):
+    """Manages a filesystem on a shared storage medium: mounts the configured device on the directory
+    (with fsck first where the filesystem needs it), checks that exactly that device is mounted
+    there (a different device is a failure, never 6), and unmounts safely: nested mounts first,
+    holders found by walking /proc without touching a hung network filesystem, signalled TERM then
+    KILL within the stop deadline, never PID 1, the cluster stack or the agent itself. Monitor depth
+    10 reads the device directly, depth 20 writes, syncs and reads back a status file."""
+
+    shortdesc = "Manages filesystem mounts"
+    version = "1.0"
+
+    device = Param(string, required=True, shortdesc="block device",
+                   longdesc="The device to mount: a block device path, UUID=... or LABEL=... (resolved with "
+                            "blkid), host:/export for NFS, //server/share for CIFS, a directory for a bind mount "
+                            "(fstype none, options bind), or an image file (options loop).")
+    directory = Param(path(), required=True, shortdesc="mount point", longdesc="The mount point.")
+    fstype = Param(string, required=True, shortdesc="filesystem type",
+                   longdesc="The filesystem type (ext4, xfs, nfs, ..., none for bind mounts).")
+    options = Param(string, shortdesc="options", longdesc="Mount options (-o), e.g. noatime or bind,ro.")
+    statusfile_prefix = Param(string, default=".Filesystem_status/", shortdesc="status file prefix",
+                              longdesc="Prefix of the status file written by monitor depth 20, relative to the "
+                                       "mount point.")
+    run_fsck = Param(choice("auto", "force", "no"), default="auto", shortdesc="run fsck before mount",
+                     longdesc="auto runs fsck -p only for filesystems that need it (not journaled ones); force "
+                              "always; no never.")
+    fast_stop = Param(boolean, default="false", shortdesc="fast stop",
+                      longdesc="Give up unmounting after 6 seconds instead of using the whole stop timeout.")
+    force_clones = Param(boolean, default="false", shortdesc="allow running as a clone regardless of fstype",
+                         longdesc="Allow a clone of a filesystem that is not cluster-aware (ext4, xfs, ...). Data "
+                                  "corruption follows unless something else makes it safe.")
+    force_unmount = Param(choice("true", "safe", "false"), default="true", shortdesc="kill processes before unmount",
+                          longdesc="true or safe: processes that keep the filesystem busy are signalled (found "
+                                   "by walking /proc with readlink only, which never hangs on a dead network "
+                                   "filesystem; both values behave the same); false: never signal.")
+    term_signals = Param(words, default="TERM", shortdesc="signals to send first",
+                         longdesc="Signals sent to holders first, in order.")
+    kill_signals = Param(words, default="KILL", shortdesc="signals to send last",
+                         longdesc="Signals sent to holders that survived the term signals.")
+    signal_delay = Param(duration, default="1", shortdesc="delay between signals",
+                         longdesc="Time between two rounds of signals.")
+
+    # ----- configuration --------------------------------------------------------------------
+
+    @property
+    def mountpoint(self) -> str:
+        """The directory without a trailing slash, resolved if it exists."""
+        d = self.directory.rstrip("/") or "/"
+        return os.path.realpath(d) if os.path.exists(d) else d
+
+    @property
+    def is_bind(self) -> bool:
+        """A bind mount of a directory."""
+        opts = (self.options or "").split(",")
+        return "bind" in opts or "rbind" in opts
+
+    @property
+    def is_network(self) -> bool:
+        """A network filesystem (NFS, CIFS...)."""
+        return self.fstype in NETWORK
+
+    def resolve_device(self) -> str:
+        """The device path: UUID=/LABEL= resolved through /dev/disk or blkid."""
+        dev = self.device
+        for key, d in (("UUID=", "by-uuid"), ("LABEL=", "by-label")):
+            if dev.upper().startswith(key):
+                value = dev[len(key):]
+                link = f"/dev/disk/{d}/{value}"
+                if os.path.exists(link):
+                    return os.path.realpath(link)
+                r = self.run(["blkid", "-U" if key == "UUID=" else "-L", value], ok=(0, 2))
+                if r.returncode != 0 or not r.stdout.strip():
+                    raise NotInstalledError(f"no device has {dev}")
+                return r.stdout.strip()
+        return dev
+
+    def check_config(self) -> None:
+        """Rules that hold on every node."""
+        if self.mountpoint == "/":
+            raise ConfigError("directory must not be /")
+        if self.is_clone and self.fstype not in CLUSTER_SAFE and not self.force_clones:
+            if "ro" in (self.options or "").split(","):
+                self.log.warning(f"{self.fstype} cloned read-only: not cluster-aware, but mounted ro")
+            else:
+                raise ConfigError(f"DANGER: {self.fstype} is not cluster-aware and must not be cloned "
+                                  "(set force_clones to override)")
+
+    def environment_problems(self) -> list[OcfError]:
+        """validate-all level 10: tools, the filesystem type and the device."""
+        from ocf.exec import which
+
+        problems: list[OcfError] = []
+        try:
+            self.check_config()
+        except ConfigError as e:
+            problems.append(e)
+        for tool in ("mount", "umount"):
+            if not which(tool):
+                problems.append(NotInstalledError(f"{tool} is not installed"))
+        if not self.is_network and not self.is_bind and self.fstype != "none":
+            try:
+                dev = self.resolve_device()
+                if not os.path.exists(dev):
+                    problems.append(NotInstalledError(f"device {dev} does not exist"))
+            except OcfError as e:
+                problems.append(e)
+        if self.is_bind and not os.path.isdir(self.device):
+            problems.append(NotInstalledError(f"bind source {self.device} is not a directory"))
+        return problems
+
+    # ----- what is mounted ------------------------------------------------------------------
+
+    def _matches(self, m) -> bool:
+        """Whether mount m is the configured device."""
+        dev = self.device
+        if self.is_network:
+            return m.source.rstrip("/") == dev.rstrip("/")
+        if self.is_bind:
+            try:
+                st = os.stat(dev)
+            except OSError:
+                return False
+            return m.dev == st.st_dev
+        try:
+            resolved = self.resolve_device()
+            st = os.stat(resolved)
+        except (OSError, OcfError):
+            return m.source == dev
+        import stat
+
+        if stat.S_ISBLK(st.st_mode):
+            return m.dev == st.st_rdev
+        if stat.S_ISREG(st.st_mode) and m.source.startswith("/dev/loop"):
+            name = os.path.basename(m.source)
+            try:
+                with open(f"/sys/block/{name}/loop/backing_file", encoding="utf-8") as f:
+                    return os.path.realpath(f.read().strip()) == os.path.realpath(resolved)
+            except OSError:
+                return False
+        return m.source == dev
+
+    def mounted_here(self):
+        """The topmost mount on the mount point, or None."""
+        from agents.tools import mounts
+
+        here = [m for m in mounts.mounts() if m.mountpoint == self.mountpoint]
+        return here[-1] if here else None
+
+    # ----- actions --------------------------------------------------------------------------
+
+    @action(timeout=60)
+    def start(self) -> int:
+        """Mount the device (fsck first where needed)."""
+        from agents.tools import mounts
+
+        self.check_config()
+        mp = self.mountpoint
+        top = self.mounted_here()
+        if top is not None:
+            if self._matches(top):
+                return Rc.SUCCESS
+            raise OcfError(f"{mp} already has {top.source} ({top.fstype}) mounted, not {self.device}")
+        nested = mounts.below(mounts.mounts(), mp)
+        if nested:
+            raise OcfError(f"{nested[0].mountpoint} is mounted below {mp}: refusing to mount over it")
+        device = self.device
+        if not self.is_network and not self.is_bind and self.fstype != "none":
+            device = self.resolve_device()
+            if not os.path.exists(device):
+                raise NotInstalledError(f"device {device} does not exist")
+            for m in mounts.mounts():
+                if m.mountpoint != mp and self._matches(m) and "bind" not in (self.options or ""):
+                    raise OcfError(f"device {device} is busy: already mounted on {m.mountpoint}")
+            self._ensure_fstype()
+            self._fsck(device)
+        os.makedirs(mp, exist_ok=True)
+        argv = ["mount"]
+        if self.fstype and self.fstype != "none":
+            argv += ["-t", self.fstype]
+        opts = self.options or ""
+        if opts:
+            argv += ["-o", opts]
+        self.run([*argv, device, mp])
+        if self.is_bind and "ro" in opts.split(","):
+            # A bind mount ignores ro until it is remounted (mount(8), "bind mount operation").
+            self.run(["mount", "-o", "remount,bind,ro", mp])
+        self.log.info(f"mounted {device} on {mp}")
+        return Rc.SUCCESS
+
+    def _ensure_fstype(self) -> None:
+        def known() -> bool:
+            with open("/proc/filesystems", encoding="ascii") as f:
+                return any(line.split()[-1] == self.fstype for line in f if line.strip())
+
+        if not self.fstype or known():
+            return
+        self.run(["modprobe", "-q", self.fstype], ok=(0, 1))
+        if not known():
+            raise NotInstalledError(f"filesystem type {self.fstype} is not supported by this kernel")
+
+    def _fsck(self, device: str) -> None:
+        if self.run_fsck == "no" or (self.run_fsck == "auto" and self.fstype in NO_FSCK):
+            return
+        r = self.run(["fsck", "-t", self.fstype, "-p", device], ok=tuple(range(256)))
+        if r.returncode >= 4:
+            raise OcfError(f"fsck of {device} failed (exit {r.returncode}): {r.stderr.strip() or r.stdout.strip()}")
+        if r.returncode:
+            self.log.warning(f"fsck repaired {device} (exit {r.returncode})")
+
+    @action(timeout=60)
+    def stop(self) -> int:
+        """Unmount nested mounts and the mount point, signalling holders within the deadline."""
+        from agents.tools import mounts
+
+        mp = self.mountpoint
+        top = self.mounted_here()
+        if top is None:
+            return Rc.SUCCESS
+        self._remove_status_file()
+        all_mounts = mounts.mounts()
+        targets = [m.mountpoint for m in mounts.below(all_mounts, mp)]
+        if not self.is_network:
+            # Bind mounts of the same filesystem elsewhere keep the device busy too.
+            targets += [m.mountpoint for m in all_mounts
+                        if (m.major, m.minor) == (top.major, top.minor) and m.mountpoint != mp
+                        and not m.mountpoint.startswith(mp + "/") and m.root != "/"]
+        targets.append(mp)
+        budget_end = time.monotonic() + 6 if self.fast_stop else None
+        for target in targets:
+            self._unmount(target, budget_end)
+        self.log.info(f"unmounted {mp}")
+        return Rc.SUCCESS
+
+    def _still_mounted(self, target: str) -> bool:
+        from agents.tools import mounts
+
+        return any(m.mountpoint == target for m in mounts.mounts())
+
+    def _unmount(self, target: str, budget_end: float | None) -> None:
+        from agents.tools import holders
+
+        argv = ["umount"] + (["-f"] if self.is_network else []) + [target]
+        signals = [(s, "term") for s in self.term_signals] + [(s, "kill") for s in self.kill_signals]
+        round_no = 0
+        survivors: dict[int, str] = {}
+        while True:
+            r = self.run(argv, ok=tuple(range(256)), timeout=max(1.0, min(10.0, self.deadline.remaining())))
+            if not self._still_mounted(target):
+                return
+            left = self.deadline.remaining()
+            if budget_end is not None:
+                left = min(left, budget_end - time.monotonic())
+            if left <= 0.2:
+                break
+            if self.force_unmount == "false":
+                time.sleep(min(self.signal_delay, left))
+                continue
+            survivors = {pid: how for pid, how in holders.holders(target).items() if not holders.is_protected(pid)}
+            if survivors:
+                sig = signals[min(round_no, len(signals) - 1)][0]
+                self._signal(survivors, sig, target)
+                round_no += 1
+                # Retry the unmount as soon as the signalled holders are gone, at most signal_delay later.
+                wait_end = time.monotonic() + min(self.signal_delay, max(left - 0.2, 0))
+                while time.monotonic() < wait_end and any(_alive(p) for p in survivors):
+                    time.sleep(0.02)
+            else:
+                time.sleep(min(0.1, max(left - 0.2, 0)))
+        survivors = {pid: how for pid, how in holders.holders(target).items()}
+        named = ", ".join(f"{holders.comm(p) or '?'}[{p}] ({how})" for p, how in sorted(survivors.items())[:10])
+        detail = r.stderr.strip() if r.returncode else ""
+        raise OcfError(f"could not unmount {target} before the deadline"
+                       + (f": still held by {named}" if named else (f": {detail}" if detail else "")))
+
+    def _signal(self, pids: dict[int, str], sig: str, target: str) -> None:
+        import signal as _signal
+
+        num = getattr(_signal, "SIG" + sig.upper().removeprefix("SIG"), None)
+        if num is None:
+            raise ConfigError(f"unknown signal {sig}")
+        from agents.tools.holders import comm
+
+        self.log.info(f"sending SIG{sig.upper().removeprefix('SIG')} to holders of {target}: "
+                      + ", ".join(f"{comm(p)}[{p}]" for p in sorted(pids)))
+        for pid in pids:
+            try:
+                os.kill(pid, num)
+            except ProcessLookupError:
+                pass
+
+    @action(timeout=40, interval=20, depth=0)
+    @action(timeout=40, interval=20, depth=10)
+    @action(timeout=40, interval=20, depth=20)
+    def monitor(self) -> int:
+        """Depth 0: the configured device is mounted on the directory; 10: it reads; 20: it writes."""
+        top = self.mounted_here()
+        if top is None:
+            return Rc.NOT_RUNNING
+        if not self._matches(top):
+            raise OcfError(f"{self.mountpoint} has {top.source} ({top.fstype}) mounted, not {self.device}")
+        level = self.check_level
+        if level >= 10:
+            self._read_device()
+        if level >= 20:
+            self._write_status_file()
+        return Rc.SUCCESS
+
+    def _read_device(self) -> None:
+        import stat
+
+        try:
+            dev = self.resolve_device()
+            if not stat.S_ISBLK(os.stat(dev).st_mode):
+                self.log.debug(f"{dev} is not a block device: depth 10 is a no-op")
+                return
+        except OSError as e:
+            raise OcfError(f"cannot stat {self.device}: {e.strerror}") from None
+        _direct_io(dev, None)
+
+    def _status_path(self) -> str:
+        inst = self.instance
+        clone = self.env.get("OCF_RESKEY_CRM_meta_clone", "")
+        name = f"{inst}_{clone}" if clone and ":" not in inst else inst
+        return os.path.join(self.mountpoint, f"{self.statusfile_prefix}{name}_{os.uname().nodename}")
+
+    def _write_status_file(self) -> None:
+        p = self._status_path()
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        payload = f"{self.instance} {time.time():.3f}\n".encode()
+        got = _direct_io(p, payload)
+        if got != payload:
+            raise OcfError(f"status file {p} read back differently")
+
+    def _remove_status_file(self) -> None:
+        try:
+            os.unlink(self._status_path())
+        except OSError:
+            pass
+
+
+def _alive(pid: int) -> bool:
+    """Whether pid still exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+def _direct_io(path: str, payload: bytes | None) -> bytes:
+    """Read (payload None) or write-sync-read one 4 KiB block with O_DIRECT, bypassing the page cache.
+
+    Falls back to buffered I/O plus fsync where O_DIRECT is not supported (tmpfs). Raises OcfError."""
+    import mmap
+
+    buf = mmap.mmap(-1, 4096)  # page aligned, as O_DIRECT needs
+    flags = os.O_RDONLY if payload is None else os.O_RDWR | os.O_CREAT | os.O_SYNC
+    try:
+        try:
+            fd = os.open(path, flags | getattr(os, "O_DIRECT", 0), 0o600)
+            direct = True
+        except OSError:
+            fd = os.open(path, flags, 0o600)
+            direct = False
+        try:
+            if payload is not None:
+                buf.write(payload.ljust(4096, b"\0"))
+                os.pwritev(fd, [buf], 0) if direct else os.pwrite(fd, payload.ljust(4096, b"\0"), 0)
+                os.fsync(fd)
+                buf.seek(0)
+                buf.write(b"\0" * 4096)
+            n = os.preadv(fd, [buf], 0) if direct else len(os.pread(fd, 4096, 0))
+            if n <= 0:
+                raise OcfError(f"{path}: nothing could be read")
+            data = bytes(buf[:4096]) if direct else os.pread(fd, 4096, 0)
+        finally:
+            os.close(fd)
+    except OSError as e:
+        raise OcfError(f"{path}: {'read' if payload is None else 'write'} failed: {e.strerror}") from None
+    finally:
+        buf.close()
+    return data[:len(payload)] if payload is not None else data
+
+
+if __name__ == "__main__":
+    raise SystemExit(Filesystem.main())

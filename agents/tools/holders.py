@@ -1,0 +1,106 @@
+"""Processes that hold a mount busy, found by walking /proc with readlink only.
+
+readlink never stats the target, so a dead NFS server cannot hang the walk (what fuser and lsof do).
+A process holds a mount through its cwd, root, executable, open files or memory maps.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Never signalled: the cluster stack and its helpers, whatever holds.
+PROTECTED = frozenset({
+    "pacemakerd", "pacemaker-based", "pacemaker-fenced", "pacemaker-execd", "pacemaker-attrd",
+    "pacemaker-schedulerd", "pacemaker-controld", "pacemaker-remoted", "corosync", "heartbeat", "ha_logd",
+    "crmd", "cib", "lrmd", "attrd", "pengine", "stonithd", "stonith-ng", "ccm", "ipfail", "sbd", "dlm_controld",
+    "corosync-qdevice", "systemd", "init",
+})
+
+
+def _under(path: str, mountpoint: str) -> bool:
+    path = path.removesuffix(" (deleted)")
+    return path == mountpoint or path.startswith(mountpoint.rstrip("/") + "/")
+
+
+def holds(pid: int, mountpoint: str) -> str:
+    """How pid holds mountpoint ("cwd", "root", "exe", "fd", "map") or "" if it does not."""
+    base = f"/proc/{pid}"
+    for what in ("cwd", "root", "exe"):
+        try:
+            target = os.readlink(f"{base}/{what}")
+        except OSError:
+            continue
+        if what == "root":
+            if target != "/" and _under(target, mountpoint):
+                return "root"
+        elif _under(target, mountpoint):
+            return what
+    try:
+        for fd in os.listdir(f"{base}/fd"):
+            try:
+                if _under(os.readlink(f"{base}/fd/{fd}"), mountpoint):
+                    return "fd"
+            except OSError:
+                continue
+    except OSError:
+        pass
+    try:
+        with open(f"{base}/maps", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                parts = line.split(None, 5)
+                if len(parts) == 6 and _under(parts[5].strip(), mountpoint):
+                    return "map"
+    except OSError:
+        pass
+    return ""
+
+
+def comm(pid: int) -> str:
+    """The process name (/proc/PID/comm), "" if gone."""
+    try:
+        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def holders(mountpoint: str) -> dict[int, str]:
+    """pid -> how it holds mountpoint, for every process in our mount namespace."""
+    me = os.getpid()
+    try:
+        my_ns = os.readlink("/proc/self/ns/mnt")
+    except OSError:
+        my_ns = ""
+    out = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        if pid == me:
+            continue
+        try:
+            if my_ns and os.readlink(f"/proc/{pid}/ns/mnt") != my_ns:
+                continue  # paths of another mount namespace mean something else
+        except OSError:
+            continue
+        how = holds(pid, mountpoint)
+        if how:
+            out[pid] = how
+    return out
+
+
+def is_protected(pid: int) -> bool:
+    """PID 1, this process and its ancestors, and the cluster stack are never signalled."""
+    if pid <= 1:
+        return True
+    ancestors = set()
+    p = os.getpid()
+    while p > 1 and p not in ancestors:
+        ancestors.add(p)
+        try:
+            with open(f"/proc/{p}/stat", encoding="utf-8", errors="replace") as f:
+                p = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    # comm is cut at 15 characters (pacemaker-schedulerd reads pacemaker-sched).
+    return pid in ancestors or comm(pid) in {n[:15] for n in PROTECTED}
