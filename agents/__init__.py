@@ -4,5 +4,7 @@ AGENTS = {
     "Dummy": "agents.dummy:Dummy",
     "Filesystem": "agents.filesystem:Filesystem",
     "IPaddr2": "agents.ipaddr2:IPaddr2",
+    "iSCSILogicalUnit": "agents.iet:iSCSILogicalUnit",
+    "iSCSITarget": "agents.iet:iSCSITarget",
     "portblock": "agents.portblock:portblock",
 }

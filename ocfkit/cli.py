@@ -80,7 +80,8 @@ def cmd_run(args) -> int:
     cls, module = _load(args.agent)
     env = run_env(cls.type_name(), args.params, instance=args.instance, provider="ocfkit",
                   timeout=args.timeout, interval=args.interval, check_level=args.check_level)
-    argv = [sys.executable, "-m", module, args.action]
+    argv = [sys.executable, "-c", f"import sys; from {module} import {cls.__name__} as A; sys.exit(A.main())",
+            args.action]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(_pkg_file())),
                                                       env.get("PYTHONPATH", "")]))
     proc = subprocess.run(argv, env=env, check=False)

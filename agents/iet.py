@@ -1,0 +1,370 @@
+"""ocf:ocfkit:iSCSITarget and ocf:ocfkit:iSCSILogicalUnit (iSCSI target and LUN).
+
+Backend: tgt (userspace tgtd through tgtadm). The LIO (configfs) and IET (ietadm) backends are
+not implemented yet; `implementation` accepts only what works.
+"""
+
+from __future__ import annotations
+
+from ocf.agent import Agent, action
+from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
+from ocf.params import Param, Parser, boolean, choice, integer, path, string, words
+
+# iSCSI session parameters tgt accepts per target (tgtadm --op update --name).
+TGT_PARAMS = {"MaxRecvDataSegmentLength", "MaxXmitDataSegmentLength", "HeaderDigest", "DataDigest",
+              "InitialR2T", "MaxOutstandingR2T", "ImmediateData", "FirstBurstLength", "MaxBurstLength",
+              "DataPDUInOrder", "DataSequenceInOrder", "ErrorRecoveryLevel", "IFMarker", "OFMarker",
+              "DefaultTime2Wait", "DefaultTime2Retain", "OFMarkInt", "IFMarkInt", "MaxConnections",
+              "RDMAExtensions", "TargetRecvDataSegmentLength", "InitiatorRecvDataSegmentLength",
+              "MaxOutstandingUnexpectedPDUs", "MaxQueueCmd"}
+
+
+class _Iqn(Parser):
+    def parse(self, text: str) -> str:
+        t = text.strip()
+        if not t.lower().startswith(("iqn.", "eui.", "naa.")) or any(c.isspace() for c in t):
+            raise ValueError("expected an iSCSI name such as iqn.2024-01.com.example:target")
+        return t
+
+    def hint(self) -> str:
+        return "An iSCSI qualified name (iqn.YYYY-MM.reverse.domain:name)."
+
+
+class _KeyValues(Parser):
+    def parse(self, text: str) -> dict[str, str]:
+        out = {}
+        for item in text.replace(",", " ").split():
+            k, sep, v = item.partition("=")
+            if not sep or not k or not v:
+                raise ValueError(f"{item!r} is not name=value")
+            out[k] = v
+        return out
+
+    def hint(self) -> str:
+        return "Space-separated name=value pairs."
+
+
+def _backend_available() -> str:
+    from ocf.exec import which
+
+    return "tgt" if which("tgtadm") else ""
+
+
+class _Iscsi(Agent):
+    """Shared parts of the target and LUN agents."""
+
+    implementation = Param(choice("tgt"), shortdesc="iSCSI target implementation",
+                           longdesc="The iSCSI target implementation; found automatically when unset. Only tgt "
+                                    "(userspace tgtd) is implemented so far.")
+
+    def backend(self) -> str:
+        """The implementation to use, or NotInstalledError."""
+        impl = self.implementation or _backend_available()
+        if not impl:
+            raise NotInstalledError("no iSCSI target implementation found (install tgt)")
+        from ocf.exec import which
+
+        if impl == "tgt" and not which("tgtadm"):
+            raise NotInstalledError("tgtadm is not installed")
+        return impl
+
+    def find_tid(self, iqn: str):
+        """The tgt target with this IQN, or None."""
+        from agents.tools import tgtadm
+
+        for t in tgtadm.targets(self.run).values():
+            if t.iqn == iqn:
+                return t
+        return None
+
+
+class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
+    """Manages an iSCSI target: its name, portals, allowed initiators (names or addresses), CHAP
+    authentication and session parameters. Start is a sequence of ensure steps that undoes what it
+    made when a step fails, so the next start never trips over half-built objects; stop removes
+    exactly what start created and finishes within its deadline even while initiators are logged in
+    and reconnecting (access is revoked first, then the target is deleted with its sessions). The CHAP
+    password is never logged nor shown in an exit reason."""
+
+    shortdesc = "iSCSI target export agent"
+
+    iqn = Param(_Iqn(), required=True, unique=True, shortdesc="iSCSI target IQN",
+                longdesc="The target iSCSI Qualified Name.")
+    tid = Param(integer(1, 65535), required=True, unique=True, shortdesc="iSCSI target ID",
+                longdesc="The target id (tgt needs one). Give the same tid on every node.")
+    portals = Param(words, default="0.0.0.0:3260", shortdesc="iSCSI portal addresses",
+                    longdesc="Space-separated ip:port portals. tgt listens on 0.0.0.0:3260 by default; other "
+                             "portals are added when missing and removed at stop if this agent added them.")
+    allowed_initiators = Param(words, shortdesc="List of iSCSI initiators allowed to connect",
+                               longdesc="Space-separated initiator names (iqn...) and/or addresses or networks; "
+                                        "unset allows everyone.")
+    incoming_username = Param(string, unique=True, shortdesc="Incoming account username",
+                              longdesc="CHAP user name initiators must log in with.")
+    incoming_password = Param(string, secret=True, shortdesc="Incoming account password",
+                              longdesc="CHAP secret (12 to 16 characters for most initiators).")
+    additional_parameters = Param(_KeyValues(), shortdesc="List of iSCSI target parameters",
+                                  longdesc="Session parameters as name=value, e.g. MaxRecvDataSegmentLength=65536 "
+                                           "InitialR2T=No ImmediateData=Yes (checked against what tgt accepts).")
+
+    def check_config(self) -> None:
+        """Rules that hold on every node."""
+        if bool(self.incoming_username) != bool(self.incoming_password):
+            raise ConfigError("incoming_username and incoming_password go together")
+        unknown = sorted(set(self.additional_parameters or {}) - TGT_PARAMS)
+        if unknown:
+            raise ConfigError("additional_parameters: tgt does not know " + ", ".join(unknown))
+        for p in self.portals:
+            host, sep, port = p.rpartition(":")
+            if not sep or not port.isdigit() or not host:
+                raise ConfigError(f"portal {p!r} is not ip:port")
+
+    def environment_problems(self) -> list[OcfError]:
+        """validate-all level 10."""
+        problems: list[OcfError] = []
+        try:
+            self.check_config()
+        except ConfigError as e:
+            problems.append(e)
+        try:
+            self.backend()
+        except OcfError as e:
+            problems.append(e)
+        return problems
+
+    @action(timeout=10, interval=10, depth=0)
+    def monitor(self) -> int:
+        """0 when tgtd has the target under its tid with this IQN."""
+        from agents.tools import tgtadm
+
+        self.backend()
+        t = tgtadm.targets(self.run).get(self.tid)
+        if t is None:
+            return Rc.NOT_RUNNING
+        if t.iqn != self.iqn:
+            raise OcfError(f"tid {self.tid} is {t.iqn}, not {self.iqn}")
+        return Rc.SUCCESS
+
+    @action(timeout=10)
+    def start(self) -> int:
+        """Ensure target, parameters, portals, ACLs and CHAP; undo on failure."""
+        from agents.tools import tgtadm
+
+        self.check_config()
+        self.backend()
+        existing = tgtadm.targets(self.run).get(self.tid)
+        if existing is not None and existing.iqn != self.iqn:
+            raise OcfError(f"tid {self.tid} is already used by {existing.iqn}")
+        created = existing is None
+        try:
+            if created:
+                tgtadm.new_target(self.run, self.tid, self.iqn)
+            for k, v in (self.additional_parameters or {}).items():
+                tgtadm.update_target(self.run, self.tid, k, v)
+            self._ensure_portals()
+            t = tgtadm.targets(self.run)[self.tid]
+            wanted = list(self.allowed_initiators or ["ALL"])
+            for acl in t.acls:
+                if acl not in wanted:
+                    tgtadm.unbind(self.run, self.tid, acl)
+            for acl in wanted:
+                if acl not in t.acls:
+                    tgtadm.bind(self.run, self.tid, acl)
+            if self.incoming_username:
+                if self.incoming_username in tgtadm.accounts(self.run):
+                    # The password may have changed: recreate the account rather than trust it.
+                    tgtadm.delete_account(self.run, self.incoming_username)
+                tgtadm.new_account(self.run, self.incoming_username, self.incoming_password)
+                tgtadm.bind_account(self.run, self.tid, self.incoming_username)
+        except OcfError:
+            if created:
+                self._teardown()
+            raise
+        return self.monitor()
+
+    def _portal_state(self):
+        from ocf.state import StateFile
+
+        return StateFile(f"{self.rsctmp}/iSCSITarget-{self.tid}.portals")
+
+    def _ensure_portals(self) -> None:
+        from agents.tools import tgtadm
+
+        wanted = [p for p in self.portals if p != "0.0.0.0:3260"]
+        if not wanted:
+            return
+        have = tgtadm.portals(self.run)
+        added = []
+        for p in wanted:
+            if p not in have:
+                tgtadm.new_portal(self.run, p)
+                added.append(p)
+        if added:
+            old = (self._portal_state().read() or "").split()
+            self._portal_state().write(" ".join(sorted(set(old + added))))
+
+    def _teardown(self) -> None:
+        from agents.tools import tgtadm
+
+        t = tgtadm.targets(self.run).get(self.tid)
+        if t is not None and t.iqn == self.iqn:
+            # Revoke access first so reconnecting initiators cannot log in again, then delete the target
+            # with its sessions (--force): no waiting for initiators to go away.
+            for acl in t.acls:
+                tgtadm.unbind(self.run, self.tid, acl)
+            tgtadm.delete_target(self.run, self.tid)
+        if self.incoming_username:
+            in_use = any(self.incoming_username in other.accounts for other in tgtadm.targets(self.run).values())
+            if not in_use:
+                tgtadm.delete_account(self.run, self.incoming_username)
+        for p in (self._portal_state().read() or "").split():
+            tgtadm.delete_portal(self.run, p)
+        self._portal_state().remove()
+
+    @action(timeout=10)
+    def stop(self) -> int:
+        """Revoke access, delete the target with its sessions, the account and added portals."""
+        self.backend()
+        self._teardown()
+        return Rc.SUCCESS
+
+    @action(timeout=10)
+    def status(self) -> int:
+        """Legacy alias of monitor."""
+        return self.monitor()
+
+
+class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
+    """Manages an iSCSI logical unit (LUN) of a target, backed by a block device or a file. The SCSI
+    ID and serial number default to values derived from the resource name, so that they stay the same
+    on every node and initiators (and multipath) see the same disk after a failover."""
+
+    shortdesc = "iSCSI logical unit agent"
+
+    target_iqn = Param(_Iqn(), required=True, shortdesc="iSCSI target IQN",
+                       longdesc="The IQN of the target that holds this LUN.")
+    lun = Param(integer(1, 255), required=True, shortdesc="Logical Unit number (LUN)",
+                longdesc="The LUN number (tgt reserves 0 for its controller).")
+    path = Param(path(), required=True, shortdesc="Block device (or file) path",
+                 longdesc="The block device or file that backs the LUN.")
+    scsi_id = Param(string, unique=True, shortdesc="SCSI ID",
+                    longdesc="The SCSI ID; default: the first 16 characters of the resource name.")
+    scsi_sn = Param(string, unique=True, shortdesc="SCSI serial number",
+                    longdesc="The SCSI serial number; default: 8 hex digits derived from the resource name.")
+    vendor_id = Param(string, shortdesc="SCSI vendor ID", longdesc="The SCSI vendor id (8 characters at most).")
+    product_id = Param(string, shortdesc="SCSI product ID", longdesc="The SCSI product id (16 characters at most).")
+    readonly = Param(boolean, default="false", shortdesc="Read only", longdesc="Export the LUN read only.")
+    tgt_bstype = Param(string, shortdesc="tgt backing store type", longdesc="tgtadm --bstype (rdwr, aio, ...).")
+    tgt_bsoflags = Param(string, shortdesc="tgt backing store flags", longdesc="tgtadm --bsoflags (direct, sync).")
+    tgt_device_type = Param(string, shortdesc="tgt device type", longdesc="tgtadm --device-type (disk, ...).")
+
+    def identity(self) -> tuple[str, str]:
+        """(scsi_id, scsi_sn), stable across nodes."""
+        import hashlib
+
+        name = self.instance.split(":", 1)[0]
+        sid = self.scsi_id or name[:16]
+        sn = self.scsi_sn or hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()[:8]
+        return sid, sn
+
+    def check_config(self) -> None:
+        """Rules that hold on every node."""
+        if self.vendor_id and len(self.vendor_id) > 8:
+            raise ConfigError("vendor_id is at most 8 characters")
+        if self.product_id and len(self.product_id) > 16:
+            raise ConfigError("product_id is at most 16 characters")
+
+    def environment_problems(self) -> list[OcfError]:
+        """validate-all level 10."""
+        import os
+
+        problems: list[OcfError] = []
+        try:
+            self.check_config()
+        except ConfigError as e:
+            problems.append(e)
+        try:
+            self.backend()
+        except OcfError as e:
+            problems.append(e)
+        if not os.path.exists(self.path):
+            problems.append(NotInstalledError(f"{self.path} does not exist"))
+        return problems
+
+    @action(timeout=10, interval=10, depth=0)
+    def monitor(self) -> int:
+        """0 when the target has this LUN on this path."""
+        self.backend()
+        t = self.find_tid(self.target_iqn)
+        lun = t.luns.get(self.lun) if t else None
+        if lun is None:
+            return Rc.NOT_RUNNING
+        if lun.path != self.path:
+            raise OcfError(f"LUN {self.lun} of {self.target_iqn} is {lun.path}, not {self.path}")
+        return Rc.SUCCESS
+
+    @action(timeout=10)
+    def start(self) -> int:
+        """Ensure the LUN with its identity; undo it when a step fails."""
+        import os
+
+        from agents.tools import tgtadm
+
+        self.check_config()
+        self.backend()
+        if not os.path.exists(self.path):
+            raise NotInstalledError(f"{self.path} does not exist")
+        t = self.find_tid(self.target_iqn)
+        if t is None:
+            raise OcfError(f"target {self.target_iqn} does not exist (start the iSCSITarget first)")
+        lun = t.luns.get(self.lun)
+        if lun is not None and lun.path != self.path:
+            raise OcfError(f"LUN {self.lun} of {self.target_iqn} is already {lun.path}")
+        if lun is not None:
+            return Rc.SUCCESS
+        sid, sn = self.identity()
+        tgtadm.new_lun(self.run, t.tid, self.lun, self.path, bstype=self.tgt_bstype or "",
+                       bsoflags=self.tgt_bsoflags or "", device_type=self.tgt_device_type or "")
+        try:
+            params = {"scsi_id": sid, "scsi_sn": sn}
+            if self.vendor_id:
+                params["vendor_id"] = self.vendor_id
+            if self.product_id:
+                params["product_id"] = self.product_id
+            if self.readonly:
+                params["readonly"] = "1"
+            tgtadm.update_lun(self.run, t.tid, self.lun, params)
+        except OcfError:
+            tgtadm.delete_lun(self.run, t.tid, self.lun)
+            raise
+        return self.monitor()
+
+    @action(timeout=10)
+    def stop(self) -> int:
+        """Delete the LUN (connected initiators then see it gone)."""
+        from agents.tools import tgtadm
+
+        self.backend()
+        t = self.find_tid(self.target_iqn)
+        if t is None or self.lun not in t.luns:
+            return Rc.SUCCESS
+        if t.luns[self.lun].path != self.path:
+            self.log.warning(f"LUN {self.lun} of {self.target_iqn} is {t.luns[self.lun].path}: not ours, kept")
+            return Rc.SUCCESS
+
+        def gone() -> bool:
+            tgtadm.delete_lun(self.run, t.tid, self.lun)
+            now = self.find_tid(self.target_iqn)
+            return now is None or self.lun not in now.luns
+
+        self.wait_for(f"LUN {self.lun} of {self.target_iqn} to be deleted", gone, interval=0.2)
+        return Rc.SUCCESS
+
+    @action(timeout=10)
+    def status(self) -> int:
+        """Legacy alias of monitor."""
+        return self.monitor()
+
+
+if __name__ == "__main__":
+    # Installed agents import their class directly; run as a module this is the target agent.
+    raise SystemExit(iSCSITarget.main())

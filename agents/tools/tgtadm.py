@@ -1,0 +1,185 @@
+"""tgt's tgtadm (userspace iSCSI target): parsed `--op show` and one function per operation.
+
+tgtadm honours TGT_IPC_SOCKET (a socket path prefix), which the command seam passes through, so an
+agent can manage an isolated tgtd.
+"""
+
+from __future__ import annotations
+
+BASE = ["tgtadm", "--lld", "iscsi"]
+# tgtadm exits 22 (EINVAL) for "can't find the target/logical unit", "already exists", "still active".
+EINVAL = 22
+
+
+class Lun:
+    """One logical unit of a target."""
+
+    __slots__ = ("number", "scsi_id", "scsi_sn", "path", "readonly", "type")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.scsi_id = self.scsi_sn = self.path = self.type = ""
+        self.readonly = False
+
+
+class Target:
+    """A target as `tgtadm --op show --mode target` reports it."""
+
+    __slots__ = ("tid", "iqn", "luns", "acls", "accounts", "nexus")
+
+    def __init__(self, tid: int, iqn: str) -> None:
+        self.tid, self.iqn = tid, iqn
+        self.luns: dict[int, Lun] = {}
+        self.acls: list[str] = []
+        self.accounts: list[str] = []
+        self.nexus: list[tuple[int, str, list[str]]] = []  # (I_T nexus id, initiator, addresses)
+
+
+def parse_targets(text: str) -> dict[int, Target]:
+    """Parse the indented `--op show --mode target` text."""
+    targets: dict[int, Target] = {}
+    t: Target | None = None
+    lun: Lun | None = None
+    section = ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if raw.startswith("Target ") and ": " in line:
+            head, _, iqn = line.partition(": ")
+            t = Target(int(head.split()[1]), iqn.strip())
+            targets[t.tid] = t
+            section = ""
+            continue
+        if t is None:
+            continue
+        indent = len(raw) - len(raw.lstrip())
+        if indent == 4 and line.endswith(":"):
+            section = line[:-1]
+            continue
+        key, sep, value = line.partition(": ")
+        value = value.strip()
+        if section == "LUN information":
+            if line.startswith("LUN: "):
+                lun = Lun(int(value))
+                t.luns[lun.number] = lun
+            elif lun is not None and sep:
+                if key == "SCSI ID":
+                    lun.scsi_id = value
+                elif key == "SCSI SN":
+                    lun.scsi_sn = value
+                elif key == "Backing store path":
+                    lun.path = value
+                elif key == "Readonly":
+                    lun.readonly = value == "Yes"
+                elif key == "Type":
+                    lun.type = value
+        elif section == "ACL information":
+            t.acls.append(line)
+        elif section == "Account information":
+            t.accounts.append(line.split()[0])
+        elif section == "I_T nexus information":
+            if key == "I_T nexus":
+                t.nexus.append((int(value), "", []))
+            elif key == "Initiator" and t.nexus:
+                nid, _, addrs = t.nexus[-1]
+                t.nexus[-1] = (nid, value.split()[0], addrs)
+            elif key == "IP Address" and t.nexus:
+                t.nexus[-1][2].append(value)
+    return targets
+
+
+def targets(run) -> dict[int, Target]:
+    """Every target tgtd has (tid -> Target)."""
+    return parse_targets(run([*BASE, "--op", "show", "--mode", "target"]).stdout)
+
+
+def accounts(run) -> list[str]:
+    """The CHAP accounts tgtd knows."""
+    out = run([*BASE, "--op", "show", "--mode", "account"]).stdout
+    return [ln.strip() for ln in out.splitlines()[1:] if ln.strip()]
+
+
+def portals(run) -> list[str]:
+    """The portals tgtd listens on, as 'ip:port'."""
+    out = run([*BASE, "--op", "show", "--mode", "portal"]).stdout
+    return [ln.split(":", 1)[1].strip().rsplit(",", 1)[0] for ln in out.splitlines() if ln.startswith("Portal:")]
+
+
+def new_target(run, tid: int, iqn: str) -> None:
+    """Create a target."""
+    run([*BASE, "--op", "new", "--mode", "target", "--tid", str(tid), "-T", iqn])
+
+
+def delete_target(run, tid: int) -> bool:
+    """Delete a target even with sessions (--force); False when it did not exist."""
+    r = run([*BASE, "--op", "delete", "--force", "--mode", "target", "--tid", str(tid)], ok=(0, EINVAL))
+    return r.returncode == 0
+
+
+def update_target(run, tid: int, name: str, value: str) -> None:
+    """Set one iSCSI session parameter of a target."""
+    run([*BASE, "--op", "update", "--mode", "target", "--tid", str(tid), "--name", name, "--value", value])
+
+
+def bind(run, tid: int, initiator: str) -> None:
+    """Allow an initiator: a name (iqn./eui./naa.) with -Q, else an address, network or ALL with -I."""
+    flag = "-Q" if initiator.lower().startswith(("iqn.", "eui.", "naa.")) else "-I"
+    run([*BASE, "--op", "bind", "--mode", "target", "--tid", str(tid), flag, initiator])
+
+
+def unbind(run, tid: int, initiator: str) -> None:
+    """Revoke an initiator (missing is fine)."""
+    flag = "-Q" if initiator.lower().startswith(("iqn.", "eui.", "naa.")) else "-I"
+    run([*BASE, "--op", "unbind", "--mode", "target", "--tid", str(tid), flag, initiator], ok=(0, EINVAL))
+
+
+def new_account(run, user: str, password: str) -> None:
+    """Create a CHAP account (the password reaches tgtadm only as an argument: tgtadm has no other way)."""
+    run([*BASE, "--op", "new", "--mode", "account", "--user", user, "--password", password])
+
+
+def delete_account(run, user: str) -> None:
+    """Delete a CHAP account (missing is fine)."""
+    run([*BASE, "--op", "delete", "--mode", "account", "--user", user], ok=(0, EINVAL))
+
+
+def bind_account(run, tid: int, user: str) -> None:
+    """Require CHAP with this account for the target."""
+    run([*BASE, "--op", "bind", "--mode", "account", "--tid", str(tid), "--user", user])
+
+
+def new_portal(run, portal: str) -> None:
+    """Listen on one more portal ip:port."""
+    run([*BASE, "--op", "new", "--mode", "portal", "--param", f"portal={portal}"])
+
+
+def delete_portal(run, portal: str) -> None:
+    """Stop listening on a portal (missing is fine)."""
+    run([*BASE, "--op", "delete", "--mode", "portal", "--param", f"portal={portal}"], ok=(0, EINVAL))
+
+
+def new_lun(run, tid: int, lun: int, path: str, *, bstype: str = "", bsoflags: str = "",
+            device_type: str = "") -> None:
+    """Create a logical unit backed by path."""
+    argv = [*BASE, "--op", "new", "--mode", "logicalunit", "--tid", str(tid), "--lun", str(lun)]
+    if bstype:
+        argv += ["--bstype", bstype]
+    if bsoflags:
+        argv += ["--bsoflags", bsoflags]
+    if device_type:
+        argv += ["--device-type", device_type]
+    run([*argv, "-b", path])
+
+
+def update_lun(run, tid: int, lun: int, params: dict[str, str]) -> None:
+    """Set logical unit parameters (scsi_id, scsi_sn, vendor_id, product_id, readonly...)."""
+    text = ",".join(f"{k}={v}" for k, v in params.items())
+    run([*BASE, "--op", "update", "--mode", "logicalunit", "--tid", str(tid), "--lun", str(lun), "--params", text])
+
+
+def delete_lun(run, tid: int, lun: int) -> bool:
+    """Delete a logical unit; False when it did not exist."""
+    r = run([*BASE, "--op", "delete", "--mode", "logicalunit", "--tid", str(tid), "--lun", str(lun)],
+            ok=(0, EINVAL))
+    return r.returncode == 0
