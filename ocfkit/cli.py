@@ -112,6 +112,15 @@ def cmd_uninstall(args) -> int:
     return 0
 
 
+def cmd_demo(args) -> int:
+    from ocfkit import demo
+
+    try:
+        return demo.main(args)
+    except demo.DemoError as e:
+        raise UsageError(str(e)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     p = argparse.ArgumentParser(prog="ocfkit", description="OCF resource agents in Python, and the tools around them.")
@@ -147,6 +156,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--python", help="interpreter for the agents (default: the base interpreter of this one)")
     s.add_argument("--force", action="store_true", help="replace files ocfkit did not write")
     s.set_defaults(func=cmd_install)
+
+    s = sub.add_parser("demo", help="the reference HA iSCSI SAN failing over on this machine (root)",
+                       description="Two nodes and a client in network namespaces; the seed's group moves between "
+                                   "the nodes while the client writes; every acknowledged write is verified.")
+    s.add_argument("--provider", default="ocfkit", help="agents to use (ocf:PROVIDER:...)")
+    s.add_argument("--steady", type=float, default=4.0, help="seconds of steady I/O between failovers")
+    s.add_argument("--json", action="store_true", help="print the summary as JSON (progress goes to stderr)")
+    s.add_argument("--guests", action="store_true", help="run the real DRBD version in qemu guests (not yet)")
+    s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("uninstall", help="remove exactly what install wrote")
     s.add_argument("--provider", default="ocfkit")

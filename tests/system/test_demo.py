@@ -1,0 +1,35 @@
+"""The main job end to end: the demo runs, moves the group three times and loses no acknowledged write."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.system
+
+
+def test_demo_fails_over_three_times_without_losing_an_acknowledged_write():
+    provider = os.environ.get("OCFKIT_DEMO_PROVIDER", os.environ.get("OCFKIT_TEST_PROVIDER", "ocfkit"))
+    if not os.path.exists(f"/usr/lib/ocf/resource.d/{provider}/iSCSITarget"):
+        pytest.skip(f"ocf:{provider} agents are not installed")
+    ocfkit = os.path.join(os.path.dirname(sys.executable), "ocfkit")
+    before = set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split())
+    r = subprocess.run([ocfkit, "demo", "--json", "--steady", "2", "--provider", provider], capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r.stdout + r.stderr
+    s = json.loads(r.stdout)
+    assert s["verified"] is True and s["lost_acknowledged_writes"] == 0
+    assert s["writes_acknowledged"] > 100
+    kinds = [f["kind"] for f in s["failovers"]]
+    assert kinds == ["planned switchover", "planned switchover", "crash"]
+    for f in s["failovers"]:
+        assert f["client_stall_s"] < (2.0 if f["kind"] != "crash" else 3.0), f
+    # Everything the demo created is gone: namespaces, loop devices, daemons.
+    after = set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split())
+    assert not {n for n in after - before if n.startswith("ocfkd")}
+    assert "ocfkit-demo" not in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    assert subprocess.run(["pgrep", "-f", "demo_client.py"], capture_output=True).returncode == 1
