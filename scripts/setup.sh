@@ -34,6 +34,9 @@ if [ ! -x "$venv/bin/python3" ]; then
     /usr/bin/python3 -m venv "$venv"
 fi
 "$venv/bin/pip" install -q --upgrade pip >/dev/null 2>&1 || true
+# setuptools reuses build/lib when its files look newer than the sources: never let a stale
+# build directory stand in for the tree.
+rm -rf "$here/build"
 if [ "${OCFKIT_EDITABLE:-0}" = 1 ]; then
     "$venv/bin/pip" install -q -e "$here[test]"
 else

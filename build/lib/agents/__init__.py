@@ -1,5 +1,0 @@
-"""ocfkit's resource agents. AGENTS maps each OCF type to "module:Class" (imported on demand)."""
-
-AGENTS = {
-    "Dummy": "agents.dummy:Dummy",
-}

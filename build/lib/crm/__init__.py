@@ -1,1 +1,0 @@
-"""Pacemaker configuration: cluster model, crmsh/CIB/pcs renderers, description files, migration."""

@@ -1,1 +1,0 @@
-"""heartbeat v1 configuration (haresources, ha.cf, authkeys), resource.d wrappers, group takeover."""

@@ -1,5 +1,0 @@
-"""python -m ocfkit."""
-
-from ocfkit.cli import main
-
-raise SystemExit(main())
