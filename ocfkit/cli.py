@@ -112,6 +112,12 @@ def cmd_uninstall(args) -> int:
     return 0
 
 
+def cmd_heartbeat(args) -> int:
+    from heartbeat_legacy import commands
+
+    return commands.run(args)
+
+
 def cmd_demo(args) -> int:
     from ocfkit import demo
 
@@ -165,6 +171,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print the summary as JSON (progress goes to stderr)")
     s.add_argument("--guests", action="store_true", help="run the real DRBD version in qemu guests (not yet)")
     s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("heartbeat", help="heartbeat v1: group takeover/release/status, configuration check")
+    hb = s.add_subparsers(dest="hb_command", metavar="ACTION")
+    hb.required = True
+    for name, text in (("takeover", "start this node's haresources groups left to right"),
+                       ("release", "stop them right to left"), ("status", "show what runs (ALL/SOME/NONE)")):
+        h = hb.add_parser(name, help=text)
+        h.add_argument("--haresources", default="/etc/ha.d/haresources")
+        h.add_argument("--node", help="node name (default: uname -n)")
+        h.add_argument("--group", help="only the group with this key (its first resource)")
+        h.add_argument("--provider", default="ocfkit")
+        h.add_argument("-v", "--verbose", action="store_true", help="show every action and its result")
+        h.set_defaults(func=cmd_heartbeat)
+    h = hb.add_parser("check", help="validate ha.cf, authkeys and haresources of a configuration directory")
+    h.add_argument("--dir", default="/etc/ha.d")
+    h.add_argument("--node", help="node name to check for in ha.cf (default: uname -n)")
+    h.set_defaults(func=cmd_heartbeat)
 
     s = sub.add_parser("uninstall", help="remove exactly what install wrote")
     s.add_argument("--provider", default="ocfkit")

@@ -68,13 +68,10 @@ def planned_files(provider: str, python: str, pkgdir: str) -> dict[str, tuple[st
     for name, spec in sorted(AGENTS.items()):
         module, cls = spec.split(":")
         files[f"usr/lib/ocf/resource.d/{provider}/{name}"] = (agent_stub(python, pkgdir, module, cls, provider), 0o755)
-    try:
-        from heartbeat_legacy.resource_d import wrapper_files
-    except ImportError:
-        wrapper_files = None
-    if wrapper_files is not None:
-        for rel, content in wrapper_files(provider=provider).items():
-            files[rel] = (content, 0o755)
+    from heartbeat_legacy.resource_d import wrapper_files
+
+    for rel, content in wrapper_files(provider=provider, python=python, pkgdir=pkgdir).items():
+        files[rel] = (content, 0o755)
     return files
 
 
@@ -95,12 +92,18 @@ def install(*, destdir: str = "/", provider: str = "ocfkit", python: str | None 
     manifest_rel = f"usr/lib/ocf/resource.d/{provider}/{MANIFEST}"
     old = _read_manifest(destdir, manifest_rel)
     written = []
-    for rel, (content, mode) in files.items():
+    for rel, (content, mode) in list(files.items()):
         full = os.path.join(destdir, rel)
         if os.path.exists(full) and rel not in old and not force:
             with open(full, encoding="utf-8", errors="replace") as f:
-                if "ocfkit" not in f.read(400):
-                    raise InstallError(f"{full} exists and was not installed by ocfkit (use --force to replace it)")
+                foreign = "installed by ocfkit" not in f.read(400)
+            if foreign and rel.startswith("etc/ha.d/resource.d/"):
+                # heartbeat's own wrappers stay unless asked: the admin chooses which one haresources runs.
+                print(f"ocfkit: keeping {full} (not ocfkit's; --force replaces it)", file=sys.stderr)
+                del files[rel]
+                continue
+            if foreign:
+                raise InstallError(f"{full} exists and was not installed by ocfkit (use --force to replace it)")
         os.makedirs(os.path.dirname(full), mode=0o755, exist_ok=True)
         tmp = full + ".ocfkit-tmp"
         with open(tmp, "w", encoding="utf-8") as f:

@@ -1,0 +1,149 @@
+"""haresources, ha.cf and authkeys: golden round trips of the seed's files, and broken inputs."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from heartbeat_legacy import authkeys, hacf, haresources
+from heartbeat_legacy.resource_d import UsageError, ocf_call
+
+FIX = os.path.join(os.path.dirname(__file__), "fixtures", "heartbeat")
+
+
+def read(name: str) -> str:
+    with open(os.path.join(FIX, name)) as f:
+        return f.read()
+
+
+def test_seed_haresources_round_trips_and_parses_as_heartbeat_does():
+    text = read("seed-haresources")
+    groups = haresources.parse(text)
+    assert haresources.dump(groups) == text
+    assert [g.key for g in groups] == ["drbddisk::iscsi.config", "IPaddr2::192.168.7.179/24/eth0"]
+    fs = groups[0].resources[1]
+    assert (fs.name, fs.args) == ("Filesystem", ("/dev/drbd0", "/srv/iscsi-config", "ext4"))
+    names = [r.name for r in groups[1].resources]
+    assert names == ["IPaddr2", "drbddisk", "LVM", "portblock", "iscsitarget", "portblock"]
+    assert groups[1].resources[3].args == ("tcp", "3260", "block")
+    assert groups[1].resources[4].args == ()
+
+
+def test_bare_ip_means_ipaddr_comments_and_continuations():
+    text = "# comment\nCastor 10.0.0.5/24/eth0 \\\n   Dummy::/tmp/x   # trailing\n\n"
+    [g] = haresources.parse(text)
+    assert g.node == "Castor" and g.resources[0].name == "IPaddr" and g.resources[0].args == ("10.0.0.5/24/eth0",)
+    assert g.resources[1].line == 3 and g.resources[1].col == 4
+    assert haresources.groups_for([g], "castor") == [g]
+    assert haresources.dump([g]) == "Castor 10.0.0.5/24/eth0 Dummy::/tmp/x\n"
+
+
+@pytest.mark.parametrize(("text", "line", "col", "message"), [
+    ("castor\n", 1, 1, "has no resources"),
+    ("castor Dummy::a\npollux Dummy::a\n", 2, 8, "already used on line 1"),
+    ("castor ::x\n", 1, 8, "no script name"),
+    ("castor Filesystem::/dev/x::::ext4\n", 1, 8, "argument 2 is empty"),
+    ("\n\ncastor Dummy \\\n  ::b\n", 4, 3, "no script name"),
+])
+def test_broken_haresources_name_line_and_column(text, line, col, message):
+    with pytest.raises(haresources.HaresourcesError) as e:
+        haresources.parse(text)
+    assert (e.value.line, e.value.col) == (line, col)
+    assert message in str(e.value)
+
+
+def test_seed_ha_cf_round_trips_and_its_findings():
+    text = read("seed-ha.cf")
+    cf = hacf.parse(text)
+    assert hacf.dump(cf) == text
+    assert cf.nodes == ["castor", "pollux"]
+    assert cf.first("mcast") == ["eth0", "239.0.0.1", "694", "1", "0"]
+    findings = hacf.validate(cf, hostname="castor", root="/nonexistent-root")
+    errors = [f.message for f in findings if f.severity == "error"]
+    assert len(errors) == 1 and "respawn command /usr/lib/heartbeat/ipfail is not executable" in errors[0]
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    ("deadtime 4\n", "must be more than twice keepalive"),
+    ("initdead 5\n", "must be at least deadtime"),
+    ("keepalive soon\n", "is not a time"),
+    ("mcast eth0 239.0.0.1 694 0 0\n", "TTL must be 1..255"),
+    ("auto_failback maybe\n", "use on or off"),
+    ("frobnicate yes\n", "unknown directive"),
+])
+def test_ha_cf_rules(extra, message):
+    base = "keepalive 2\ndeadtime 10\ninitdead 30\nucast eth0 10.0.0.2\nnode a b\nauto_failback off\n"
+    findings = hacf.validate(hacf.parse(base + extra), hostname="a")
+    assert any(message in f.message and f.severity == "error" for f in findings), findings
+    assert not [f for f in hacf.validate(hacf.parse(base), hostname="a") if f.severity == "error"]
+
+
+def test_ha_cf_needs_media_nodes_and_this_node():
+    findings = [f.message for f in hacf.validate(hacf.parse("keepalive 1\n"), hostname="vm")]
+    assert any("no heartbeat media" in m for m in findings) and any("no nodes" in m for m in findings)
+    findings = [f.message for f in hacf.validate(hacf.parse("bcast eth0\nnode a b\n"), hostname="vm")]
+    assert any("this node (vm) is not in the node list a, b" in m for m in findings)
+
+
+def test_ha_cf_set_changes_one_line_and_keeps_the_rest():
+    cf = hacf.parse(read("seed-ha.cf"))
+    cf.set("deadtime", "20")
+    out = hacf.dump(cf)
+    assert "deadtime        20\n" in out and "auto_failback   no # Prevents nodes from flapping." in out
+
+
+def test_seed_authkeys_round_trip_and_rules():
+    ak = authkeys.parse(read("seed-authkeys"))
+    assert authkeys.dump(ak) == read("seed-authkeys")
+    assert [f.severity for f in authkeys.validate(ak, mode=0o100600)] == ["warning"]
+    errors = [f.message for f in authkeys.validate(ak, mode=0o100644) if f.severity == "error"]
+    assert errors == ["permissions 0644: heartbeat refuses a keyfile readable by group or others; use 0600"]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("auth 2\n3 md5 password\n", "auth 2 names a key that is not defined"),
+    ("3 md5 password\n", "missing auth directive"),
+    ("auth 1\n1 sha256 secretkey\n", "invalid method 'sha256'"),
+    ("auth 1\n1 sha1\n", "sha1 requires a key"),
+    ("auth 1\n1 crc secretkey\n", "crc does not use a key"),
+    ("auth 16\n16 sha1 secretkey\n", "invalid key number 16"),
+])
+def test_broken_authkeys_and_the_key_never_shows(text, message):
+    findings = authkeys.validate(authkeys.parse(text), mode=0o100600)
+    assert any(message in f.message for f in findings), findings
+    assert not any("secretkey" in str(f) or "password" in str(f) for f in findings)
+
+
+def test_written_authkeys_is_0600(tmp_path):
+    p = tmp_path / "authkeys"
+    authkeys.write(str(p), authkeys.parse("auth 1\n1 sha1 abc\n"))
+    assert os.stat(p).st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize(("name", "args", "expected"), [
+    ("IPaddr2", ["192.168.7.179/24/eth0"], ("IPaddr2", "IPaddr2_192.168.7.179",
+                                            {"ip": "192.168.7.179", "cidr_netmask": "24", "nic": "eth0",
+                                             "lvs_support": "1"})),
+    ("IPaddr2", ["10.0.0.5/24/eth0:vip/10.0.0.255"], ("IPaddr2", "IPaddr2_10.0.0.5",
+                                                     {"ip": "10.0.0.5", "cidr_netmask": "24", "nic": "eth0",
+                                                      "iflabel": "vip", "broadcast": "10.0.0.255",
+                                                      "lvs_support": "1"})),
+    ("IPaddr", ["135.9.8.7/24/135.9.8.210"], ("IPaddr2", "IPaddr_135.9.8.7",
+                                              {"ip": "135.9.8.7", "cidr_netmask": "24", "broadcast": "135.9.8.210"})),
+    ("Filesystem", ["/dev/drbd0", "/srv/iscsi-config", "ext4"],
+     ("Filesystem", "Filesystem_/dev/drbd0", {"device": "/dev/drbd0", "directory": "/srv/iscsi-config",
+                                              "fstype": "ext4"})),
+    ("portblock", ["tcp", "3260", "block"], ("portblock", "portblock_tcp_3260_block",
+                                             {"protocol": "tcp", "portno": "3260", "action": "block"})),
+    ("LVM", ["vg0drbd"], ("LVM", "LVM", {"volgrpname": "vg0drbd"})),
+])
+def test_wrappers_map_positional_arguments_as_heartbeat_does(name, args, expected):
+    assert ocf_call(name, args) == expected
+
+
+@pytest.mark.parametrize(("name", "args"), [("portblock", ["tcp", "3260"]), ("IPaddr2", []),
+                                            ("Filesystem", ["/dev/x"]), ("LVM", ["a", "b"])])
+def test_wrong_argument_counts_are_usage_errors(name, args):
+    with pytest.raises(UsageError):
+        ocf_call(name, args)
