@@ -139,8 +139,9 @@ def main(name: str, argv: list[str], env=None) -> int:
         sys.stderr.write(f"usage: {name} ARGS... (start|stop|status|monitor|meta-data)\n")
         return 1
     action, args = argv[-1], argv[:-1]
+    params: dict[str, str] = {}
     if action in ("meta-data", "usage") and name in WRAPPERS:
-        agent, instance, params = WRAPPERS[name][0], name, {}
+        agent, instance = WRAPPERS[name][0], name
     else:
         try:
             agent, instance, params = ocf_call(name, args)

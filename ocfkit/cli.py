@@ -112,6 +112,37 @@ def cmd_uninstall(args) -> int:
     return 0
 
 
+def cmd_migrate(args) -> int:
+    from crm import migrate as mig
+    from crm import render
+    from heartbeat_legacy import hacf, haresources
+
+    with open(args.haresources, encoding="utf-8") as f:
+        groups = haresources.parse(f.read())
+    cf_path = args.ha_cf or os.path.join(os.path.dirname(os.path.abspath(args.haresources)), "ha.cf")
+    nodes, failback = None, False
+    if os.path.exists(cf_path):
+        with open(cf_path, encoding="utf-8") as f:
+            cf = hacf.parse(f.read())
+        nodes = cf.nodes or None
+        af = (cf.first("auto_failback") or ["legacy"])[0].lower()
+        failback = af in hacf.TRUE
+    cluster = mig.migrate(groups, nodes=nodes, auto_failback=failback, fencing=not args.no_fencing, name=args.name)
+    for w in cluster.warnings:
+        print(f"ocfkit: warning: {w}", file=sys.stderr)
+    out = {"crmsh": render.crmsh_text, "cib": render.cib_xml, "pcs": render.pcs_script}[args.format](cluster)
+    sys.stdout.write(out)
+    return 0
+
+
+def cmd_crm_check(args) -> int:
+    from crm.check import check
+
+    rep = check(args.cib, fail_node=args.fail_node)
+    sys.stdout.write(rep.text())
+    return 0 if rep.ok else 1
+
+
 def cmd_heartbeat(args) -> int:
     from heartbeat_legacy import commands
 
@@ -188,6 +219,22 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--dir", default="/etc/ha.d")
     h.add_argument("--node", help="node name to check for in ha.cf (default: uname -n)")
     h.set_defaults(func=cmd_heartbeat)
+
+    s = sub.add_parser("migrate", help="turn a heartbeat v1 setup (haresources, ha.cf) into Pacemaker configuration")
+    s.add_argument("--haresources", default="/etc/ha.d/haresources")
+    s.add_argument("--ha-cf", help="ha.cf for the node list and auto_failback (default: beside haresources)")
+    s.add_argument("--format", choices=("crmsh", "cib", "pcs"), default="crmsh")
+    s.add_argument("--name", default="cluster", help="cluster name")
+    s.add_argument("--no-fencing", action="store_true", help="disable STONITH (test clusters only: see the warning)")
+    s.set_defaults(func=cmd_migrate)
+
+    s = sub.add_parser("crm", help="Pacemaker configuration tools")
+    crm_sub = s.add_subparsers(dest="crm_command", metavar="ACTION")
+    crm_sub.required = True
+    c = crm_sub.add_parser("check", help="offline pipeline: schema, crm_verify, crm_simulate start and failover")
+    c.add_argument("cib", help="CIB XML file")
+    c.add_argument("--fail-node", help="node to fail in the simulation (default: where the services run)")
+    c.set_defaults(func=cmd_crm_check)
 
     s = sub.add_parser("uninstall", help="remove exactly what install wrote")
     s.add_argument("--provider", default="ocfkit")

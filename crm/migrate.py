@@ -1,0 +1,120 @@
+"""heartbeat v1 (haresources, ha.cf) to a Pacemaker 2.1 cluster model.
+
+Rules (REFERENCE section 5.1): each haresources line becomes a group in its order; drbddisk becomes
+a promotable clone of ocf:ocfkit:drbd, and the group is colocated with its Promoted instance and
+ordered after its promotion; IPaddr/IPaddr2 arguments map as heartbeat's wrappers map them; other
+scripts become lsb: resources; the preferred node becomes a location preference (on the Promoted
+role for DRBD); auto_failback off becomes a resource stickiness above that preference. Fencing stays
+enabled unless asked: DRBD without fencing risks split brain.
+"""
+
+from __future__ import annotations
+
+import re
+
+from crm.model import Clone, Cluster, Colocation, Group, Location, Order, Primitive, default_ops
+
+FENCING_WARNING = ("fencing (STONITH) stays enabled: DRBD replicates to a peer that may still be alive when "
+                   "it looks dead, so without fencing both nodes can become Primary (split brain) and the LUN "
+                   "diverges. Add one fence device per node (e.g. stonith:fence_ipmilan), configure DRBD with "
+                   "'fencing resource-and-stonith' and crm-fence-peer handlers, or pass --no-fencing to accept "
+                   "the risk (test clusters only)")
+
+
+def _ident(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", text).strip("_.-") or "r"
+
+
+def _primitive(name: str, args: tuple[str, ...], warnings: list[str]) -> tuple[Primitive | None, str]:
+    """(primitive or None for drbddisk, drbd resource name)."""
+    from heartbeat_legacy.resource_d import UsageError, ocf_call
+
+    if name == "drbddisk":
+        return None, (args[0] if args else "all")
+    if name in ("IPaddr", "IPaddr2", "Filesystem", "portblock", "LVM"):
+        try:
+            agent, _inst, params = ocf_call(name, list(args))
+        except UsageError as e:
+            raise ValueError(f"{name}::{'::'.join(args)}: {e}") from None
+        params = dict(params)
+        params.pop("lvs_support", None)  # heartbeat's wrapper forces it; a Pacemaker VIP does not need it
+        if agent == "IPaddr2":
+            pid = "p_ip_" + _ident(params["ip"])
+        elif agent == "Filesystem":
+            pid = "p_fs_" + _ident(params["directory"].rsplit("/", 1)[-1])
+        elif agent == "portblock":
+            pid = f"p_{params['action']}_{params['protocol']}_{_ident(params['portno'])}"
+        else:
+            pid = "p_lvm_" + _ident(params.get("volgrpname", "vg"))
+        a = f"ocf:ocfkit:{agent}"
+        return Primitive(pid, a, tuple(params.items()), ops=default_ops(a)), ""
+    warnings.append(f"{name}: no OCF agent known; kept as lsb:{name}"
+                    + (" (consider ocf:ocfkit:iSCSITarget + iSCSILogicalUnit)" if "iscsi" in name.lower() else ""))
+    a = f"lsb:{name}"
+    return Primitive("p_" + _ident(name), a, ops=default_ops(a)), ""
+
+
+def migrate(groups, *, nodes: list[str] | None = None, auto_failback: bool | None = False, fencing: bool = True,
+            name: str = "cluster") -> Cluster:
+    """Turn parsed haresources groups into a Pacemaker cluster model (warnings in .warnings)."""
+    warnings: list[str] = []
+    resources: list = []
+    locations: list[Location] = []
+    colocations: list[Colocation] = []
+    orders: list[Order] = []
+    drbd_clones: dict[str, str] = {}
+    used: set[str] = set()
+    all_nodes = list(nodes or [])
+    for gi, g in enumerate(groups, start=1):
+        if g.node not in all_nodes:
+            all_nodes.append(g.node)
+        members: list[Primitive] = []
+        drbd_here: list[str] = []
+        for r in g.resources:
+            prim, drbd_res = _primitive(r.name, r.args, warnings)
+            if prim is None:
+                if drbd_res not in drbd_clones:
+                    base = _ident(drbd_res)
+                    p = Primitive(f"p_drbd_{base}", "ocf:ocfkit:drbd", (("drbd_resource", drbd_res),),
+                                  ops=default_ops("ocf:ocfkit:drbd"))
+                    clone = Clone(f"ms_drbd_{base}", p, (("promoted-max", "1"), ("promoted-node-max", "1"),
+                                                         ("clone-max", "2"), ("clone-node-max", "1"),
+                                                         ("notify", "true")), promotable=True)
+                    resources.append(clone)
+                    drbd_clones[drbd_res] = clone.id
+                    locations.append(Location(f"l_promote_{base}", clone.id, g.node, "100", role="Promoted"))
+                drbd_here.append(drbd_clones[drbd_res])
+                continue
+            pid, n = prim.id, 2
+            while pid in used:
+                pid, n = f"{prim.id}_{n}", n + 1
+            used.add(pid)
+            members.append(Primitive(pid, prim.agent, prim.params, prim.meta, prim.ops))
+        if not members:
+            continue
+        first = g.resources[0]
+        gid = "g_" + _ident(first.args[0].split("/")[0] if first.args else first.name)
+        while gid in used:
+            gid = f"{gid}_{gi}"
+        used.add(gid)
+        resources.append(Group(gid, tuple(members)))
+        locations.append(Location(f"l_{gid}", gid, g.node, "100"))
+        for clone_id in drbd_here:
+            colocations.append(Colocation(f"col_{gid}_on_{clone_id}", gid, clone_id, with_role="Promoted"))
+            orders.append(Order(f"o_{clone_id}_before_{gid}", clone_id, gid, first_action="promote"))
+    props = [("no-quorum-policy", "stop")]
+    if fencing:
+        props.insert(0, ("stonith-enabled", "true"))
+        if drbd_clones:
+            warnings.append(FENCING_WARNING)
+    else:
+        props.insert(0, ("stonith-enabled", "false"))
+        warnings.append("fencing disabled (--no-fencing): a DRBD split brain is possible when the nodes lose sight "
+                        "of each other")
+    rsc_defaults = []
+    if auto_failback is not True:
+        # auto_failback off: resources stay where they run; the stickiness beats the 100 preference.
+        rsc_defaults.append(("resource-stickiness", "200"))
+    return Cluster(name=name, nodes=tuple(all_nodes), resources=tuple(resources), locations=tuple(locations),
+                   colocations=tuple(colocations), orders=tuple(orders), properties=tuple(props),
+                   rsc_defaults=tuple(rsc_defaults), warnings=tuple(warnings))

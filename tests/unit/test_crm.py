@@ -1,0 +1,73 @@
+"""crm: migration of heartbeat v1 groups and the three renderings."""
+
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+
+from crm.migrate import migrate
+from crm.model import Clone, Group
+from crm.render import cib_xml, crmsh_quote, crmsh_text, pcs_commands
+from heartbeat_legacy import haresources
+
+FIX = os.path.join(os.path.dirname(__file__), "fixtures", "heartbeat")
+
+
+def seed():
+    with open(os.path.join(FIX, "seed-haresources")) as f:
+        return migrate(haresources.parse(f.read()), nodes=["castor", "pollux"], fencing=False)
+
+
+def test_crmsh_quoting_keeps_simple_words_bare():
+    assert crmsh_quote("iscsi.config") == "iscsi.config"
+    assert crmsh_quote("/dev/drbd0") == '"/dev/drbd0"'
+    assert crmsh_quote('a "b" c') == '"a \\"b\\" c"'
+
+
+def test_seed_migration_makes_promotable_drbd_clones_and_groups_in_order():
+    c = seed()
+    clones = [r for r in c.resources if isinstance(r, Clone)]
+    assert [cl.child.params for cl in clones] == [(("drbd_resource", "iscsi.config"),),
+                                                  (("drbd_resource", "iscsi.lun"),)]
+    assert all(cl.promotable and cl.child.agent == "ocf:ocfkit:drbd" for cl in clones)
+    groups = [r for r in c.resources if isinstance(r, Group)]
+    assert [m.type for m in groups[1].members] == ["IPaddr2", "LVM", "portblock", "iscsitarget", "portblock"]
+    ip = groups[1].members[0]
+    assert dict(ip.params) == {"ip": "192.168.7.179", "cidr_netmask": "24", "nic": "eth0"}
+    assert [(o.first, o.first_action, o.then) for o in c.orders] == [
+        ("ms_drbd_iscsi.config", "promote", groups[0].id), ("ms_drbd_iscsi.lun", "promote", groups[1].id)]
+    assert all(col.with_role == "Promoted" for col in c.colocations)
+    assert ("resource-stickiness", "200") in c.rsc_defaults
+    assert ("stonith-enabled", "false") in c.properties
+    # Monitors of the two roles need different intervals (Pacemaker tells ops apart by interval).
+    intervals = [op.interval for op in clones[0].child.ops if op.name == "monitor"]
+    assert len(set(intervals)) == 2
+
+
+def test_fencing_stays_on_with_an_explanation_unless_opted_out():
+    with open(os.path.join(FIX, "seed-haresources")) as f:
+        c = migrate(haresources.parse(f.read()), nodes=["castor", "pollux"])
+    assert ("stonith-enabled", "true") in c.properties
+    assert any("split brain" in w for w in c.warnings)
+
+
+def test_the_three_renderings_name_the_same_resources_and_constraints():
+    c = seed()
+    text = crmsh_text(c)
+    root = ET.fromstring(cib_xml(c))
+    cmds = pcs_commands(c)
+    prim_ids = {p.get("id") for p in root.iter("primitive")}
+    assert prim_ids == {ln.split()[1] for ln in text.splitlines() if ln.startswith("primitive ")}
+    assert prim_ids == {argv[5] for argv in cmds if argv[3:5] == ["resource", "create"]}
+    cons = {e.get("id") for e in root.find("configuration/constraints")}
+    assert cons - {e.get("id") for e in root.iter("rsc_location")} == {
+        ln.split()[1] for ln in text.splitlines() if ln.startswith(("colocation ", "order "))}
+    assert root.get("validate-with") == "pacemaker-3.9"
+
+
+def test_bare_ip_and_ipaddr_map_to_ipaddr2_without_lvs_support():
+    c = migrate(haresources.parse("alpha 10.0.0.9/24/eth1 Dummy::x\n"), nodes=["alpha", "beta"])
+    g = next(r for r in c.resources if isinstance(r, Group))
+    assert g.members[0].agent == "ocf:ocfkit:IPaddr2"
+    assert dict(g.members[0].params) == {"ip": "10.0.0.9", "cidr_netmask": "24", "nic": "eth1"}
+    assert g.members[1].agent == "lsb:Dummy"
