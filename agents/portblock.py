@@ -181,6 +181,12 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         if self.tool == "nft":
             from agents.tools import nft
 
+            try:
+                # nfnetlink directly: no nft process on the monitor path.
+                return all(("ocfkit:" + self.key) in nft.netlink_rule_comments(NFT_TABLE, c.lower())
+                           for c in self._chains())
+            except OSError as e:
+                self.log.debug(f"nfnetlink: {e}; asking nft")
             return all(nft.find_comment(nft.chain_rules(self.run, NFT_TABLE, c.lower()), "ocfkit:" + self.key)
                        for c in self._chains())
         from agents.tools import iptables

@@ -100,3 +100,18 @@ def test_portblock_iptables_rule_is_checked_exactly_with_wait(tmp_path):
     r.expect(["iptables", "-w", "-I", "INPUT", *spec])
     assert portblock.main(["portblock", "start"], e, r) == Rc.SUCCESS
     r.assert_done()
+
+
+def test_nfnetlink_rule_comments_are_read_from_userdata():
+    from agents.tools import nft
+
+    comment = b"ocfkit:tcp:3260:10.99.0.1:in\0"
+    udata = bytes([0, len(comment)]) + comment
+    attrs = nft._attr(1, b"ocfkit_portblock\0") + nft._attr(7, udata)
+    body = bytes([1, 0, 0, 0]) + attrs
+    msg = (16 + len(body)).to_bytes(4, "little") + ((10 << 8) | 6).to_bytes(2, "little") + b"\0" * 10 + body
+    done = (16).to_bytes(4, "little") + (3).to_bytes(2, "little") + b"\0" * 10
+    assert nft.parse_rule_comments(msg + done) == (["ocfkit:tcp:3260:10.99.0.1:in"], 0)
+    errno = (-2).to_bytes(4, "little", signed=True)
+    enoent = (36).to_bytes(4, "little") + (2).to_bytes(2, "little") + b"\0" * 10 + errno + b"\0" * 16
+    assert nft.parse_rule_comments(enoent) == ([], 2)
