@@ -4,6 +4,8 @@ AGENTS = {
     "Dummy": "agents.dummy:Dummy",
     "Filesystem": "agents.filesystem:Filesystem",
     "IPaddr2": "agents.ipaddr2:IPaddr2",
+    "LVM": "agents.lvm:LVM",
+    "LVM-activate": "agents.lvm:LVMActivate",
     "iSCSILogicalUnit": "agents.iet:iSCSILogicalUnit",
     "iSCSITarget": "agents.iet:iSCSITarget",
     "portblock": "agents.portblock:portblock",

@@ -1,0 +1,254 @@
+"""ocf:ocfkit:LVM and ocf:ocfkit:LVM-activate: volume group / logical volume activation."""
+
+from __future__ import annotations
+
+from ocf.agent import Agent, action
+from ocf.errors import ArgsError, ConfigError, OcfError, Rc
+from ocf.params import Param, boolean, choice, string
+
+
+def _lv_state(run, vgname: str, lvname: str = "") -> tuple[int, list[dict[str, str]]]:
+    """(number of LVs of interest, those that are active) from lvs --reportformat json."""
+    from agents.tools import lvm
+
+    lvs = [lv for lv in lvm.lvs(run, vgname) if not lvname or lv.get("lv_name") == lvname]
+    return len(lvs), [lv for lv in lvs if lvm.is_active(lv)]
+
+
+def _check_open(run, vgname: str, lvname: str = "") -> None:
+    from agents.tools import lvm
+
+    busy = [lv["lv_name"] for lv in lvm.lvs(run, vgname) if (not lvname or lv.get("lv_name") == lvname)
+            and lvm.is_open(lv)]
+    if busy:
+        raise OcfError(f"cannot deactivate {vgname}: logical volume(s) {', '.join(busy)} still open "
+                       "(mounted, exported or in use)")
+
+
+class LVM(Agent):
+    """Activates and deactivates a whole LVM volume group, as the heartbeat LVM resource does. With
+    exclusive activation (and a VG that is not clustered) the VG is tagged with the node's ownership
+    tag and only tagged VGs are activated. Monitor asks LVM itself (lvs in JSON) whether the VG's
+    logical volumes are active, not /dev symlinks, which can dangle. Stop refuses, with a reason,
+    while a logical volume is still open."""
+
+    shortdesc = "Controls the availability of an LVM Volume Group"
+
+    volgrpname = Param(string, required=True, unique=True, shortdesc="Volume group name",
+                       longdesc="The name of the volume group.")
+    exclusive = Param(boolean, default="false", shortdesc="Exclusive activation",
+                      longdesc="Activate the VG on this node only, through the ownership tag.")
+    tag = Param(string, default="pacemaker", shortdesc="Exclusive activation tag",
+                longdesc="The tag that marks ownership in exclusive mode.")
+    partial_activation = Param(boolean, default="false", shortdesc="Activate with missing PVs",
+                               longdesc="Activate even when physical volumes are missing (--activationmode "
+                                        "partial).")
+
+    def _vg(self):
+        from agents.tools import lvm
+
+        return lvm.vg(self.run, self.volgrpname)
+
+    @action(timeout=30)
+    def start(self) -> int:
+        """Activate the VG (tagging it first in exclusive mode)."""
+        if self.is_clone and self.exclusive:
+            raise ConfigError("exclusive activation cannot be used in a clone")
+        vg = self._vg()
+        if vg is None:
+            raise ArgsError(f"volume group {self.volgrpname} not found")
+        if vg.get("vg_missing_pv_count", "0") not in ("", "0") and not self.partial_activation:
+            raise OcfError(f"volume group {self.volgrpname} is missing {vg['vg_missing_pv_count']} physical "
+                           "volume(s); set partial_activation to activate anyway")
+        argv = ["lvm", "vgchange", "-ay", self.volgrpname]
+        if self.exclusive:
+            tags = [t for t in vg.get("vg_tags", "").split(",") if t]
+            for t in tags:
+                if t != self.tag:
+                    self.run(["lvm", "vgchange", "--deltag", t, self.volgrpname])
+            if self.tag not in tags:
+                self.run(["lvm", "vgchange", "--addtag", self.tag, self.volgrpname])
+            argv = ["lvm", "vgchange", "-ay", "--config", f'activation{{volume_list=["@{self.tag}"]}}',
+                    self.volgrpname]
+        if self.partial_activation:
+            argv[3:3] = ["--activationmode", "partial"]
+        self.run(argv)
+        total, active = _lv_state(self.run, self.volgrpname)
+        if total and len(active) < total:
+            raise OcfError(f"volume group {self.volgrpname}: {len(active)} of {total} logical volumes active")
+        return Rc.SUCCESS
+
+    @action(timeout=30)
+    def stop(self) -> int:
+        """Deactivate the VG; fails with a reason while an LV is open."""
+        vg = self._vg()
+        if vg is None:
+            return Rc.SUCCESS
+        total, active = _lv_state(self.run, self.volgrpname)
+        if not active:
+            return Rc.SUCCESS
+        _check_open(self.run, self.volgrpname)
+        self.run(["lvm", "vgchange", "-an", self.volgrpname])
+        _total, active = _lv_state(self.run, self.volgrpname)
+        if active:
+            raise OcfError(f"volume group {self.volgrpname}: {', '.join(lv['lv_name'] for lv in active)} still active")
+        return Rc.SUCCESS
+
+    @action(timeout=30, interval=10, depth=0)
+    def monitor(self) -> int:
+        """0 when every LV of the VG is active, 7 when none is (or the VG is absent), 1 when some are."""
+        vg = self._vg()
+        if vg is None:
+            return Rc.NOT_RUNNING
+        total, active = _lv_state(self.run, self.volgrpname)
+        if not active:
+            return Rc.NOT_RUNNING
+        if len(active) < total:
+            raise OcfError(f"volume group {self.volgrpname}: only {len(active)} of {total} logical volumes active")
+        if self.exclusive and self.tag not in vg.get("vg_tags", "").split(","):
+            raise OcfError(f"volume group {self.volgrpname} is active but no longer carries tag {self.tag}")
+        return Rc.SUCCESS
+
+    @action(timeout=30)
+    def status(self) -> int:
+        """Legacy alias of monitor."""
+        return self.monitor()
+
+
+class LVMActivate(Agent):
+    """Activates a volume group, or one logical volume, exclusively on one node: the VG is owned by
+    this node's LVM system ID (vg_access_mode=system_id, taken over from a failed owner) or by a tag
+    that lvm.conf's volume_list admits (vg_access_mode=tagging). Both refuse to activate, with a reason,
+    where the access mode cannot guarantee ownership. lvmlockd and clvmd (shared activation) are not
+    supported by ocfkit."""
+
+    name = "LVM-activate"
+    shortdesc = "Activates a volume group or a logical volume exclusively"
+
+    vgname = Param(string, required=True, shortdesc="Volume group name", longdesc="The volume group.")
+    lvname = Param(string, shortdesc="Logical volume name", longdesc="Only this LV (default: the whole VG).")
+    vg_access_mode = Param(choice("system_id", "tagging", "lvmlockd", "clvmd"), required=True,
+                           shortdesc="How the VG is protected",
+                           longdesc="system_id: the VG belongs to one node's LVM system ID; tagging: a tag and "
+                                    "lvm.conf's volume_list. lvmlockd and clvmd are not supported by ocfkit.")
+    activation_mode = Param(choice("exclusive", "shared"), default="exclusive", shortdesc="Activation mode",
+                            longdesc="exclusive (shared needs lvmlockd or clvmd, which ocfkit does not support).")
+    tag = Param(string, default="pacemaker", shortdesc="Tag for tagging mode", longdesc="The ownership tag.")
+    partial_activation = Param(boolean, default="false", shortdesc="Activate with missing PVs",
+                               longdesc="Activate even when physical volumes are missing.")
+
+    def check_config(self) -> None:
+        """Modes ocfkit supports."""
+        if self.vg_access_mode in ("lvmlockd", "clvmd"):
+            raise ConfigError(f"vg_access_mode={self.vg_access_mode} is not supported by ocfkit: use system_id "
+                              "or tagging")
+        if self.activation_mode == "shared":
+            raise ConfigError("activation_mode=shared needs lvmlockd or clvmd, which ocfkit does not support")
+
+    def _target(self) -> str:
+        return f"{self.vgname}/{self.lvname}" if self.lvname else self.vgname
+
+    def environment_problems(self) -> list[OcfError]:
+        """validate-all level 10: the VG and what the access mode needs."""
+        try:
+            self.check_config()
+            self._validate()
+        except OcfError as e:
+            return [e]
+        return []
+
+    def _validate(self) -> dict[str, str]:
+        from agents.tools import lvm
+
+        vg = lvm.vg(self.run, self.vgname)
+        if vg is None:
+            raise ArgsError(f"volume group {self.vgname} not found")
+        lock = vg.get("vg_lock_type", "")
+        if lock in ("dlm", "sanlock") or vg.get("vg_attr", "")[5:6] == "c":
+            raise ConfigError(f"volume group {self.vgname} is shared ({lock or 'clustered'}), which "
+                              f"vg_access_mode={self.vg_access_mode} does not match")
+        if self.lvname and self.lvname not in {lv["lv_name"] for lv in lvm.lvs(self.run, self.vgname)}:
+            raise ConfigError(f"logical volume {self.lvname} is not in {self.vgname}")
+        if self.vg_access_mode == "system_id":
+            if not lvm.local_system_id(self.run):
+                raise ArgsError("vg_access_mode=system_id needs a system ID on this node: set global/"
+                                "system_id_source in lvm.conf (e.g. uname)")
+        else:
+            vl = lvm.config_value(self.run, "activation/volume_list")
+            if vl is None:
+                raise ArgsError("vg_access_mode=tagging needs activation/volume_list in lvm.conf (with the local "
+                                "VGs, not the cluster VG or its tag)")
+            if f'"@{self.tag}"' in vl or f'"{self.vgname}"' in vl:
+                raise ArgsError(f"volume_list in lvm.conf must not contain @{self.tag} or {self.vgname}: every node "
+                                "could activate the VG")
+        return vg
+
+    @action(timeout=90)
+    def start(self) -> int:
+        """Take ownership (system ID or tag) and activate."""
+        from agents.tools import lvm
+
+        self.check_config()
+        vg = self._validate()
+        total, active = _lv_state(self.run, self.vgname, self.lvname or "")
+        if total and len(active) == total:
+            return Rc.SUCCESS
+        extra = ["--activationmode", "partial"] if self.partial_activation else []
+        if self.vg_access_mode == "system_id":
+            mine = lvm.local_system_id(self.run)
+            owner = vg.get("vg_systemid", "")
+            if owner != mine:
+                # The previous owner failed (the cluster fenced it): take the VG over.
+                self.log.info(f"taking {self.vgname} over from system ID {owner or '(none)'}")
+                cfg = f'local/extra_system_ids=["{owner}"]' if owner else "local/extra_system_ids=[]"
+                self.run(["lvm", "vgchange", "-y", "--config", cfg, "--systemid", mine, self.vgname])
+            self.run(["lvm", "lvchange", "-ay", *extra, self._target()])
+        else:
+            tags = [t for t in vg.get("vg_tags", "").split(",") if t]
+            for t in tags:
+                if t != self.tag:
+                    self.run(["lvm", "vgchange", "--deltag", t, self.vgname])
+            if self.tag not in tags:
+                self.run(["lvm", "vgchange", "--addtag", self.tag, self.vgname])
+            self.run(["lvm", "lvchange", "-ay", *extra, "--config", f'activation{{volume_list=["@{self.tag}"]}}',
+                      self._target()])
+        total, active = _lv_state(self.run, self.vgname, self.lvname or "")
+        if not total or len(active) < total:
+            raise OcfError(f"{self._target()}: {len(active)} of {total} logical volumes active after activation")
+        return Rc.SUCCESS
+
+    @action(timeout=90)
+    def stop(self) -> int:
+        """Deactivate (tagging: and remove the tag); fails with a reason while an LV is open."""
+        from agents.tools import lvm
+
+        if lvm.vg(self.run, self.vgname) is None:
+            return Rc.SUCCESS
+        _total, active = _lv_state(self.run, self.vgname, self.lvname or "")
+        if active:
+            _check_open(self.run, self.vgname, self.lvname or "")
+            self.run(["lvm", "lvchange", "-an", self._target()])
+        if self.vg_access_mode == "tagging":
+            self.run(["lvm", "vgchange", "--deltag", self.tag, self.vgname], ok=(0, 5))
+        _total, active = _lv_state(self.run, self.vgname, self.lvname or "")
+        if active:
+            raise OcfError(f"{self._target()}: still active after deactivation")
+        return Rc.SUCCESS
+
+    @action(timeout=90, interval=30, depth=0)
+    def monitor(self) -> int:
+        """0 when the LVs are active; 7 when not (probe or inactive); a VG that vanished is 7 too."""
+        from agents.tools import lvm
+
+        if lvm.vg(self.run, self.vgname) is None:
+            return Rc.NOT_RUNNING
+        total, active = _lv_state(self.run, self.vgname, self.lvname or "")
+        if not active:
+            return Rc.NOT_RUNNING
+        if len(active) < total:
+            raise OcfError(f"{self._target()}: only {len(active)} of {total} logical volumes active")
+        return Rc.SUCCESS
+
+
+if __name__ == "__main__":
+    raise SystemExit(LVM.main())
