@@ -110,10 +110,6 @@ class Filesystem(Agent):
         from ocf.exec import which
 
         problems: list[OcfError] = []
-        try:
-            self.check_config()
-        except ConfigError as e:
-            problems.append(e)
         for tool in ("mount", "umount"):
             if not which(tool):
                 problems.append(NotInstalledError(f"{tool} is not installed"))
@@ -173,7 +169,6 @@ class Filesystem(Agent):
         """Mount the device (fsck first where needed)."""
         from agents.tools import mounts
 
-        self.check_config()
         mp = self.mountpoint
         top = self.mounted_here()
         if top is not None:

@@ -120,16 +120,11 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
 
     def environment_problems(self) -> list[OcfError]:
         """validate-all level 10."""
-        problems: list[OcfError] = []
-        try:
-            self.check_config()
-        except ConfigError as e:
-            problems.append(e)
         try:
             self.backend()
         except OcfError as e:
-            problems.append(e)
-        return problems
+            return [e]
+        return []
 
     @action(timeout=10, interval=10, depth=0)
     def monitor(self) -> int:
@@ -149,7 +144,6 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """Ensure target, parameters, portals, ACLs and CHAP; undo on failure."""
         from agents.tools import tgtadm
 
-        self.check_config()
         self.backend()
         existing = tgtadm.targets(self.run).get(self.tid)
         if existing is not None and existing.iqn != self.iqn:
@@ -279,10 +273,6 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
 
         problems: list[OcfError] = []
         try:
-            self.check_config()
-        except ConfigError as e:
-            problems.append(e)
-        try:
             self.backend()
         except OcfError as e:
             problems.append(e)
@@ -309,7 +299,6 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
 
         from agents.tools import tgtadm
 
-        self.check_config()
         self.backend()
         if not os.path.exists(self.path):
             raise NotInstalledError(f"{self.path} does not exist")

@@ -154,9 +154,8 @@ class IPaddr2(Agent):
             raise ConfigError("lvs_support cannot be used with a clone")
         if self.cidr_netmask is not None and self.cidr_netmask > (32 if self.family == 4 else 128):
             raise ConfigError(f"cidr_netmask {self.cidr_netmask} is too long for {self.ip}")
-        label = self.label
-        if label and len(label) > 15:
-            raise ConfigError(f"label {label} is longer than 15 characters")
+        if self.iflabel and self.base_nic and len(f"{self.base_nic}:{self.iflabel}") > 15:
+            raise ConfigError(f"label {self.base_nic}:{self.iflabel} is longer than 15 characters")
         if self.broadcast not in (None, "+", "-"):
             from ocf.params import canonical_ip
 
@@ -175,10 +174,6 @@ class IPaddr2(Agent):
 
     def environment_problems(self) -> list[OcfError]:
         """validate-all level 10: the namespace, the interface and the route lookup."""
-        try:
-            self.check_config()
-        except ConfigError as e:
-            return [e]
         if not self.netns_exists():
             return [ArgsError(f"network namespace {self.network_namespace} does not exist")]
         try:
@@ -282,10 +277,11 @@ class IPaddr2(Agent):
         """Add the address (with DAD for IPv6) and announce it."""
         from agents.tools import ip
 
-        self.check_config()
         if not self.netns_exists():
             raise ArgsError(f"network namespace {self.network_namespace} does not exist")
         nic, prefix = self.where()
+        if self.label and len(self.label) > 15:
+            raise ConfigError(f"label {self.label} is longer than 15 characters")
         if not self._nic_exists(nic):
             raise ArgsError(f"interface {nic} does not exist")
         present = [a for a in self._find() if a.nic == nic and a.prefix == prefix]

@@ -49,11 +49,14 @@ class LVM(Agent):
 
         return lvm.vg(self.run, self.volgrpname)
 
+    def check_config(self) -> None:
+        """Exclusive activation and clones exclude each other."""
+        if self.is_clone and self.exclusive:
+            raise ConfigError("exclusive activation cannot be used in a clone")
+
     @action(timeout=30)
     def start(self) -> int:
         """Activate the VG (tagging it first in exclusive mode)."""
-        if self.is_clone and self.exclusive:
-            raise ConfigError("exclusive activation cannot be used in a clone")
         vg = self._vg()
         if vg is None:
             raise ArgsError(f"volume group {self.volgrpname} not found")
@@ -151,7 +154,6 @@ class LVMActivate(Agent):
     def environment_problems(self) -> list[OcfError]:
         """validate-all level 10: the VG and what the access mode needs."""
         try:
-            self.check_config()
             self._validate()
         except OcfError as e:
             return [e]
@@ -188,7 +190,6 @@ class LVMActivate(Agent):
         """Take ownership (system ID or tag) and activate."""
         from agents.tools import lvm
 
-        self.check_config()
         vg = self._validate()
         total, active = _lv_state(self.run, self.vgname, self.lvname or "")
         if total and len(active) == total:

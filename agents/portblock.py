@@ -127,10 +127,6 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         from ocf.exec import which
 
         problems: list[OcfError] = []
-        try:
-            self.check_config()
-        except ConfigError as e:
-            problems.append(e)
         tool = self.tool if self.tool == "nft" else ("ip6tables" if self.family == 6 else "iptables")
         if not which(tool):
             problems.append(NotInstalledError(f"{tool} is not installed"))
@@ -295,7 +291,6 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
     @action(timeout=20)
     def start(self) -> int:
         """block: add the rule; unblock: remove it and tickle the clients of saved connections."""
-        self.check_config()
         self.state().write()
         if self.block_action == "block":
             self.add_rule()

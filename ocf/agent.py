@@ -254,6 +254,12 @@ class Agent:
         if problems:
             raise ConfigError("; ".join(problems))
 
+    def check_config(self) -> None:
+        """Rules across parameters that hold on every node (raise ConfigError); agents override this.
+
+        It runs before every action (so the context rules apply: stop 0, probe 7) and in validate-all
+        at every level. It must not look at the local environment or run commands."""
+
     def environment_problems(self) -> list[OcfError]:
         """Problems of the local environment (OCF_CHECK_LEVEL 10); agents override this."""
         return []
@@ -273,6 +279,7 @@ class Agent:
         problems = self.param_problems()
         if problems:
             raise ConfigError("; ".join(problems))
+        self.check_config()
         if self.check_level >= 10:
             self.check_environment()
         return Rc.SUCCESS
@@ -323,6 +330,7 @@ class Agent:
             try:
                 if name != "validate-all":
                     self.check_params()
+                    self.check_config()
                 rc = method()
                 rc = Rc.SUCCESS if rc is None else int(rc)
                 reason = ""

@@ -38,6 +38,12 @@ class Sample(Agent):
     def reload_agent(self):
         return Rc.SUCCESS
 
+    def check_config(self):
+        if self.count == 7 and self.mode == "fast":
+            from ocf.errors import ConfigError
+
+            raise ConfigError("count 7 cannot be fast")
+
     def environment_problems(self):
         problems = []
         if self.name_ == "missing":

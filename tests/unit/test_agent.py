@@ -163,3 +163,12 @@ def test_fake_runner_reports_commands_that_never_ran():
     Sample.main(["a", "start"], env(), r)
     with pytest.raises(AssertionError, match="never ran"):
         r.assert_done()
+
+
+def test_cross_parameter_rules_apply_to_every_action_with_the_context_rules(capsys):
+    bad = env(OCF_RESKEY_count="7", OCF_RESKEY_mode="fast")
+    assert main(Sample, "start", bad) == Rc.ERR_CONFIGURED
+    assert "count 7 cannot be fast" in capsys.readouterr().err
+    assert main(Sample, "stop", bad) == Rc.SUCCESS
+    assert main(Sample, "monitor", bad) == Rc.NOT_RUNNING
+    assert main(Sample, "validate-all", dict(bad, OCF_CHECK_LEVEL="0")) == Rc.ERR_CONFIGURED
