@@ -106,3 +106,77 @@ def test_check_reports_the_seed_configuration_problems(tmp_path):
     assert "permissions 0644" in r.stdout
     assert "resource script iscsitarget not found" in r.stdout
     assert "password" not in r.stdout
+
+
+def test_the_real_heartbeat_daemon_takes_over_and_releases_a_group_of_ocfkit_wrappers(wrappers, tmp_path):
+    """heartbeat 3.0.6 with a phantom peer: after initdead it acquires the group left to right through
+    ocfkit's resource.d wrappers; SIGTERM releases it right to left. Effects are checked for real."""
+    import shutil
+    import time
+
+    from tests.system.support import LoopDevice
+
+    host = os.uname().nodename
+    created = [p for p in ("/var/lib/heartbeat/fifo", "/var/lib/heartbeat/hb_generation",
+                           "/var/lib/heartbeat/hb_uuid", "/run/heartbeat/register", "/run/heartbeat/rsctmp")
+               if not os.path.exists(p)]
+    etc = tmp_path / "etc"
+    shutil.copytree("/etc/ha.d", etc, symlinks=True)
+    for w in wrappers.iterdir():
+        shutil.copy(w, etc / "resource.d" / w.name)
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    with Netns(unique("ocfk-hbd")) as node, Netns(unique("ocfk-hbp")) as peer, \
+            LoopDevice(32, str(tmp_path)) as loop:
+        subprocess.run(["mkfs.ext4", "-q", "-F", loop.device], check=True)
+        veth(node, "veth0", peer, "veth0")
+        node.run("ip", "addr", "add", "10.99.0.1/24", "dev", "veth0")
+        peer.run("ip", "addr", "add", "10.99.0.2/24", "dev", "veth0")
+        state = tmp_path / "dummy.state"
+        (etc / "ha.cf").write_text(
+            f"logfile {tmp_path}/ha.log\ndebugfile {tmp_path}/ha-debug.log\nlogfacility none\nkeepalive 1\n"
+            f"deadtime 3\nwarntime 2\ninitdead 4\nudpport {6900 + os.getpid() % 90}\nucast lo 127.0.0.1\n"
+            f"auto_failback off\nnode {host} ocfk-phantom-peer\n")
+        (etc / "authkeys").write_text("auth 3\n3 sha1 ocfkit-test-secret\n")
+        os.chmod(etc / "authkeys", 0o600)
+        (etc / "haresources").write_text(
+            f"{host} Filesystem::{loop.device}::{mnt}::ext4 IPaddr2::10.99.0.150/24/veth0 "
+            f"portblock::tcp::3260::block Dummy::{state}\n")
+        hb = subprocess.Popen(["ip", "netns", "exec", node.name, "unshare", "-m", "--propagation", "private", "sh",
+                               "-c", f"mount --bind {etc} /etc/ha.d && exec /usr/libexec/heartbeat/heartbeat -f"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 60
+            while not state.exists() and time.monotonic() < deadline and hb.poll() is None:
+                time.sleep(0.2)
+            log = (tmp_path / "ha.log").read_text() if (tmp_path / "ha.log").exists() else ""
+            assert state.exists(), log[-3000:]
+            assert "Acquiring resource group" in log
+            # Every member is really there: the mount (in heartbeat's mount namespace), the VIP, the rule.
+            mounts = subprocess.run(["nsenter", "-t", str(hb.pid), "-m", "findmnt", "-n", str(mnt)],
+                                    capture_output=True, text=True).stdout
+            assert loop.device in mounts
+            assert peer.run("ping", "-c1", "-W2", "10.99.0.150", check=False).returncode == 0
+            rules = node.run("nft", "list", "ruleset").stdout + node.run("iptables", "-S").stdout
+            assert "ocfkit:tcp:3260" in rules
+            hb.terminate()
+            hb.wait(60)
+            log = (tmp_path / "ha.log").read_text()
+            assert "Releasing resource group" in log and "Heartbeat shutdown complete" in log
+            assert not state.exists()
+            assert "10.99.0.150" not in node.run("ip", "-o", "addr").stdout
+            rules = node.run("nft", "list", "ruleset").stdout + node.run("iptables", "-S").stdout
+            assert "ocfkit:tcp:3260" not in rules
+            # Released right to left: Dummy stopped before portblock, IPaddr2, then Filesystem.
+            stops = [ln for ln in log.splitlines() if "ResourceManager" in ln and ln.rstrip().endswith(" stop")]
+            names = [ln.split("resource.d/")[1].split()[0] for ln in stops if "resource.d/" in ln]
+            assert names == ["Dummy", "portblock", "IPaddr2", "Filesystem"], stops
+        finally:
+            if hb.poll() is None:
+                hb.kill()
+                hb.wait()
+            for p in created:
+                if os.path.isdir(p):
+                    shutil.rmtree(p, ignore_errors=True)
+                elif os.path.lexists(p):
+                    os.unlink(p)

@@ -147,3 +147,22 @@ def test_wrappers_map_positional_arguments_as_heartbeat_does(name, args, expecte
 def test_wrong_argument_counts_are_usage_errors(name, args):
     with pytest.raises(UsageError):
         ocf_call(name, args)
+
+
+def test_wrapper_tables_use_the_agents_own_parameter_names():
+    """Each wrapper maps positional arguments onto Param declarations of the agent it runs."""
+    import importlib
+
+    from agents import AGENTS
+    from heartbeat_legacy.resource_d import WRAPPERS
+
+    samples = {"IPaddr2": ["10.0.0.5/24/eth0:vip/10.0.0.255"], "IPaddr": ["10.0.0.5/24/10.0.0.255"],
+               "Filesystem": ["/dev/sdb1", "/srv", "ext4", "noatime"], "portblock": ["tcp", "3260", "block"],
+               "LVM": ["vg0"], "drbddisk": ["r0"], "Dummy": ["/tmp/x"]}
+    for name, (agent, mapper) in WRAPPERS.items():
+        if agent not in AGENTS:
+            continue
+        module, cls = AGENTS[agent].split(":")
+        declared = set(getattr(importlib.import_module(module), cls)._params)
+        _instance, params = mapper(samples[name])
+        assert set(params) <= declared, (name, set(params) - declared)
