@@ -3,6 +3,8 @@
 AGENTS = {
     "Dummy": "agents.dummy:Dummy",
     "Filesystem": "agents.filesystem:Filesystem",
+    "drbd": "agents.drbd:drbd",
+    "drbddisk": "agents.drbddisk:drbddisk",
     "IPaddr2": "agents.ipaddr2:IPaddr2",
     "LVM": "agents.lvm:LVM",
     "LVM-activate": "agents.lvm:LVMActivate",

@@ -1,0 +1,93 @@
+"""DRBD through drbdsetup/drbdadm: resource state from `drbdsetup status --json`, and role changes.
+
+drbd-utils 9 prints the same JSON for the DRBD 9 and the 8.4 kernel module (drbdadm hands 8.4
+commands to drbdadm-84 itself). Without the kernel module drbdsetup cannot reach the drbd netlink
+family and exits 20.
+"""
+
+from __future__ import annotations
+
+import os
+
+NO_MODULE = 20  # drbdsetup: "Could not connect to 'drbd' generic netlink family"
+
+
+def module_loaded() -> bool:
+    """Whether the drbd kernel module is there (/proc/drbd or /sys/module/drbd)."""
+    return os.path.exists("/proc/drbd") or os.path.isdir("/sys/module/drbd")
+
+
+class Resource:
+    """The local state of one DRBD resource."""
+
+    def __init__(self, data: dict) -> None:
+        self.name = data.get("name", "")
+        self.role = data.get("role", "Unknown")
+        self.disks = [d.get("disk-state", "Unknown") for d in data.get("devices", [])]
+        self.minors = [d.get("minor") for d in data.get("devices", [])]
+        self.peers = []
+        for c in data.get("connections", []):
+            self.peers.append({
+                "name": c.get("name", ""), "connection": c.get("connection-state", "Unknown"),
+                "role": c.get("peer-role", "Unknown"),
+                "disks": [p.get("peer-disk-state", "Unknown") for p in c.get("peer_devices", [])],
+                "replication": [p.get("replication-state", "Off") for p in c.get("peer_devices", [])],
+            })
+
+    @property
+    def disk(self) -> str:
+        """The worst local disk state (UpToDate only when every volume is)."""
+        order = ["Failed", "Diskless", "Inconsistent", "Outdated", "DUnknown", "Consistent", "UpToDate"]
+        known = [d for d in self.disks if d in order]
+        if not known:
+            return self.disks[0] if self.disks else "Diskless"
+        return min(known, key=order.index)
+
+    @property
+    def connected(self) -> bool:
+        """Connected to every configured peer."""
+        return bool(self.peers) and all(p["connection"] == "Connected" for p in self.peers)
+
+    @property
+    def peer_primary(self) -> bool:
+        """A peer is Primary."""
+        return any(p["role"] == "Primary" for p in self.peers)
+
+
+def parse_status(text: str) -> dict[str, Resource]:
+    """Parse `drbdsetup status --json` output."""
+    import json
+
+    data = json.loads(text or "[]")
+    return {r.get("name", ""): Resource(r) for r in data}
+
+
+def status(run, resource: str) -> Resource | None:
+    """The resource's state, None when it is not configured in the kernel (down)."""
+    from ocf.errors import NotInstalledError
+
+    r = run(["drbdsetup", "status", "--json", resource], ok=(0, 10, NO_MODULE))
+    if r.returncode == NO_MODULE:
+        raise NotInstalledError("the DRBD kernel module is not loaded (drbdsetup cannot reach it)")
+    if r.returncode != 0:
+        return None
+    return parse_status(r.stdout).get(resource)
+
+
+def _adm(conf: str | None) -> list[str]:
+    return ["drbdadm"] + (["-c", conf] if conf else [])
+
+
+def resources(run, conf: str | None = None) -> list[str]:
+    """Every resource of the configuration (drbdadm sh-resources)."""
+    return run([*_adm(conf), "sh-resources"]).stdout.split()
+
+
+def devices(run, resource: str, conf: str | None = None) -> list[str]:
+    """The resource's device paths on this host (drbdadm sh-dev)."""
+    return run([*_adm(conf), "sh-dev", resource]).stdout.split()
+
+
+def adm(run, verb: str, resource: str, conf: str | None = None, *, ok=(0,)):
+    """drbdadm VERB RESOURCE (up, down, adjust, primary, secondary...)."""
+    return run([*_adm(conf), verb, resource], ok=ok)

@@ -1,0 +1,114 @@
+"""drbd and drbddisk on scripted drbdsetup/drbdadm (fixtures constructed from the JSON format)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from agents.drbd import drbd, promotion_score
+from agents.drbddisk import drbddisk
+from agents.tools.drbd import parse_status
+from ocf.errors import Rc
+from ocf.testing import FakeRunner
+
+FIX = os.path.join(os.path.dirname(__file__), "fixtures", "drbd")
+STATUS = ["drbdsetup", "status", "--json", "r0"]
+SCORE = ["crm_attribute", "--promotion=r0", "-l", "reboot"]
+
+
+def fixture(name: str) -> str:
+    with open(os.path.join(FIX, name + ".json")) as f:
+        return f.read()
+
+
+ENV = {"OCF_RESKEY_drbd_resource": "r0", "OCF_RESOURCE_INSTANCE": "r0", "OCF_RESKEY_crm_feature_set": "3.16.1",
+       "OCF_RESKEY_CRM_meta_interval": "31000"}
+
+
+@pytest.mark.parametrize(("name", "role", "disk", "connected", "score"), [
+    ("primary-connected", "Primary", "UpToDate", True, 10000),
+    ("secondary-uptodate-peer-primary", "Secondary", "UpToDate", True, 10000),
+    ("secondary-outdated-alone", "Secondary", "Outdated", False, None),
+    ("primary-diskless", "Primary", "Diskless", True, None),
+])
+def test_status_json_and_promotion_scores(name, role, disk, connected, score):
+    res = parse_status(fixture(name))["r0"]
+    assert (res.role, res.disk, res.connected) == (role, disk, connected)
+    assert promotion_score(res) == score
+
+
+def test_uptodate_alone_scores_below_connected_and_above_consistent():
+    res = parse_status(fixture("secondary-outdated-alone"))["r0"]
+    res.disks = ["UpToDate"]
+    alone = promotion_score(res)
+    res.disks = ["Consistent"]
+    assert 10000 > alone > promotion_score(res) > 0
+
+
+@pytest.mark.parametrize(("name", "rc", "score_call"), [
+    ("primary-connected", Rc.RUNNING_PROMOTED, [*SCORE, "-v", "10000"]),
+    ("secondary-uptodate-peer-primary", Rc.SUCCESS, [*SCORE, "-v", "10000"]),
+    ("secondary-outdated-alone", Rc.SUCCESS, [*SCORE, "-D"]),
+    ("primary-diskless", Rc.FAILED_PROMOTED, [*SCORE, "-D"]),
+])
+def test_monitor_reports_the_role_and_sets_the_score(name, rc, score_call):
+    r = FakeRunner().expect(STATUS, fixture(name)).expect(score_call)
+    assert drbd.main(["drbd", "monitor"], ENV, r) == rc
+    r.assert_done()
+
+
+def test_monitor_of_a_resource_that_is_down_is_7():
+    r = FakeRunner().expect(STATUS, "", "r0: No such resource", rc=10)
+    assert drbd.main(["drbd", "monitor"], ENV, r) == Rc.NOT_RUNNING
+    r.assert_done()
+
+
+def test_without_the_kernel_module_start_is_5_probe_7_stop_0(capsys):
+    nomod = "Could not connect to 'drbd' generic netlink family"
+    for action, rc, interval in (("start", Rc.ERR_INSTALLED, "0"), ("monitor", Rc.NOT_RUNNING, "0"),
+                                 ("stop", Rc.SUCCESS, "0")):
+        r = FakeRunner().expect(STATUS, "", nomod, rc=20)
+        assert drbd.main(["drbd", action], dict(ENV, OCF_RESKEY_CRM_meta_interval=interval), r) == rc
+    assert "DRBD kernel module is not loaded" in capsys.readouterr().err
+
+
+def test_promotion_of_an_outdated_disk_is_refused(capsys):
+    r = FakeRunner().expect(STATUS, fixture("secondary-outdated-alone"))
+    assert drbd.main(["drbd", "promote"], ENV, r) == Rc.ERR_GENERIC
+    r.assert_done()
+    assert "refusing to promote r0: its disk is Outdated" in capsys.readouterr().err
+
+
+def test_promote_and_demote_run_drbdadm():
+    r = FakeRunner().expect(STATUS, fixture("secondary-uptodate-peer-primary")).expect(["drbdadm", "primary", "r0"])
+    assert drbd.main(["drbd", "promote"], ENV, r) == Rc.SUCCESS
+    r.assert_done()
+    r = FakeRunner().expect(STATUS, fixture("primary-connected")).expect(["drbdadm", "secondary", "r0"])
+    assert drbd.main(["drbd", "demote"], ENV, r) == Rc.SUCCESS
+    r.assert_done()
+
+
+def test_drbddisk_retries_while_the_peer_is_still_primary():
+    r = FakeRunner().expect(STATUS, fixture("secondary-uptodate-peer-primary"))
+    r.expect(["drbdadm", "primary", "r0"], "", "r0: State change failed: (-1) Multiple primaries not allowed", rc=11)
+    r.expect(["drbdadm", "primary", "r0"])
+    assert drbddisk.main(["drbddisk", "start"], dict(ENV, OCF_RESKEY_CRM_meta_timeout="20000"), r) == Rc.SUCCESS
+    r.assert_done()
+
+
+def test_drbddisk_refuses_a_stale_disk_unless_forced(capsys):
+    r = FakeRunner().expect(STATUS, fixture("secondary-outdated-alone"))
+    assert drbddisk.main(["drbddisk", "start"], ENV, r) == Rc.ERR_GENERIC
+    assert "its disk is Outdated, not UpToDate" in capsys.readouterr().err
+    r = FakeRunner().expect(STATUS, fixture("secondary-outdated-alone")).expect(["drbdadm", "primary", "r0"])
+    assert drbddisk.main(["drbddisk", "start"], dict(ENV, OCF_RESKEY_force_primary="yes"), r) == Rc.SUCCESS
+    r.assert_done()
+
+
+def test_drbddisk_brings_a_down_resource_up_first():
+    r = FakeRunner().expect(STATUS, "", "r0: No such resource", rc=10).expect(["drbdadm", "up", "r0"])
+    r.expect(STATUS, fixture("secondary-uptodate-peer-primary").replace('"Primary"', '"Secondary"'))
+    r.expect(["drbdadm", "primary", "r0"])
+    assert drbddisk.main(["drbddisk", "start"], ENV, r) == Rc.SUCCESS
+    r.assert_done()
