@@ -1,0 +1,168 @@
+"""ocfkit's agents under a real single-node corosync + Pacemaker, from a configuration crm/ generated.
+
+Pacemaker keeps its CIB in /var/lib/pacemaker/cib (host-global): the test runs only when that is
+empty, writes its generated CIB there, and removes everything it created; daemons are stopped by PID.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import time
+
+import pytest
+
+from crm.model import Cluster, Op, Primitive
+from crm.render import cib_xml
+from tests.system.support import PROVIDER, Netns, unique, veth
+
+pytestmark = pytest.mark.system
+
+CIB_DIR = "/var/lib/pacemaker/cib"
+
+
+ENTER: list[str] = []  # nsenter into the cluster's namespaces (libqb IPC sockets are per network namespace)
+
+
+def crm_mon(*args: str) -> str:
+    return subprocess.run([*ENTER, "crm_mon", "-1", "-r", *args], capture_output=True, text=True, timeout=30).stdout
+
+
+def wait(what, predicate, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}:\n{crm_mon()}")
+
+
+@pytest.fixture
+def cluster_files():
+    if os.listdir(CIB_DIR):
+        pytest.skip(f"{CIB_DIR} is not empty: a real cluster configuration is on this machine")
+    before = {p for d in ("/var/lib/pacemaker/pengine", "/var/log/pacemaker", "/var/lib/corosync")
+              for p in glob.glob(f"{d}/*")}
+    yield
+    for p in glob.glob(f"{CIB_DIR}/*"):
+        os.unlink(p)
+    for d in ("/var/lib/pacemaker/pengine", "/var/log/pacemaker", "/var/lib/corosync"):
+        for p in glob.glob(f"{d}/*"):
+            if p not in before and os.path.isfile(p):
+                os.unlink(p)
+
+
+def test_pacemaker_runs_recovers_and_stops_ocfkit_agents(cluster_files, tmp_path):
+    """corosync and Pacemaker run inside a test network namespace and a private mount namespace, so
+    every agent they run (portblock's rules, Filesystem's mount) stays there; IPaddr2 manages an address
+    in a second namespace through network_namespace."""
+    from tests.system.support import LoopDevice
+
+    host = os.uname().nodename
+    state = tmp_path / "dummy.state"
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    with Netns(unique("ocfk-pc")) as cl, Netns(unique("ocfk-pn")) as node, Netns(unique("ocfk-pp")) as peer, \
+            LoopDevice(32, str(tmp_path)) as loop:
+        subprocess.run(["mkfs.ext4", "-q", "-F", loop.device], check=True)
+        veth(node, "veth0", peer, "veth0")
+        node.run("ip", "addr", "add", "10.99.0.1/24", "dev", "veth0")
+        peer.run("ip", "addr", "add", "10.99.0.2/24", "dev", "veth0")
+        mon = (Op("monitor", 2, 20),)
+        cluster = Cluster(
+            name="ocfkit-test", nodes=(host,),
+            resources=(
+                Primitive("p_dummy", f"ocf:{PROVIDER}:Dummy", (("state", str(state)),), ops=mon),
+                Primitive("p_fs", f"ocf:{PROVIDER}:Filesystem", (("device", loop.device), ("directory", str(mnt)),
+                                                                  ("fstype", "ext4")), ops=mon),
+                Primitive("p_vip", f"ocf:{PROVIDER}:IPaddr2", (("ip", "10.99.0.150"), ("cidr_netmask", "24"),
+                                                               ("nic", "veth0"), ("network_namespace", node.name)),
+                          ops=mon),
+                Primitive("p_block", f"ocf:{PROVIDER}:portblock", (("protocol", "tcp"), ("portno", "3260"),
+                                                                   ("action", "block")), ops=mon),
+            ),
+            properties=(("stonith-enabled", "false"), ("no-quorum-policy", "ignore"), ("dc-deadtime", "2s")))
+        cib = os.path.join(CIB_DIR, "cib.xml")
+        with open(cib, "w") as f:
+            f.write(cib_xml(cluster))
+        subprocess.run(["chown", "hacluster:haclient", cib], check=True)
+        os.chmod(cib, 0o600)
+        conf = tmp_path / "corosync.conf"
+        conf.write_text(f"""totem {{
+    version: 2
+    cluster_name: ocfkit-test
+    transport: knet
+    crypto_cipher: none
+    crypto_hash: none
+}}
+logging {{
+    to_stderr: no
+    to_logfile: yes
+    logfile: {tmp_path}/corosync.log
+    to_syslog: no
+}}
+quorum {{
+    provider: corosync_votequorum
+}}
+nodelist {{
+    node {{
+        name: {host}
+        nodeid: 1
+        ring0_addr: 127.0.0.1
+    }}
+}}
+""")
+        holder = subprocess.Popen(["ip", "netns", "exec", cl.name, "unshare", "-m", "--propagation", "private",
+                                   "sleep", "3600"])
+        time.sleep(0.5)
+        ENTER[:] = ["nsenter", "-t", str(holder.pid), "-m", "-n"]
+        logs = open(tmp_path / "daemons.log", "w")  # noqa: SIM115
+        corosync = subprocess.Popen([*ENTER, "corosync", "-f", "-c", str(conf)], stdout=logs,
+                                    stderr=subprocess.STDOUT, start_new_session=True)
+        pacemakerd = None
+
+        def in_cluster(*argv):
+            return subprocess.run([*ENTER, *argv], capture_output=True, text=True, timeout=30)
+
+        try:
+            wait("corosync", lambda: in_cluster("corosync-cfgtool", "-s").returncode == 0, 20)
+            pacemakerd = subprocess.Popen([*ENTER, "/usr/sbin/pacemakerd", "-f"], stdout=logs,
+                                          stderr=subprocess.STDOUT, start_new_session=True)
+            wait("every resource started", lambda: crm_mon().count("Started") >= 4, 90)
+            assert state.exists()
+            assert loop.device in in_cluster("findmnt", "-n", str(mnt)).stdout
+            assert subprocess.run(["findmnt", "-n", str(mnt)], capture_output=True).returncode != 0  # not on host
+            assert peer.run("ping", "-c1", "-W2", "10.99.0.150", check=False).returncode == 0
+            rules = in_cluster("nft", "list", "ruleset").stdout + in_cluster("iptables", "-S").stdout
+            assert "ocfkit:tcp:3260" in rules
+            # A failure the monitor notices: Pacemaker recovers the resource.
+            state.unlink()
+            wait("recovery of p_dummy", state.exists, 60)
+            assert "p_dummy" in crm_mon("--include=failcounts")
+            # A clean shutdown stops everything.
+            pacemakerd.terminate()
+            pacemakerd.wait(60)
+            assert not state.exists()
+            assert "10.99.0.150" not in node.run("ip", "-o", "addr").stdout
+            assert in_cluster("findmnt", "-n", str(mnt)).returncode != 0
+            rules = in_cluster("nft", "list", "ruleset").stdout + in_cluster("iptables", "-S").stdout
+            assert "ocfkit:tcp:3260" not in rules
+        finally:
+            for p in (pacemakerd, corosync):
+                if p is not None and p.poll() is None:
+                    p.terminate()
+                    try:
+                        p.wait(30)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(p.pid, 9)
+                        p.wait()
+            logs.close()
+            for pid in subprocess.run(["pgrep", "-f", "pacemaker-"], capture_output=True, text=True).stdout.split():
+                try:
+                    os.kill(int(pid), 9)
+                except ProcessLookupError:
+                    pass
+            holder.kill()
+            holder.wait()
+            ENTER[:] = []
