@@ -143,6 +143,20 @@ def cmd_crm_check(args) -> int:
     return 0 if rep.ok else 1
 
 
+def cmd_crm_graph(args) -> int:
+    from crm import graph
+
+    with open(args.cib, encoding="utf-8") as f:
+        text = graph.dot(f.read())
+    if args.svg:
+        rendered = graph.svg(text)
+        if rendered is None:
+            raise UsageError("Graphviz's dot is not installed (apt-get install graphviz), or drop --svg")
+        text = rendered
+    sys.stdout.write(text)
+    return 0
+
+
 def cmd_heartbeat(args) -> int:
     from heartbeat_legacy import commands
 
@@ -235,6 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("cib", help="CIB XML file")
     c.add_argument("--fail-node", help="node to fail in the simulation (default: where the services run)")
     c.set_defaults(func=cmd_crm_check)
+    c = crm_sub.add_parser("graph", help="ordering and colocation as Graphviz DOT (SVG with --svg when dot exists)")
+    c.add_argument("cib", help="CIB XML file")
+    c.add_argument("--svg", action="store_true", help="render SVG with Graphviz's dot")
+    c.set_defaults(func=cmd_crm_graph)
 
     s = sub.add_parser("uninstall", help="remove exactly what install wrote")
     s.add_argument("--provider", default="ocfkit")

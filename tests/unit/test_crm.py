@@ -71,3 +71,14 @@ def test_bare_ip_and_ipaddr_map_to_ipaddr2_without_lvs_support():
     assert g.members[0].agent == "ocf:ocfkit:IPaddr2"
     assert dict(g.members[0].params) == {"ip": "10.0.0.9", "cidr_netmask": "24", "nic": "eth1"}
     assert g.members[1].agent == "lsb:Dummy"
+
+
+def test_graph_shows_groups_in_order_promotion_orders_and_colocations():
+    from crm.graph import dot
+
+    text = dot(cib_xml(seed()))
+    assert text.startswith("digraph")
+    assert '"p_ip_192.168.7.179" -> "p_lvm_vg0drbd" [color=gray];' in text
+    assert '"ms_drbd_iscsi.lun" -> "g_192.168.7.179" [label="promote then start"];' in text
+    assert '"g_192.168.7.179" -> "ms_drbd_iscsi.lun" [style=dashed, label="with Promoted (INFINITY)"];' in text
+    assert 'label="promotable clone ms_drbd_iscsi.config"' in text
