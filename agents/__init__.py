@@ -10,5 +10,6 @@ AGENTS = {
     "LVM-activate": "agents.lvm:LVMActivate",
     "iSCSILogicalUnit": "agents.iet:iSCSILogicalUnit",
     "iSCSITarget": "agents.iet:iSCSITarget",
+    "iscsitarget": "agents.iet:iscsitarget",
     "portblock": "agents.portblock:portblock",
 }

@@ -134,6 +134,9 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
         self.backend()
         t = tgtadm.targets(self.run).get(self.tid)
         if t is None:
+            if not self.is_probe and not tgtadm.answering(self.run):
+                # Not "cleanly stopped": the daemon died with the target.
+                raise OcfError("tgtd is not running (the target died with it)")
             return Rc.NOT_RUNNING
         if t.iqn != self.iqn:
             raise OcfError(f"tid {self.tid} is {t.iqn}, not {self.iqn}")
@@ -145,6 +148,8 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
         from agents.tools import tgtadm
 
         self.backend()
+        if not tgtadm.answering(self.run):
+            raise OcfError("tgtd is not running: start it first (ocf:ocfkit:iscsitarget, or the tgt service)")
         existing = tgtadm.targets(self.run).get(self.tid)
         if existing is not None and existing.iqn != self.iqn:
             raise OcfError(f"tid {self.tid} is already used by {existing.iqn}")
@@ -287,6 +292,11 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
         t = self.find_tid(self.target_iqn)
         lun = t.luns.get(self.lun) if t else None
         if lun is None:
+            if t is None and not self.is_probe:
+                from agents.tools import tgtadm
+
+                if not tgtadm.answering(self.run):
+                    raise OcfError("tgtd is not running (the LUN died with it)")
             return Rc.NOT_RUNNING
         if lun.path != self.path:
             raise OcfError(f"LUN {self.lun} of {self.target_iqn} is {lun.path}, not {self.path}")
@@ -352,6 +362,106 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
     def status(self) -> int:
         """Legacy alias of monitor."""
         return self.monitor()
+
+
+class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the seed's heartbeat resource)
+    """Runs the iSCSI target daemon itself, as the seed's heartbeat `iscsitarget` resource does: start
+    launches tgtd (its own pid file under HA_RSCTMP) and loads the targets of a configuration file that
+    can live on the replicated configuration filesystem (tgt-admin -e -c FILE); stop deletes every
+    target with its sessions, shuts the daemon down and waits for it, killing it at the deadline;
+    monitor checks that the daemon lives and answers. Only tgt is implemented (not IET)."""
+
+    shortdesc = "iSCSI target daemon (tgtd) with its configuration file"
+
+    implementation = Param(choice("tgt"), default="tgt", shortdesc="iSCSI target implementation",
+                           longdesc="Only tgt is implemented.")
+    config = Param(path(), default="/etc/tgt/targets.conf", shortdesc="targets.conf to load",
+                   longdesc="The tgt-admin configuration to load on start (missing: start the daemon only).")
+    portal = Param(string, shortdesc="Listening portal",
+                   longdesc="ip:port for tgtd to listen on (--iscsi portal=); default: all addresses, 3260.")
+
+    def _pidfile(self) -> str:
+        return f"{self.rsctmp}/iscsitarget-{self.instance.replace('/', '_')}.pid"
+
+    def _pid(self) -> int | None:
+        """The daemon's pid when it is alive (and is tgtd)."""
+        import os
+
+        try:
+            with open(self._pidfile(), encoding="ascii") as f:
+                pid = int(f.read().strip())
+            with open(f"/proc/{pid}/comm", encoding="ascii") as f:
+                if f.read().strip() != "tgtd":
+                    return None
+            with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+                if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                    return None
+            return pid if os.path.exists(f"/proc/{pid}") else None
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _answers(self) -> bool:
+        r = self.run(["tgtadm", "--lld", "iscsi", "--op", "show", "--mode", "system"], ok=tuple(range(256)),
+                     timeout=5)
+        return r.returncode == 0
+
+    @action(timeout=30)
+    def start(self) -> int:
+        """Start tgtd (if needed) and load the configuration."""
+        import os
+
+        if self._pid() is None:
+            os.makedirs(self.rsctmp, exist_ok=True)
+            argv = ["tgtd", "-p", self._pidfile()]
+            if self.portal:
+                argv += ["--iscsi", f"portal={self.portal}"]
+            self.run(argv)  # tgtd daemonises itself (its own session: not killed with the agent)
+            self.wait_for("tgtd to answer", lambda: self._pid() is not None and self._answers(), interval=0.1)
+        if os.path.exists(self.config):
+            self.run(["tgt-admin", "-e", "-c", self.config])
+        else:
+            self.log.warning(f"{self.config} does not exist: tgtd runs without configured targets")
+        return Rc.SUCCESS
+
+    @action(timeout=30)
+    def stop(self) -> int:
+        """Delete the targets with their sessions, shut tgtd down, wait for it (SIGKILL at the deadline)."""
+        import os
+        import signal
+        import time
+
+        from agents.tools import tgtadm
+
+        pid = self._pid()
+        if pid is not None:
+            if self._answers():
+                for tid in tgtadm.targets(self.run):
+                    tgtadm.delete_target(self.run, tid)
+                self.run(["tgtadm", "--lld", "iscsi", "--op", "delete", "--mode", "system"], ok=(0, 22))
+            while self._pid() is not None and self.deadline.remaining() > 1:
+                time.sleep(0.1)
+            if self._pid() is not None:
+                self.log.warning(f"tgtd[{pid}] did not exit: killing it")
+                os.kill(pid, signal.SIGKILL)
+        try:
+            os.unlink(self._pidfile())
+        except FileNotFoundError:
+            pass
+        return Rc.SUCCESS
+
+    @action(timeout=20, interval=10, depth=0)
+    def monitor(self) -> int:
+        """0 while tgtd lives and answers; 7 when cleanly stopped; 1 when it died or hangs."""
+        import os
+
+        pid = self._pid()
+        if pid is None:
+            if os.path.exists(self._pidfile()) and not self.is_probe:
+                raise OcfError("tgtd died (its pid file remains)")
+            return Rc.NOT_RUNNING
+        if not self._answers():
+            raise OcfError(f"tgtd[{pid}] does not answer on its management socket")
+        return Rc.SUCCESS
 
 
 if __name__ == "__main__":

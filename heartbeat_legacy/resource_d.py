@@ -85,6 +85,13 @@ def _dummy(args: list[str]) -> tuple[str, dict[str, str]]:
     return f"Dummy_{'_'.join(args) or 'default'}".replace("/", "_"), ({"state": args[0]} if args else {})
 
 
+def _iscsitarget(args: list[str]) -> tuple[str, dict[str, str]]:
+    # The seed's `iscsitarget` takes no arguments (it was IET's init script); ocfkit's runs tgtd.
+    if len(args) > 1:
+        raise UsageError("usage: iscsitarget [targets.conf] ACTION")
+    return "iscsitarget", ({"config": args[0]} if args else {})
+
+
 # wrapper name -> (OCF type of the ocfkit agent, positional mapper)
 WRAPPERS = {
     "IPaddr2": ("IPaddr2", _ipaddr2),
@@ -94,6 +101,7 @@ WRAPPERS = {
     "LVM": ("LVM", _lvm),
     "drbddisk": ("drbddisk", _drbddisk),
     "Dummy": ("Dummy", _dummy),
+    "iscsitarget": ("iscsitarget", _iscsitarget),
 }
 
 

@@ -7,8 +7,10 @@ agent can manage an isolated tgtd.
 from __future__ import annotations
 
 BASE = ["tgtadm", "--lld", "iscsi"]
-# tgtadm exits 22 (EINVAL) for "can't find the target/logical unit", "already exists", "still active".
+# tgtadm exits 22 (EINVAL) for "can't find the target/logical unit", "already exists", "still active",
+# and 107 (ENOTCONN) when no tgtd answers on the management socket.
 EINVAL = 22
+NO_DAEMON = 107
 
 
 class Lun:
@@ -90,8 +92,15 @@ def parse_targets(text: str) -> dict[int, Target]:
 
 
 def targets(run) -> dict[int, Target]:
-    """Every target tgtd has (tid -> Target)."""
-    return parse_targets(run([*BASE, "--op", "show", "--mode", "target"]).stdout)
+    """Every target tgtd has (tid -> Target); none when no tgtd runs (its targets died with it)."""
+    r = run([*BASE, "--op", "show", "--mode", "target"], ok=(0, NO_DAEMON))
+    return parse_targets(r.stdout) if r.returncode == 0 else {}
+
+
+def answering(run) -> bool:
+    """Whether a tgtd answers on the management socket."""
+    r = run([*BASE, "--op", "show", "--mode", "system"], ok=tuple(range(256)))
+    return r.returncode == 0
 
 
 def accounts(run) -> list[str]:

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from crm.model import Cluster, Op, Primitive
+from crm.model import Cluster, Group, Op, Primitive
 from crm.render import cib_xml
 from tests.system.support import PROVIDER, Netns, unique, veth
 
@@ -63,6 +63,13 @@ def test_pacemaker_runs_recovers_and_stops_ocfkit_agents(cluster_files, tmp_path
     state = tmp_path / "dummy.state"
     mnt = tmp_path / "mnt"
     mnt.mkdir()
+    iqn = "iqn.2024-01.test.ocfkit:live"
+    lun = tmp_path / "lun.img"
+    with open(lun, "wb") as f:
+        f.truncate(16 << 20)
+    targets = tmp_path / "targets.conf"
+    targets.write_text(f"<target iqn.2024-01.test.ocfkit:fromconf>\n    backing-store {lun}\n</target>\n")
+    made_run_tgtd = not os.path.exists("/run/tgtd")
     with Netns(unique("ocfk-pc")) as cl, Netns(unique("ocfk-pn")) as node, Netns(unique("ocfk-pp")) as peer, \
             LoopDevice(32, str(tmp_path)) as loop:
         subprocess.run(["mkfs.ext4", "-q", "-F", loop.device], check=True)
@@ -81,6 +88,18 @@ def test_pacemaker_runs_recovers_and_stops_ocfkit_agents(cluster_files, tmp_path
                           ops=mon),
                 Primitive("p_block", f"ocf:{PROVIDER}:portblock", (("protocol", "tcp"), ("portno", "3260"),
                                                                    ("action", "block")), ops=mon),
+                Group("g_iscsi", (
+                    # The daemon is watched more often than what lives in it, so that its failure (which
+                    # restarts the rest of the group in order) is seen before theirs.
+                    Primitive("p_tgtd", f"ocf:{PROVIDER}:iscsitarget", (("config", str(targets)),),
+                              ops=(Op("monitor", 1, 20),)),
+                    Primitive("p_target", f"ocf:{PROVIDER}:iSCSITarget", (("implementation", "tgt"), ("iqn", iqn),
+                                                                          ("tid", "2")), ops=(Op("monitor", 10, 20),)),
+                    Primitive("p_lun", f"ocf:{PROVIDER}:iSCSILogicalUnit", (("implementation", "tgt"),
+                                                                             ("target_iqn", iqn), ("lun", "1"),
+                                                                             ("path", str(lun))),
+                              ops=(Op("monitor", 10, 20),)),
+                )),
             ),
             properties=(("stonith-enabled", "false"), ("no-quorum-policy", "ignore"), ("dc-deadtime", "2s")))
         cib = os.path.join(CIB_DIR, "cib.xml")
@@ -113,8 +132,10 @@ nodelist {{
     }}
 }}
 """)
+        # tgtd's default management socket lives in /run/tgtd: a tmpfs there keeps it private to the cluster.
+        os.makedirs("/run/tgtd", exist_ok=True)
         holder = subprocess.Popen(["ip", "netns", "exec", cl.name, "unshare", "-m", "--propagation", "private",
-                                   "sleep", "3600"])
+                                   "sh", "-c", "mount -t tmpfs ocfkit-tgtd /run/tgtd && exec sleep 3600"])
         time.sleep(0.5)
         ENTER[:] = ["nsenter", "-t", str(holder.pid), "-m", "-n"]
         logs = open(tmp_path / "daemons.log", "w")  # noqa: SIM115
@@ -125,21 +146,47 @@ nodelist {{
         def in_cluster(*argv):
             return subprocess.run([*ENTER, *argv], capture_output=True, text=True, timeout=30)
 
+        def live_tgtds() -> list[str]:
+            """Running tgtd processes (killed ones linger as zombies: their parent is gone)."""
+            out = subprocess.run(["ps", "-eo", "pid=,stat=,comm="], capture_output=True, text=True).stdout
+            ours = os.readlink(f"/proc/{holder.pid}/ns/net")
+
+            def in_our_netns(pid: str) -> bool:
+                try:
+                    return os.readlink(f"/proc/{pid}/ns/net") == ours
+                except OSError:
+                    return False
+
+            return [w[0] for w in (ln.split() for ln in out.splitlines())
+                    if len(w) == 3 and w[2] == "tgtd" and not w[1].startswith("Z") and in_our_netns(w[0])]
+
         try:
             wait("corosync", lambda: in_cluster("corosync-cfgtool", "-s").returncode == 0, 20)
             pacemakerd = subprocess.Popen([*ENTER, "/usr/sbin/pacemakerd", "-f"], stdout=logs,
                                           stderr=subprocess.STDOUT, start_new_session=True)
-            wait("every resource started", lambda: crm_mon().count("Started") >= 4, 90)
+            wait("every resource started", lambda: crm_mon().count("Started") >= 7, 90)
             assert state.exists()
             assert loop.device in in_cluster("findmnt", "-n", str(mnt)).stdout
             assert subprocess.run(["findmnt", "-n", str(mnt)], capture_output=True).returncode != 0  # not on host
             assert peer.run("ping", "-c1", "-W2", "10.99.0.150", check=False).returncode == 0
             rules = in_cluster("nft", "list", "ruleset").stdout + in_cluster("iptables", "-S").stdout
             assert "ocfkit:tcp:3260" in rules
-            # A failure the monitor notices: Pacemaker recovers the resource.
+            show = in_cluster("tgtadm", "--lld", "iscsi", "--op", "show", "--mode", "target").stdout
+            assert f"Target 2: {iqn}" in show and "fromconf" in show and str(lun) in show
+            # Failures the monitors notice: Pacemaker recovers the resources.
             state.unlink()
             wait("recovery of p_dummy", state.exists, 60)
             assert "p_dummy" in crm_mon("--include=failcounts")
+            pid = live_tgtds()
+            assert len(pid) >= 1
+            in_cluster("kill", "-9", *pid)
+
+            def tgt_back() -> bool:
+                r = in_cluster("tgtadm", "--lld", "iscsi", "--op", "show", "--mode", "target")
+                return r.returncode == 0 and f"Target 2: {iqn}" in r.stdout and str(lun) in r.stdout
+
+            wait("recovery of the killed tgtd with its target and LUN", tgt_back, 90)
+            assert "p_tgtd" in crm_mon("--include=failcounts")
             # A clean shutdown stops everything.
             pacemakerd.terminate()
             pacemakerd.wait(60)
@@ -148,6 +195,7 @@ nodelist {{
             assert in_cluster("findmnt", "-n", str(mnt)).returncode != 0
             rules = in_cluster("nft", "list", "ruleset").stdout + in_cluster("iptables", "-S").stdout
             assert "ocfkit:tcp:3260" not in rules
+            assert not live_tgtds()
         finally:
             for p in (pacemakerd, corosync):
                 if p is not None and p.poll() is None:
@@ -163,6 +211,12 @@ nodelist {{
                     os.kill(int(pid), 9)
                 except ProcessLookupError:
                     pass
+            # Only a tgtd of this test can serve the cluster's private /run/tgtd socket.
+            if holder.poll() is None and \
+                    in_cluster("tgtadm", "--lld", "iscsi", "--op", "show", "--mode", "system").returncode == 0:
+                in_cluster("tgtadm", "--lld", "iscsi", "--op", "delete", "--mode", "system")
             holder.kill()
             holder.wait()
             ENTER[:] = []
+            if made_run_tgtd:
+                os.rmdir("/run/tgtd")
