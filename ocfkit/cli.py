@@ -128,6 +128,15 @@ def cmd_migrate(args) -> int:
         af = (cf.first("auto_failback") or ["legacy"])[0].lower()
         failback = af in hacf.TRUE
     cluster = mig.migrate(groups, nodes=nodes, auto_failback=failback, fencing=not args.no_fencing, name=args.name)
+    if args.drbd_conf:
+        from agents.tools import drbd
+        from ocf.exec import run
+
+        defined = set(drbd.defined_resources(lambda argv, **kw: run(argv, timeout=30, **kw), args.drbd_conf))
+        wanted = {a for g in groups for r in g.resources if r.name == "drbddisk" for a in (r.args or ("all",))}
+        missing = sorted(wanted - defined - {"all"})
+        if missing:
+            raise UsageError(f"drbddisk resource(s) {', '.join(missing)} not defined in {args.drbd_conf}")
     for w in cluster.warnings:
         print(f"ocfkit: warning: {w}", file=sys.stderr)
     out = {"crmsh": render.crmsh_text, "cib": render.cib_xml, "pcs": render.pcs_script}[args.format](cluster)
@@ -237,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("migrate", help="turn a heartbeat v1 setup (haresources, ha.cf) into Pacemaker configuration")
     s.add_argument("--haresources", default="/etc/ha.d/haresources")
     s.add_argument("--ha-cf", help="ha.cf for the node list and auto_failback (default: beside haresources)")
+    s.add_argument("--drbd-conf", help="DRBD configuration: every drbddisk resource must be defined in it")
     s.add_argument("--format", choices=("crmsh", "cib", "pcs"), default="crmsh")
     s.add_argument("--name", default="cluster", help="cluster name")
     s.add_argument("--no-fencing", action="store_true", help="disable STONITH (test clusters only: see the warning)")

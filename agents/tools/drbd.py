@@ -91,3 +91,14 @@ def devices(run, resource: str, conf: str | None = None) -> list[str]:
 def adm(run, verb: str, resource: str, conf: str | None = None, *, ok=(0,)):
     """drbdadm VERB RESOURCE (up, down, adjust, primary, secondary...)."""
     return run([*_adm(conf), verb, resource], ok=ok)
+
+
+def defined_resources(run, conf: str) -> list[str]:
+    """Every resource a configuration defines, for any host (drbdadm dump; sh-resources lists only
+    this host's)."""
+    out = []
+    for line in run(["drbdadm", "-c", conf, "dump"]).stdout.splitlines():
+        words = line.lstrip("# ").split()
+        if len(words) >= 2 and words[0] == "resource" and words[1] not in out:
+            out.append(words[1].rstrip("{"))
+    return out

@@ -88,3 +88,23 @@ def test_crmsh_and_pcs_build_the_same_cib_as_the_xml_renderer(tmp_path):
     for f in (via_crm, via_pcs):
         r = subprocess.run(["crm_verify", "-x", str(f)], capture_output=True, text=True)
         assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_migrate_checks_drbd_resources_against_the_drbd_configuration(tmp_path):
+    import sys
+
+    (tmp_path / "haresources").write_text(SEED)
+    conf = tmp_path / "drbd.conf"
+    conf.write_text("resource iscsi.config { on castor { device /dev/drbd0; disk /dev/sdb1; "
+                    "address 10.0.0.1:7788; meta-disk internal; } on pollux { device /dev/drbd0; disk /dev/sdb1; "
+                    "address 10.0.0.2:7788; meta-disk internal; } }\n")
+    ocfkit = os.path.join(os.path.dirname(sys.executable), "ocfkit")
+    r = subprocess.run([ocfkit, "migrate", "--haresources", str(tmp_path / "haresources"), "--drbd-conf", str(conf)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "resource(s) iscsi.lun not defined" in r.stderr
+    conf.write_text(conf.read_text() + conf.read_text().replace("iscsi.config", "iscsi.lun").replace(
+        "drbd0", "drbd1").replace(":7788", ":7789"))
+    r = subprocess.run([ocfkit, "migrate", "--haresources", str(tmp_path / "haresources"), "--drbd-conf", str(conf),
+                        "--format", "cib"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "split brain" in r.stderr and 'type="drbd"' in r.stdout
