@@ -188,7 +188,7 @@ def flush_route_cache(run, ip: str, *, netns: str | None = None) -> None:
 
 # ----- rtnetlink (no child process: what IPaddr2's monitor uses in its own namespace) -----------
 
-_RTM_NEWADDR, _RTM_GETADDR, _NLMSG_DONE, _NLMSG_ERROR = 20, 22, 3, 2
+_RTM_NEWADDR, _RTM_GETADDR = 20, 22
 _IFA_ADDRESS, _IFA_LOCAL, _IFA_LABEL, _IFA_BROADCAST, _IFA_FLAGS = 1, 2, 3, 4, 8
 _FLAG_WORDS = ((0x01, "secondary"), (0x02, "nodad"), (0x08, "dadfailed"), (0x20, "deprecated"),
                (0x40, "tentative"), (0x80, "permanent"), (0x200, "noprefixroute"))
@@ -198,38 +198,26 @@ def parse_netlink_addresses(data: bytes, names) -> list[Address]:
     """Parse RTM_NEWADDR messages (names: ifindex -> interface name)."""
     import _socket
 
+    from agents.tools import netlink
+
     out = []
-    off = 0
-    while off + 16 <= len(data):
-        length = int.from_bytes(data[off:off + 4], "little")
-        mtype = int.from_bytes(data[off + 4:off + 6], "little")
-        if length < 16:
-            break
-        if mtype == _RTM_NEWADDR:
-            body = data[off + 16:off + length]
-            fam, prefix, flags, _scope = body[0], body[1], body[2], body[3]
-            index = int.from_bytes(body[4:8], "little")
-            attrs: dict[int, bytes] = {}
-            a = 8
-            while a + 4 <= len(body):
-                alen = int.from_bytes(body[a:a + 2], "little")
-                atype = int.from_bytes(body[a + 2:a + 4], "little")
-                if alen < 4:
-                    break
-                attrs[atype] = body[a + 4:a + alen]
-                a += (alen + 3) & ~3
-            if _IFA_FLAGS in attrs:
-                flags = int.from_bytes(attrs[_IFA_FLAGS][:4], "little")
-            raw = attrs.get(_IFA_LOCAL) or attrs.get(_IFA_ADDRESS)
-            if raw is not None and fam in (_socket.AF_INET, _socket.AF_INET6):
-                ip = _socket.inet_ntop(fam, raw)
-                label = attrs.get(_IFA_LABEL, b"").rstrip(b"\0").decode(errors="replace")
-                nic = names(index)
-                brd = _socket.inet_ntop(fam, attrs[_IFA_BROADCAST]) if _IFA_BROADCAST in attrs else ""
-                words = tuple(w for bit, w in _FLAG_WORDS if flags & bit)
-                out.append(Address(nic, "inet" if fam == _socket.AF_INET else "inet6", ip, prefix, broadcast=brd,
-                                   label=label if label and label != nic else "", flags=words))
-        off += (length + 3) & ~3
+    for mtype, body in netlink.messages(data):
+        if mtype != _RTM_NEWADDR or len(body) < 8:
+            continue
+        fam, prefix, flags = body[0], body[1], body[2]
+        index = int.from_bytes(body[4:8], "little")
+        attrs = netlink.attributes(body[8:])
+        if _IFA_FLAGS in attrs:
+            flags = int.from_bytes(attrs[_IFA_FLAGS][:4], "little")
+        raw = attrs.get(_IFA_LOCAL) or attrs.get(_IFA_ADDRESS)
+        if raw is None or fam not in (_socket.AF_INET, _socket.AF_INET6):
+            continue
+        nic = names(index)
+        label = attrs.get(_IFA_LABEL, b"").rstrip(b"\0").decode(errors="replace")
+        brd = _socket.inet_ntop(fam, attrs[_IFA_BROADCAST]) if _IFA_BROADCAST in attrs else ""
+        out.append(Address(nic, "inet" if fam == _socket.AF_INET else "inet6", _socket.inet_ntop(fam, raw), prefix,
+                           broadcast=brd, label=label if label and label != nic else "",
+                           flags=tuple(w for bit, w in _FLAG_WORDS if flags & bit)))
     return out
 
 
@@ -237,31 +225,8 @@ def netlink_addresses(family: int | None = None) -> list[Address]:
     """The addresses in this process's network namespace, read over rtnetlink (an OSError if unavailable)."""
     import _socket
 
+    from agents.tools import netlink
+
     fam = {4: _socket.AF_INET, 6: _socket.AF_INET6}.get(family or 0, 0)
-    s = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, 0)  # NETLINK_ROUTE
-    try:
-        s.settimeout(5)
-        req = (24).to_bytes(4, "little") + _RTM_GETADDR.to_bytes(2, "little") + (0x301).to_bytes(2, "little") + \
-            (1).to_bytes(4, "little") + (0).to_bytes(4, "little") + bytes([fam, 0, 0, 0]) + (0).to_bytes(4, "little")
-        s.sendto(req, (0, 0))
-        chunks = []
-        while True:
-            data = s.recv(65536)
-            chunks.append(data)
-            # The dump ends with NLMSG_DONE; look at each message type in this datagram.
-            off, done = 0, False
-            while off + 16 <= len(data):
-                length = int.from_bytes(data[off:off + 4], "little")
-                mtype = int.from_bytes(data[off + 4:off + 6], "little")
-                if mtype == _NLMSG_ERROR:
-                    raise OSError("rtnetlink answered an error to RTM_GETADDR")
-                if mtype == _NLMSG_DONE:
-                    done = True
-                if length < 16:
-                    break
-                off += (length + 3) & ~3
-            if done:
-                break
-    finally:
-        s.close()
-    return parse_netlink_addresses(b"".join(chunks), _socket.if_indextoname)
+    data = netlink.dump(0, _RTM_GETADDR, bytes([fam, 0, 0, 0]) + (0).to_bytes(4, "little"))  # NETLINK_ROUTE
+    return parse_netlink_addresses(data, _socket.if_indextoname)

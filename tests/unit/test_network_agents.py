@@ -107,7 +107,9 @@ def test_nfnetlink_rule_comments_are_read_from_userdata():
 
     comment = b"ocfkit:tcp:3260:10.99.0.1:in\0"
     udata = bytes([0, len(comment)]) + comment
-    attrs = nft._attr(1, b"ocfkit_portblock\0") + nft._attr(7, udata)
+    from agents.tools import netlink
+
+    attrs = netlink.attribute(1, b"ocfkit_portblock\0") + netlink.attribute(7, udata)
     body = bytes([1, 0, 0, 0]) + attrs
     msg = (16 + len(body)).to_bytes(4, "little") + ((10 << 8) | 6).to_bytes(2, "little") + b"\0" * 10 + body
     done = (16).to_bytes(4, "little") + (3).to_bytes(2, "little") + b"\0" * 10
