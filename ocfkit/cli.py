@@ -144,6 +144,24 @@ def cmd_migrate(args) -> int:
     return 0
 
 
+def cmd_generate(args) -> int:
+    from crm import description
+
+    try:
+        files = description.generate(description.load(args.description))
+    except description.DescriptionError as e:
+        raise UsageError(str(e)) from None
+    os.makedirs(args.out, exist_ok=True)
+    for name, (content, mode) in files.items():
+        path = os.path.join(args.out, name)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            os.fchmod(f.fileno(), mode)
+            f.write(content)
+        print(path)
+    return 0
+
+
 def cmd_crm_check(args) -> int:
     from crm.check import check
 
@@ -251,6 +269,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="cluster", help="cluster name")
     s.add_argument("--no-fencing", action="store_true", help="disable STONITH (test clusters only: see the warning)")
     s.set_defaults(func=cmd_migrate)
+
+    s = sub.add_parser("generate", help="write every configuration file from a cluster description (TOML)")
+    s.add_argument("description", help="the TOML description (see examples/seed-san.toml)")
+    s.add_argument("--out", required=True, help="directory to write into")
+    s.set_defaults(func=cmd_generate)
 
     s = sub.add_parser("crm", help="Pacemaker configuration tools")
     crm_sub = s.add_subparsers(dest="crm_command", metavar="ACTION")

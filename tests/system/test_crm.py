@@ -108,3 +108,27 @@ def test_migrate_checks_drbd_resources_against_the_drbd_configuration(tmp_path):
                         "--format", "cib"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "split brain" in r.stderr and 'type="drbd"' in r.stdout
+
+
+def test_generated_files_pass_drbdadm_and_the_pacemaker_pipeline(tmp_path):
+    import sys
+
+    from agents.tools import drbd as drbdtool
+    from ocf.exec import run as seam
+
+    ocfkit = os.path.join(os.path.dirname(sys.executable), "ocfkit")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    desc = tmp_path / "san.toml"
+    with open(os.path.join(root, "examples", "seed-san.toml")) as f:
+        text = f.read()
+    desc.write_text(text.replace("fencing = true", "fencing = false"))
+    r = subprocess.run([ocfkit, "generate", str(desc), "--out", str(tmp_path / "out")], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    out = tmp_path / "out"
+    assert os.stat(out / "authkeys").st_mode & 0o777 == 0o600
+    defined = drbdtool.defined_resources(lambda argv, **kw: seam(argv, timeout=30, **kw), str(out / "drbd.conf"))
+    assert defined == ["iscsi.config", "iscsi.lun"]
+    rep = check(str(out / "cib.xml"))
+    assert rep.ok, rep.text()
+    assert set(v for k, v in rep.placement.items() if k.startswith("g_")) == {"castor"}
