@@ -1,7 +1,11 @@
-"""ocf:ocfkit:iSCSITarget and ocf:ocfkit:iSCSILogicalUnit (iSCSI target and LUN).
+"""ocf:ocfkit:iSCSITarget and ocf:ocfkit:iSCSILogicalUnit (iSCSI target and LUN), and iscsitarget (the daemon).
 
-Backend: tgt (userspace tgtd through tgtadm). The LIO (configfs) and IET (ietadm) backends are
-not implemented yet; `implementation` accepts only what works.
+The agents hold the parameters and the OCF rules; each implementation is a backend module imported
+only when used (agents/iscsi_tgt.py, iscsi_lio.py, iscsi_iet.py), so a monitor loads one of them.
+A backend has a Target and a Lun class built from the agent, with check() (configuration rules, no
+environment), require() (the implementation is usable here, for validate-all), monitor(), start() and
+stop(); the actions find a missing implementation on their way (NotInstalledError: a probe says 7, a
+stop 0).
 """
 
 from __future__ import annotations
@@ -10,13 +14,67 @@ from ocf.agent import Agent, action
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
 from ocf.params import Param, Parser, boolean, choice, integer, path, string, words
 
-# iSCSI session parameters tgt accepts per target (tgtadm --op update --name).
-TGT_PARAMS = {"MaxRecvDataSegmentLength", "MaxXmitDataSegmentLength", "HeaderDigest", "DataDigest",
-              "InitialR2T", "MaxOutstandingR2T", "ImmediateData", "FirstBurstLength", "MaxBurstLength",
-              "DataPDUInOrder", "DataSequenceInOrder", "ErrorRecoveryLevel", "IFMarker", "OFMarker",
-              "DefaultTime2Wait", "DefaultTime2Retain", "OFMarkInt", "IFMarkInt", "MaxConnections",
-              "RDMAExtensions", "TargetRecvDataSegmentLength", "InitiatorRecvDataSegmentLength",
-              "MaxOutstandingUnexpectedPDUs", "MaxQueueCmd"}
+IMPLEMENTATIONS = ("tgt", "lio", "iet")
+# Where the implementations keep their state. The environment can move them, for tests that run
+# against a directory tree mimicking the real one (never needed on a real host).
+ROOT_VARS = {"configfs": ("OCFKIT_CONFIGFS_ROOT", "/sys/kernel/config"), "sysfs": ("OCFKIT_SYSFS_ROOT", "/sys"),
+             "proc": ("OCFKIT_PROC_ROOT", "/proc"), "etc": ("OCFKIT_ETC_ROOT", "/etc")}
+
+
+def system_path(env, which: str) -> str:
+    """A system directory (configfs, sysfs, proc, etc), moved by its OCFKIT_*_ROOT variable if set."""
+    var, default = ROOT_VARS[which]
+    return (env.get(var) or default).rstrip("/") or "/"
+
+
+def detect(env) -> str:
+    """The implementation this host runs, or "": lio, then iet, then tgt.
+
+    Kernel targets first: a loaded target module is a deliberate choice, while tgtadm may be installed
+    and unused; lio before iet because both cannot usefully share port 3260 and LIO is in every
+    current kernel."""
+    import os
+
+    if os.path.isdir(system_path(env, "configfs") + "/target") or \
+            os.path.isdir(system_path(env, "sysfs") + "/module/target_core_mod"):
+        return "lio"
+    if os.path.exists(system_path(env, "proc") + "/net/iet"):
+        return "iet"
+    from ocf.exec import which
+
+    return "tgt" if which("tgtadm") else ""
+
+
+def is_initiator_name(text: str) -> bool:
+    """Whether text is an iSCSI name (iqn./eui./naa.) rather than an address or network."""
+    return text.lower().startswith(("iqn.", "eui.", "naa."))
+
+
+def instance_name(instance: str) -> str:
+    """The resource name without a clone suffix, made safe for a configfs directory name."""
+    name = instance.split(":", 1)[0]
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "lun"
+
+
+class Rollback:
+    """Undo steps recorded while a start builds something; run in reverse when a later step fails."""
+
+    def __init__(self, log) -> None:
+        self.log = log
+        self.steps: list[tuple] = []
+
+    def add(self, func, *args) -> None:
+        """Remember how to undo what was just done."""
+        self.steps.append((func, args))
+
+    def run(self) -> None:
+        """Undo everything recorded, newest first; an undo that fails is logged, not raised."""
+        for func, args in reversed(self.steps):
+            try:
+                func(*args)
+            except (OcfError, OSError) as e:
+                self.log.warning(f"undo after a failed start: {e}")
+        self.steps.clear()
 
 
 class _Iqn(Parser):
@@ -44,186 +102,77 @@ class _KeyValues(Parser):
         return "Space-separated name=value pairs."
 
 
-def _backend_available() -> str:
-    from ocf.exec import which
-
-    return "tgt" if which("tgtadm") else ""
-
-
 class _Iscsi(Agent):
     """Shared parts of the target and LUN agents."""
 
-    implementation = Param(choice("tgt"), shortdesc="iSCSI target implementation",
-                           longdesc="The iSCSI target implementation; found automatically when unset. Only tgt "
-                                    "(userspace tgtd) is implemented so far.")
+    implementation = Param(choice(*IMPLEMENTATIONS), shortdesc="iSCSI target implementation",
+                           longdesc="The iSCSI target implementation: tgt (userspace tgtd through tgtadm), lio "
+                                    "(the kernel target, through configfs) or iet (iSCSI Enterprise Target, "
+                                    "through ietadm and /proc/net/iet). When unset: lio if "
+                                    "/sys/kernel/config/target exists or target_core_mod is loaded, else iet if "
+                                    "/proc/net/iet exists, else tgt if tgtadm is installed.")
+    _backend_obj = None
+    backend_kind = ""  # the backend class name: Target or Lun
 
-    def backend(self) -> str:
-        """The implementation to use, or NotInstalledError."""
-        impl = self.implementation or _backend_available()
+    def impl(self) -> str:
+        """The implementation in use (NotInstalledError when none is found)."""
+        impl = self.implementation or detect(self.env)
         if not impl:
-            raise NotInstalledError("no iSCSI target implementation found (install tgt)")
-        from ocf.exec import which
-
-        if impl == "tgt" and not which("tgtadm"):
-            raise NotInstalledError("tgtadm is not installed")
+            raise NotInstalledError("no iSCSI target implementation found (LIO configfs, IET /proc/net/iet or tgtadm)")
         return impl
 
-    def find_tid(self, iqn: str):
-        """The tgt target with this IQN, or None."""
-        from agents.tools import tgtadm
+    def backend(self):
+        """The backend object of the implementation, its configuration checked."""
+        if self._backend_obj is None:
+            impl = self.impl()
+            if impl == "lio":
+                from agents import iscsi_lio as mod
+            elif impl == "iet":
+                from agents import iscsi_iet as mod
+            else:
+                from agents import iscsi_tgt as mod
+            b = getattr(mod, self.backend_kind)(self)
+            b.check()
+            self._backend_obj = b
+        return self._backend_obj
 
-        for t in tgtadm.targets(self.run).values():
-            if t.iqn == iqn:
-                return t
-        return None
-
-
-class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
-    """Manages an iSCSI target: its name, portals, allowed initiators (names or addresses), CHAP
-    authentication and session parameters. Start is a sequence of ensure steps that undoes what it
-    made when a step fails, so the next start never trips over half-built objects; stop removes
-    exactly what start created and finishes within its deadline even while initiators are logged in
-    and reconnecting (access is revoked first, then the target is deleted with its sessions). The CHAP
-    password is never logged nor shown in an exit reason."""
-
-    shortdesc = "iSCSI target export agent"
-
-    iqn = Param(_Iqn(), required=True, unique=True, shortdesc="iSCSI target IQN",
-                longdesc="The target iSCSI Qualified Name.")
-    tid = Param(integer(1, 65535), required=True, unique=True, shortdesc="iSCSI target ID",
-                longdesc="The target id (tgt needs one). Give the same tid on every node.")
-    portals = Param(words, default="0.0.0.0:3260", shortdesc="iSCSI portal addresses",
-                    longdesc="Space-separated ip:port portals. tgt listens on 0.0.0.0:3260 by default; other "
-                             "portals are added when missing and removed at stop if this agent added them.")
-    allowed_initiators = Param(words, shortdesc="List of iSCSI initiators allowed to connect",
-                               longdesc="Space-separated initiator names (iqn...) and/or addresses or networks; "
-                                        "unset allows everyone.")
-    incoming_username = Param(string, unique=True, shortdesc="Incoming account username",
-                              longdesc="CHAP user name initiators must log in with.")
-    incoming_password = Param(string, secret=True, shortdesc="Incoming account password",
-                              longdesc="CHAP secret (12 to 16 characters for most initiators).")
-    additional_parameters = Param(_KeyValues(), shortdesc="List of iSCSI target parameters",
-                                  longdesc="Session parameters as name=value, e.g. MaxRecvDataSegmentLength=65536 "
-                                           "InitialR2T=No ImmediateData=Yes (checked against what tgt accepts).")
+    def path_of(self, which: str) -> str:
+        """A system directory, moved by OCFKIT_*_ROOT for tests."""
+        return system_path(self.env, which)
 
     def check_config(self) -> None:
-        """Rules that hold on every node."""
-        if bool(self.incoming_username) != bool(self.incoming_password):
-            raise ConfigError("incoming_username and incoming_password go together")
-        unknown = sorted(set(self.additional_parameters or {}) - TGT_PARAMS)
-        if unknown:
-            raise ConfigError("additional_parameters: tgt does not know " + ", ".join(unknown))
-        for p in self.portals:
-            host, sep, port = p.rpartition(":")
-            if not sep or not port.isdigit() or not host:
-                raise ConfigError(f"portal {p!r} is not ip:port")
+        """Rules that hold on every node; the backend's own when the implementation is given."""
+        self.common_checks()
+        if self.implementation:
+            self.backend()
+
+    def common_checks(self) -> None:
+        """Rules for every backend."""
 
     def environment_problems(self) -> list[OcfError]:
         """validate-all level 10."""
         try:
-            self.backend()
+            self.backend().require()
         except OcfError as e:
             return [e]
         return []
 
     @action(timeout=10, interval=10, depth=0)
     def monitor(self) -> int:
-        """0 when tgtd has the target under its tid with this IQN."""
-        from agents.tools import tgtadm
-
-        self.backend()
-        t = tgtadm.targets(self.run).get(self.tid)
-        if t is None:
-            if not self.is_probe and not tgtadm.answering(self.run):
-                # Not "cleanly stopped": the daemon died with the target.
-                raise OcfError("tgtd is not running (the target died with it)")
-            return Rc.NOT_RUNNING
-        if t.iqn != self.iqn:
-            raise OcfError(f"tid {self.tid} is {t.iqn}, not {self.iqn}")
-        return Rc.SUCCESS
+        """0 when running, 7 when cleanly stopped."""
+        return self.backend().monitor()
 
     @action(timeout=10)
     def start(self) -> int:
-        """Ensure target, parameters, portals, ACLs and CHAP; undo on failure."""
-        from agents.tools import tgtadm
-
-        self.backend()
-        if not tgtadm.answering(self.run):
-            raise OcfError("tgtd is not running: start it first (ocf:ocfkit:iscsitarget, or the tgt service)")
-        existing = tgtadm.targets(self.run).get(self.tid)
-        if existing is not None and existing.iqn != self.iqn:
-            raise OcfError(f"tid {self.tid} is already used by {existing.iqn}")
-        created = existing is None
-        try:
-            if created:
-                tgtadm.new_target(self.run, self.tid, self.iqn)
-            for k, v in (self.additional_parameters or {}).items():
-                tgtadm.update_target(self.run, self.tid, k, v)
-            self._ensure_portals()
-            t = tgtadm.targets(self.run)[self.tid]
-            wanted = list(self.allowed_initiators or ["ALL"])
-            for acl in t.acls:
-                if acl not in wanted:
-                    tgtadm.unbind(self.run, self.tid, acl)
-            for acl in wanted:
-                if acl not in t.acls:
-                    tgtadm.bind(self.run, self.tid, acl)
-            if self.incoming_username:
-                if self.incoming_username in tgtadm.accounts(self.run):
-                    # The password may have changed: recreate the account rather than trust it.
-                    tgtadm.delete_account(self.run, self.incoming_username)
-                tgtadm.new_account(self.run, self.incoming_username, self.incoming_password)
-                tgtadm.bind_account(self.run, self.tid, self.incoming_username)
-        except OcfError:
-            if created:
-                self._teardown()
-            raise
-        return self.monitor()
-
-    def _portal_state(self):
-        from ocf.state import StateFile
-
-        return StateFile(f"{self.rsctmp}/iSCSITarget-{self.tid}.portals")
-
-    def _ensure_portals(self) -> None:
-        from agents.tools import tgtadm
-
-        wanted = [p for p in self.portals if p != "0.0.0.0:3260"]
-        if not wanted:
-            return
-        have = tgtadm.portals(self.run)
-        added = []
-        for p in wanted:
-            if p not in have:
-                tgtadm.new_portal(self.run, p)
-                added.append(p)
-        if added:
-            old = (self._portal_state().read() or "").split()
-            self._portal_state().write(" ".join(sorted(set(old + added))))
-
-    def _teardown(self) -> None:
-        from agents.tools import tgtadm
-
-        t = tgtadm.targets(self.run).get(self.tid)
-        if t is not None and t.iqn == self.iqn:
-            # Revoke access first so reconnecting initiators cannot log in again, then delete the target
-            # with its sessions (--force): no waiting for initiators to go away.
-            for acl in t.acls:
-                tgtadm.unbind(self.run, self.tid, acl)
-            tgtadm.delete_target(self.run, self.tid)
-        if self.incoming_username:
-            in_use = any(self.incoming_username in other.accounts for other in tgtadm.targets(self.run).values())
-            if not in_use:
-                tgtadm.delete_account(self.run, self.incoming_username)
-        for p in (self._portal_state().read() or "").split():
-            tgtadm.delete_portal(self.run, p)
-        self._portal_state().remove()
+        """Ensure the configuration step by step (undone when a step fails), then monitor."""
+        b = self.backend()
+        b.start()
+        return b.monitor()
 
     @action(timeout=10)
     def stop(self) -> int:
-        """Revoke access, delete the target with its sessions, the account and added portals."""
-        self.backend()
-        self._teardown()
+        """Remove what start made (nothing to do is success)."""
+        self.backend().stop()
         return Rc.SUCCESS
 
     @action(timeout=10)
@@ -232,29 +181,101 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
         return self.monitor()
 
 
+class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
+    """Manages an iSCSI target: its name, portals, allowed initiators, CHAP authentication and session
+    parameters, on tgt, LIO or IET. Start is a sequence of ensure steps that undoes what it made when a
+    step fails, so the next start never trips over half-built objects; stop removes exactly what start
+    created and finishes within its deadline even while initiators are logged in and reconnecting
+    (access is revoked first, then the target is deleted with its sessions). The CHAP password is never
+    logged nor shown in an exit reason. tgt: tid required; portals other than 0.0.0.0:3260 are added to
+    tgtd; initiator names and addresses. LIO: driven through configfs directly; every portal (the
+    default too) is created under the target; allowed_initiators become ACLs, which LIO only knows by
+    initiator name (addresses are a configuration error); without them the target runs in demo mode
+    (dynamic ACLs, writable). IET: through ietadm; tid optional (the next free one is taken); portals
+    are ietd's (a warning); allowed_initiators (names or addresses) are lines in initiators.allow (and
+    an ALL line in initiators.deny for older ietd), removed again at stop."""
+
+    shortdesc = "iSCSI target export agent"
+    backend_kind = "Target"
+
+    iqn = Param(_Iqn(), required=True, unique=True, shortdesc="iSCSI target IQN",
+                longdesc="The target iSCSI Qualified Name.")
+    tid = Param(integer(1, 65535), unique=True, shortdesc="iSCSI target ID",
+                longdesc="The target id: required by tgt (give the same tid on every node); optional for IET "
+                         "(unset: the next free one); not used by LIO.")
+    portals = Param(words, default="0.0.0.0:3260", shortdesc="iSCSI portal addresses",
+                    longdesc="Space-separated ip:port portals. tgt listens on 0.0.0.0:3260 by default; other "
+                             "portals are added when missing and removed at stop if this agent added them. LIO: "
+                             "each portal (the default too) is created under the target. IET: ietd's own "
+                             "listening address applies (a warning when set to something else).")
+    allowed_initiators = Param(words, shortdesc="List of iSCSI initiators allowed to connect",
+                               longdesc="Space-separated initiators; unset allows everyone. tgt and IET: names "
+                                        "(iqn...) and/or addresses or networks. LIO: initiator names only (LIO "
+                                        "ACLs are by name).")
+    incoming_username = Param(string, unique=True, shortdesc="Incoming account username",
+                              longdesc="CHAP user name initiators must log in with.")
+    incoming_password = Param(string, secret=True, shortdesc="Incoming account password",
+                              longdesc="CHAP secret (12 to 16 characters for most initiators).")
+    additional_parameters = Param(_KeyValues(), shortdesc="List of iSCSI target parameters",
+                                  longdesc="Session parameters as name=value, e.g. MaxRecvDataSegmentLength=65536 "
+                                           "InitialR2T=No ImmediateData=Yes, checked against what the "
+                                           "implementation accepts (LIO: also TPG attributes such as "
+                                           "login_timeout; IET: also Wthreads, QueuedCommands, NOPInterval...).")
+
+    def common_checks(self) -> None:
+        """Rules for every backend."""
+        if bool(self.incoming_username) != bool(self.incoming_password):
+            raise ConfigError("incoming_username and incoming_password go together")
+        for p in self.portals:
+            host, sep, port = p.rpartition(":")
+            if not sep or not port.isdigit() or not host:
+                raise ConfigError(f"portal {p!r} is not ip:port")
+
+
 class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
-    """Manages an iSCSI logical unit (LUN) of a target, backed by a block device or a file. The SCSI
-    ID and serial number default to values derived from the resource name, so that they stay the same
-    on every node and initiators (and multipath) see the same disk after a failover."""
+    """Manages an iSCSI logical unit (LUN) of a target, backed by a block device or a file, on tgt, LIO
+    or IET. The SCSI ID and serial number default to values derived from the resource name, so that
+    they stay the same on every node and initiators (and multipath) see the same disk after a failover.
+    LIO: a storage object core/iblock_N/NAME (block device) or core/fileio_N/NAME (file), NAME being
+    the resource name, linked as the LUN and mapped into every ACL of the target; stop removes the
+    mappings, the LUN and the storage object. IET: ietadm with Type=blockio (block device) or fileio
+    (file)."""
 
     shortdesc = "iSCSI logical unit agent"
+    backend_kind = "Lun"
 
     target_iqn = Param(_Iqn(), required=True, shortdesc="iSCSI target IQN",
                        longdesc="The IQN of the target that holds this LUN.")
-    lun = Param(integer(1, 255), required=True, shortdesc="Logical Unit number (LUN)",
-                longdesc="The LUN number (tgt reserves 0 for its controller).")
+    lun = Param(integer(0, 255), required=True, shortdesc="Logical Unit number (LUN)",
+                longdesc="The LUN number (tgt reserves 0 for its controller: 1 or more there).")
     path = Param(path(), required=True, shortdesc="Block device (or file) path",
                  longdesc="The block device or file that backs the LUN.")
     scsi_id = Param(string, unique=True, shortdesc="SCSI ID",
-                    longdesc="The SCSI ID; default: the first 16 characters of the resource name.")
+                    longdesc="The SCSI ID (tgt, IET); default: the first 16 characters of the resource name.")
     scsi_sn = Param(string, unique=True, shortdesc="SCSI serial number",
-                    longdesc="The SCSI serial number; default: 8 hex digits derived from the resource name.")
-    vendor_id = Param(string, shortdesc="SCSI vendor ID", longdesc="The SCSI vendor id (8 characters at most).")
-    product_id = Param(string, shortdesc="SCSI product ID", longdesc="The SCSI product id (16 characters at most).")
-    readonly = Param(boolean, default="false", shortdesc="Read only", longdesc="Export the LUN read only.")
+                    longdesc="The SCSI serial number (LIO: the unit serial VPD page); default: 8 hex digits "
+                             "derived from the resource name.")
+    vendor_id = Param(string, shortdesc="SCSI vendor ID",
+                      longdesc="The SCSI vendor id (8 characters at most; LIO: where the kernel offers "
+                               "wwn/vendor_id).")
+    product_id = Param(string, shortdesc="SCSI product ID",
+                       longdesc="The SCSI product id (16 characters at most; LIO: where the kernel offers "
+                                "wwn/product_id).")
+    readonly = Param(boolean, default="false", shortdesc="Read only",
+                     longdesc="Export the LUN read only (LIO: block devices opened read only, and the LUN "
+                              "write-protected in every ACL; IET: IOMode=ro).")
+    additional_parameters = Param(_KeyValues(), shortdesc="Logical unit parameters",
+                                  longdesc="name=value pairs for the implementation: tgt logical unit parameters "
+                                           "(product_rev, removable, sense_format, online, thin_provisioning); "
+                                           "LIO storage object attributes (emulate_tpu, emulate_3pc, "
+                                           "emulate_caw, queue_depth, ...); IET IOMode, BlockSize.")
     tgt_bstype = Param(string, shortdesc="tgt backing store type", longdesc="tgtadm --bstype (rdwr, aio, ...).")
     tgt_bsoflags = Param(string, shortdesc="tgt backing store flags", longdesc="tgtadm --bsoflags (direct, sync).")
     tgt_device_type = Param(string, shortdesc="tgt device type", longdesc="tgtadm --device-type (disk, ...).")
+    lio_hba = Param(integer(0, 65535), default="0", shortdesc="LIO HBA number",
+                    longdesc="N of the LIO storage object's core/iblock_N or core/fileio_N directory.")
+    iet_type = Param(choice("blockio", "fileio"), shortdesc="IET I/O type",
+                     longdesc="IET Type= of the LUN; default: blockio for a block device, fileio for a file.")
 
     def identity(self) -> tuple[str, str]:
         """(scsi_id, scsi_sn), stable across nodes."""
@@ -265,8 +286,18 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
         sn = self.scsi_sn or hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()[:8]
         return sid, sn
 
-    def check_config(self) -> None:
-        """Rules that hold on every node."""
+    def is_block_device(self) -> bool:
+        """Whether path is a block device (else a file)."""
+        import os
+        import stat
+
+        try:
+            return stat.S_ISBLK(os.stat(self.path).st_mode)
+        except OSError:
+            return False
+
+    def common_checks(self) -> None:
+        """Rules for every backend."""
         if self.vendor_id and len(self.vendor_id) > 8:
             raise ConfigError("vendor_id is at most 8 characters")
         if self.product_id and len(self.product_id) > 16:
@@ -276,92 +307,21 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """validate-all level 10."""
         import os
 
-        problems: list[OcfError] = []
-        try:
-            self.backend()
-        except OcfError as e:
-            problems.append(e)
+        problems = super().environment_problems()
         if not os.path.exists(self.path):
             problems.append(NotInstalledError(f"{self.path} does not exist"))
         return problems
 
-    @action(timeout=10, interval=10, depth=0)
-    def monitor(self) -> int:
-        """0 when the target has this LUN on this path."""
-        self.backend()
-        t = self.find_tid(self.target_iqn)
-        lun = t.luns.get(self.lun) if t else None
-        if lun is None:
-            if t is None and not self.is_probe:
-                from agents.tools import tgtadm
-
-                if not tgtadm.answering(self.run):
-                    raise OcfError("tgtd is not running (the LUN died with it)")
-            return Rc.NOT_RUNNING
-        if lun.path != self.path:
-            raise OcfError(f"LUN {self.lun} of {self.target_iqn} is {lun.path}, not {self.path}")
-        return Rc.SUCCESS
-
     @action(timeout=10)
     def start(self) -> int:
-        """Ensure the LUN with its identity; undo it when a step fails."""
+        """Ensure the LUN with its identity (undone when a step fails), then monitor."""
         import os
 
-        from agents.tools import tgtadm
-
-        self.backend()
+        b = self.backend()
         if not os.path.exists(self.path):
             raise NotInstalledError(f"{self.path} does not exist")
-        t = self.find_tid(self.target_iqn)
-        if t is None:
-            raise OcfError(f"target {self.target_iqn} does not exist (start the iSCSITarget first)")
-        lun = t.luns.get(self.lun)
-        if lun is not None and lun.path != self.path:
-            raise OcfError(f"LUN {self.lun} of {self.target_iqn} is already {lun.path}")
-        if lun is not None:
-            return Rc.SUCCESS
-        sid, sn = self.identity()
-        tgtadm.new_lun(self.run, t.tid, self.lun, self.path, bstype=self.tgt_bstype or "",
-                       bsoflags=self.tgt_bsoflags or "", device_type=self.tgt_device_type or "")
-        try:
-            params = {"scsi_id": sid, "scsi_sn": sn}
-            if self.vendor_id:
-                params["vendor_id"] = self.vendor_id
-            if self.product_id:
-                params["product_id"] = self.product_id
-            if self.readonly:
-                params["readonly"] = "1"
-            tgtadm.update_lun(self.run, t.tid, self.lun, params)
-        except OcfError:
-            tgtadm.delete_lun(self.run, t.tid, self.lun)
-            raise
-        return self.monitor()
-
-    @action(timeout=10)
-    def stop(self) -> int:
-        """Delete the LUN (connected initiators then see it gone)."""
-        from agents.tools import tgtadm
-
-        self.backend()
-        t = self.find_tid(self.target_iqn)
-        if t is None or self.lun not in t.luns:
-            return Rc.SUCCESS
-        if t.luns[self.lun].path != self.path:
-            self.log.warning(f"LUN {self.lun} of {self.target_iqn} is {t.luns[self.lun].path}: not ours, kept")
-            return Rc.SUCCESS
-
-        def gone() -> bool:
-            tgtadm.delete_lun(self.run, t.tid, self.lun)
-            now = self.find_tid(self.target_iqn)
-            return now is None or self.lun not in now.luns
-
-        self.wait_for(f"LUN {self.lun} of {self.target_iqn} to be deleted", gone, interval=0.2)
-        return Rc.SUCCESS
-
-    @action(timeout=10)
-    def status(self) -> int:
-        """Legacy alias of monitor."""
-        return self.monitor()
+        b.start()
+        return b.monitor()
 
 
 class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the seed's heartbeat resource)

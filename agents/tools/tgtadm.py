@@ -144,8 +144,19 @@ def unbind(run, tid: int, initiator: str) -> None:
 
 
 def new_account(run, user: str, password: str) -> None:
-    """Create a CHAP account (the password reaches tgtadm only as an argument: tgtadm has no other way)."""
-    run([*BASE, "--op", "new", "--mode", "account", "--user", user, "--password", password])
+    """Create a CHAP account (the password reaches tgtadm only as an argument: tgtadm has no other way).
+
+    A failure is reported with the password replaced by *** (the error is built outside the handler,
+    so no exception chain carries the original text)."""
+    from ocf.errors import CommandError
+
+    argv = [*BASE, "--op", "new", "--mode", "account", "--user", user, "--password", password]
+    try:
+        run(argv)
+        return
+    except CommandError as e:
+        failed = (e.returncode, e.stderr.replace(password, "***"))
+    raise CommandError([*argv[:-1], "***"], failed[0], failed[1])
 
 
 def delete_account(run, user: str) -> None:

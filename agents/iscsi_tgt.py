@@ -1,0 +1,218 @@
+"""The tgt backend of iSCSITarget and iSCSILogicalUnit: userspace tgtd through tgtadm."""
+
+from __future__ import annotations
+
+from agents.tools import tgtadm
+from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
+
+# iSCSI session parameters tgt accepts per target (tgtadm --op update --name).
+TGT_PARAMS = {"MaxRecvDataSegmentLength", "MaxXmitDataSegmentLength", "HeaderDigest", "DataDigest",
+              "InitialR2T", "MaxOutstandingR2T", "ImmediateData", "FirstBurstLength", "MaxBurstLength",
+              "DataPDUInOrder", "DataSequenceInOrder", "ErrorRecoveryLevel", "IFMarker", "OFMarker",
+              "DefaultTime2Wait", "DefaultTime2Retain", "OFMarkInt", "IFMarkInt", "MaxConnections",
+              "RDMAExtensions", "TargetRecvDataSegmentLength", "InitiatorRecvDataSegmentLength",
+              "MaxOutstandingUnexpectedPDUs", "MaxQueueCmd"}
+# Logical unit parameters (tgtadm --op update --mode logicalunit --params) besides the ones the agent sets.
+LUN_PARAMS = {"product_rev", "removable", "sense_format", "online", "thin_provisioning"}
+
+
+def _require() -> None:
+    """tgtadm is installed (validate-all; the actions learn it from the command seam)."""
+    from ocf.exec import which
+
+    if not which("tgtadm"):
+        raise NotInstalledError("tgtadm is not installed")
+
+
+def find_target(run, iqn: str):
+    """The tgt target with this IQN, or None."""
+    for t in tgtadm.targets(run).values():
+        if t.iqn == iqn:
+            return t
+    return None
+
+
+class Target:
+    """An iSCSI target in tgtd."""
+
+    def __init__(self, agent) -> None:
+        self.a = agent
+
+    def check(self) -> None:
+        """tgt's configuration rules."""
+        a = self.a
+        if a.tid is None:
+            raise ConfigError("tid is required with implementation=tgt")
+        unknown = sorted(set(a.additional_parameters or {}) - TGT_PARAMS)
+        if unknown:
+            raise ConfigError("additional_parameters: tgt does not know " + ", ".join(unknown))
+
+    def require(self) -> None:
+        """tgtadm is installed."""
+        _require()
+
+    def monitor(self) -> int:
+        """0 when tgtd has the target under its tid with this IQN."""
+        a = self.a
+        t = tgtadm.targets(a.run).get(a.tid)
+        if t is None:
+            if not a.is_probe and not tgtadm.answering(a.run):
+                # Not "cleanly stopped": the daemon died with the target.
+                raise OcfError("tgtd is not running (the target died with it)")
+            return Rc.NOT_RUNNING
+        if t.iqn != a.iqn:
+            raise OcfError(f"tid {a.tid} is {t.iqn}, not {a.iqn}")
+        return Rc.SUCCESS
+
+    def start(self) -> None:
+        """Ensure target, parameters, portals, ACLs and CHAP; undo on failure."""
+        a = self.a
+        if not tgtadm.answering(a.run):
+            raise OcfError("tgtd is not running: start it first (ocf:ocfkit:iscsitarget, or the tgt service)")
+        existing = tgtadm.targets(a.run).get(a.tid)
+        if existing is not None and existing.iqn != a.iqn:
+            raise OcfError(f"tid {a.tid} is already used by {existing.iqn}")
+        created = existing is None
+        try:
+            if created:
+                tgtadm.new_target(a.run, a.tid, a.iqn)
+            for k, v in (a.additional_parameters or {}).items():
+                tgtadm.update_target(a.run, a.tid, k, v)
+            self._ensure_portals()
+            t = tgtadm.targets(a.run)[a.tid]
+            wanted = list(a.allowed_initiators or ["ALL"])
+            for acl in t.acls:
+                if acl not in wanted:
+                    tgtadm.unbind(a.run, a.tid, acl)
+            for acl in wanted:
+                if acl not in t.acls:
+                    tgtadm.bind(a.run, a.tid, acl)
+            if a.incoming_username:
+                if a.incoming_username in tgtadm.accounts(a.run):
+                    # The password may have changed: recreate the account rather than trust it.
+                    tgtadm.delete_account(a.run, a.incoming_username)
+                tgtadm.new_account(a.run, a.incoming_username, a.incoming_password)
+                tgtadm.bind_account(a.run, a.tid, a.incoming_username)
+        except OcfError:
+            if created:
+                self._teardown()
+            raise
+
+    def _portal_state(self):
+        from ocf.state import StateFile
+
+        return StateFile(f"{self.a.rsctmp}/iSCSITarget-{self.a.tid}.portals")
+
+    def _ensure_portals(self) -> None:
+        a = self.a
+        wanted = [p for p in a.portals if p != "0.0.0.0:3260"]
+        if not wanted:
+            return
+        have = tgtadm.portals(a.run)
+        added = []
+        for p in wanted:
+            if p not in have:
+                tgtadm.new_portal(a.run, p)
+                added.append(p)
+        if added:
+            old = (self._portal_state().read() or "").split()
+            self._portal_state().write(" ".join(sorted(set(old + added))))
+
+    def _teardown(self) -> None:
+        a = self.a
+        t = tgtadm.targets(a.run).get(a.tid)
+        if t is not None and t.iqn == a.iqn:
+            # Revoke access first so reconnecting initiators cannot log in again, then delete the target
+            # with its sessions (--force): no waiting for initiators to go away.
+            for acl in t.acls:
+                tgtadm.unbind(a.run, a.tid, acl)
+            tgtadm.delete_target(a.run, a.tid)
+        if a.incoming_username:
+            in_use = any(a.incoming_username in other.accounts for other in tgtadm.targets(a.run).values())
+            if not in_use:
+                tgtadm.delete_account(a.run, a.incoming_username)
+        for p in (self._portal_state().read() or "").split():
+            tgtadm.delete_portal(a.run, p)
+        self._portal_state().remove()
+
+    def stop(self) -> None:
+        """Revoke access, delete the target with its sessions, the account and added portals."""
+        self._teardown()
+
+
+class Lun:
+    """A logical unit of a tgtd target."""
+
+    def __init__(self, agent) -> None:
+        self.a = agent
+
+    def check(self) -> None:
+        """tgt's configuration rules."""
+        a = self.a
+        if a.lun < 1:
+            raise ConfigError("tgt reserves LUN 0 for its controller: lun must be 1 or more")
+        unknown = sorted(set(a.additional_parameters or {}) - LUN_PARAMS)
+        if unknown:
+            raise ConfigError("additional_parameters: tgt logical units do not know " + ", ".join(unknown))
+
+    def require(self) -> None:
+        """tgtadm is installed."""
+        _require()
+
+    def monitor(self) -> int:
+        """0 when the target has this LUN on this path."""
+        a = self.a
+        t = find_target(a.run, a.target_iqn)
+        lun = t.luns.get(a.lun) if t else None
+        if lun is None:
+            if t is None and not a.is_probe and not tgtadm.answering(a.run):
+                raise OcfError("tgtd is not running (the LUN died with it)")
+            return Rc.NOT_RUNNING
+        if lun.path != a.path:
+            raise OcfError(f"LUN {a.lun} of {a.target_iqn} is {lun.path}, not {a.path}")
+        return Rc.SUCCESS
+
+    def start(self) -> None:
+        """Ensure the LUN with its identity; undo it when a step fails."""
+        a = self.a
+        t = find_target(a.run, a.target_iqn)
+        if t is None:
+            raise OcfError(f"target {a.target_iqn} does not exist (start the iSCSITarget first)")
+        lun = t.luns.get(a.lun)
+        if lun is not None and lun.path != a.path:
+            raise OcfError(f"LUN {a.lun} of {a.target_iqn} is already {lun.path}")
+        if lun is not None:
+            return
+        sid, sn = a.identity()
+        tgtadm.new_lun(a.run, t.tid, a.lun, a.path, bstype=a.tgt_bstype or "",
+                       bsoflags=a.tgt_bsoflags or "", device_type=a.tgt_device_type or "")
+        try:
+            params = {"scsi_id": sid, "scsi_sn": sn}
+            if a.vendor_id:
+                params["vendor_id"] = a.vendor_id
+            if a.product_id:
+                params["product_id"] = a.product_id
+            if a.readonly:
+                params["readonly"] = "1"
+            params.update(a.additional_parameters or {})
+            tgtadm.update_lun(a.run, t.tid, a.lun, params)
+        except OcfError:
+            tgtadm.delete_lun(a.run, t.tid, a.lun)
+            raise
+
+    def stop(self) -> None:
+        """Delete the LUN (connected initiators then see it gone)."""
+        a = self.a
+        t = find_target(a.run, a.target_iqn)
+        if t is None or a.lun not in t.luns:
+            return
+        if t.luns[a.lun].path != a.path:
+            a.log.warning(f"LUN {a.lun} of {a.target_iqn} is {t.luns[a.lun].path}: not ours, kept")
+            return
+
+        def gone() -> bool:
+            tgtadm.delete_lun(a.run, t.tid, a.lun)
+            now = find_target(a.run, a.target_iqn)
+            return now is None or a.lun not in now.luns
+
+        a.wait_for(f"LUN {a.lun} of {a.target_iqn} to be deleted", gone, interval=0.2)
