@@ -586,3 +586,85 @@ def test_tgt_lun_start_and_stop(tmp_path, backing):
          .expect([*TGT, "--op", "delete", "--mode", "logicalunit", "--tid", "1", "--lun", "1"])
          .expect(SHOW, tgt_show()))
     assert call(iSCSILogicalUnit, "stop", env, r) == 0
+
+
+# ----- iscsitarget (the daemon) ----------------------------------------------------------------------
+
+class Proc:
+    """A fake /proc with the daemon's process entry."""
+
+    def __init__(self, tmp_path) -> None:
+        self.root = tmp_path / "proc"
+        self.root.mkdir(exist_ok=True)
+
+    def process(self, pid: int, comm: str, state: str = "S"):
+        def make():
+            d = self.root / str(pid)
+            d.mkdir()
+            (d / "comm").write_text(comm + "\n")
+            (d / "stat").write_text(f"{pid} ({comm}) {state} 1 {pid} {pid} 0 -1 4194624\n")
+        return make
+
+    def gone(self, pid: int):
+        def remove():
+            for f in ("comm", "stat"):
+                (self.root / str(pid) / f).unlink()
+            (self.root / str(pid)).rmdir()
+        return remove
+
+
+def daemon_env(tmp_path, proc, **kw):
+    rsctmp = tmp_path / "rsctmp"
+    rsctmp.mkdir(exist_ok=True)
+    e = {"OCF_RESOURCE_INSTANCE": "iscsid", "HA_RSCTMP": str(rsctmp), "OCFKIT_PROC_ROOT": str(proc.root),
+         "OCF_RESKEY_CRM_meta_interval": "10000", "OCF_RESKEY_CRM_meta_timeout": "5000"}
+    e.update({"OCF_RESKEY_" + k: v for k, v in kw.items()})
+    return e
+
+
+def test_iet_daemon_starts_ietd_with_its_config_and_stops_it_through_ietadm(tmp_path):
+    from agents.iet import iscsitarget
+
+    proc = Proc(tmp_path)
+    (proc.root / "net/iet").mkdir(parents=True)
+    conf = tmp_path / "ietd.conf"
+    conf.write_text(f"Target {IQN}\n    Lun 0 Path=/dev/vg0/filer,Type=blockio\n")
+    env = daemon_env(tmp_path, proc, implementation="iet", config=str(conf), portal="10.99.0.100:3260")
+    assert call(iscsitarget, "monitor", probe(env)) == 7
+    r = Runner().expect(["ietd", "-c", str(conf), "-a", "10.99.0.100", "-p", "3260"],
+                        effect=proc.process(4242, "ietd"))
+    assert call(iscsitarget, "start", env, r) == 0
+    assert (tmp_path / "rsctmp/iscsitarget-iscsid.pid").read_text() == "4242\n"
+    assert call(iscsitarget, "monitor", env) == 0
+    assert call(iscsitarget, "start", env) == 0  # running: nothing to do
+    r = Runner().expect(["ietadm", "--op", "delete"], effect=proc.gone(4242))
+    assert call(iscsitarget, "stop", env, r) == 0
+    assert not (tmp_path / "rsctmp/iscsitarget-iscsid.pid").exists()
+    assert call(iscsitarget, "stop", env) == 0
+    assert call(iscsitarget, "monitor", env) == 7
+
+
+def test_iet_daemon_that_died_is_a_failure_and_needs_the_module(tmp_path):
+    from agents.iet import iscsitarget
+
+    proc = Proc(tmp_path)
+    env = daemon_env(tmp_path, proc, implementation="iet")
+    assert call(iscsitarget, "start", env) == 5  # no /proc/net/iet
+    (tmp_path / "rsctmp/iscsitarget-iscsid.pid").write_text("4243\n")
+    proc.process(4243, "bash")()  # the pid was reused by something else
+    assert call(iscsitarget, "monitor", env) == 1
+    assert call(iscsitarget, "monitor", probe(env)) == 7
+
+
+def test_tgt_daemon_monitor_asks_tgtd(tmp_path):
+    from agents.iet import iscsitarget
+
+    proc = Proc(tmp_path)
+    proc.process(5151, "tgtd")()
+    env = daemon_env(tmp_path, proc)
+    (tmp_path / "rsctmp/iscsitarget-iscsid.pid").write_text("5151\n")
+    assert call(iscsitarget, "monitor", env, FakeRunner().expect(SYSTEM)) == 0
+    assert call(iscsitarget, "monitor", env, FakeRunner().expect(SYSTEM, rc=107)) == 1
+    proc.process(5152, "tgtd", state="Z")()
+    (tmp_path / "rsctmp/iscsitarget-iscsid.pid").write_text("5152\n")
+    assert call(iscsitarget, "monitor", env) == 1
