@@ -128,7 +128,8 @@ class Target:
             d = f"{acl}/{lun}"
             if lio.mkdir(d):
                 undo.add(lio.rmdir, d)
-            if lio.link(f"{self.tpg}/lun/{lun}", f"{d}/{lun}"):
+            # A mapped LUN holds one link; a second one is refused by the kernel.
+            if not lio.links_in(d) and lio.link(f"{self.tpg}/lun/{lun}", f"{d}/{lun}"):
                 undo.add(lio.unlink, f"{d}/{lun}")
 
     def stop(self) -> None:
@@ -251,7 +252,7 @@ class Lun:
             d = f"{self.tpg}/acls/{acl}/{lun}"
             if lio.mkdir(d):
                 undo.add(lio.rmdir, d)
-            if lio.link(self.lun_dir, f"{d}/{self.name}"):
+            if not lio.links_in(d) and lio.link(self.lun_dir, f"{d}/{self.name}"):
                 undo.add(lio.unlink, f"{d}/{self.name}")
             lio.write(f"{d}/write_protect", "1" if a.readonly else "0")
 

@@ -65,7 +65,8 @@ def read(path: str) -> str:
 
 
 def write(path: str, value: str, *, secret: bool = False) -> None:
-    """Write an attribute; it must exist (the kernel made it), so a wrong name fails loudly.
+    """Write an attribute, newline-terminated as echo does; it must exist (the kernel made it), so a wrong
+    name fails loudly. (Some stores, e.g. iSCSI auth/userid, drop the last byte assuming a newline.)
 
     The error text names the path and the kernel's complaint, never the value when it is secret."""
     try:

@@ -206,6 +206,9 @@ def test_lio_new_acl_gets_the_luns_already_there(cfs, tmp_path, backing):
     assert call(iSCSITarget, "start", dict(tenv, OCF_RESKEY_allowed_initiators=f"{INIT_A} {INIT_B}")) == 0
     t = f"iscsi/{IQN}/tpgt_1"
     assert f"{t}/acls/{INIT_B}/lun_1/lun_1 -> {t}/lun/lun_1" in cfs.tree()
+    assert call(iSCSILogicalUnit, "start", lun_env(tenv, backing)) == 0
+    assert [x for x in cfs.tree() if x.startswith(f"{t}/acls/{INIT_B}/lun_1/")] == [
+        f"{t}/acls/{INIT_B}/lun_1/lun_1 -> {t}/lun/lun_1"]  # one link per mapped LUN
 
 
 def test_lio_lun_start_failing_in_the_middle_undoes_and_retries_cleanly(cfs, tmp_path, backing):
