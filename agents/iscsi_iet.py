@@ -186,9 +186,10 @@ class Lun:
         if unknown:
             raise ConfigError("additional_parameters: IET logical units do not know " + ", ".join(unknown))
         _no_separators("path", a.path)
-        sid, sn = a.identity()
-        _no_separators("scsi_id", sid)
-        _no_separators("scsi_sn", sn)
+        # The defaults come from the resource name, an XML ID without ',' or '='.
+        for name, value in (("scsi_id", a.scsi_id), ("scsi_sn", a.scsi_sn)):
+            if value:
+                _no_separators(name, value)
 
     def require(self) -> None:
         """IET loaded and ietadm installed."""

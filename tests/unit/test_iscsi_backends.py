@@ -671,3 +671,9 @@ def test_tgt_daemon_monitor_asks_tgtd(tmp_path):
     proc.process(5152, "tgtd", state="Z")()
     (tmp_path / "rsctmp/iscsitarget-iscsid.pid").write_text("5152\n")
     assert call(iscsitarget, "monitor", env) == 1
+
+
+def test_iet_lun_rejects_separators_in_the_scsi_identity(tmp_path):
+    env = lun_env(iet_env(Iet(tmp_path, "", ""), tmp_path), "/srv/a.img", scsi_sn="ab=cd")
+    assert call(iSCSILogicalUnit, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 6
+    assert call(iSCSILogicalUnit, "validate-all", dict(env, OCF_CHECK_LEVEL="0", OCF_RESKEY_scsi_sn="abcd")) == 0
