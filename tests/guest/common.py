@@ -122,6 +122,7 @@ dmsetup remove_all 2>/dev/null
 drbdadm down all >/dev/null 2>&1
 for r in /sys/block/drbd*; do [ -e "$r" ] && drbdsetup down all; break; done
 rm -f /etc/drbd.d/*.res
+: > /etc/lvm/lvmlocal.conf
 ip -4 addr show dev eth2 | awk '/secondary/ {print $2}' | xargs -r -n1 ip addr del dev eth2
 iptables -F 2>/dev/null; nft flush ruleset 2>/dev/null
 rm -rf /run/resource-agents/* /run/ocfkit* /mnt/*
