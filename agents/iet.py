@@ -1,10 +1,13 @@
 """ocf:ocfkit:iSCSITarget and ocf:ocfkit:iSCSILogicalUnit (iSCSI target and LUN).
 
-Backend: tgt (userspace tgtd through tgtadm). The LIO (configfs) and IET (ietadm) backends are
-not implemented yet; `implementation` accepts only what works.
+Backends: tgt (userspace tgtd through tgtadm) and LIO (the kernel target, through configfs directly:
+agents/tools/lio.py says why not targetcli or rtslib). The IET (ietadm) backend is not implemented;
+`implementation` accepts only what works.
 """
 
 from __future__ import annotations
+
+import os  # already loaded by the interpreter: free
 
 from ocf.agent import Agent, action
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
@@ -45,28 +48,46 @@ class _KeyValues(Parser):
 
 
 def _backend_available() -> str:
+    """LIO when the kernel target core is loaded, else tgt when tgtadm is installed."""
+    import os
+
     from ocf.exec import which
 
+    if os.path.isdir("/sys/kernel/config/target") or os.path.isdir("/sys/module/target_core_mod"):
+        return "lio"
     return "tgt" if which("tgtadm") else ""
+
+
+def _safe_name(text: str) -> str:
+    """A configfs object name from a resource name."""
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in text)[:64] or "lun"
 
 
 class _Iscsi(Agent):
     """Shared parts of the target and LUN agents."""
 
-    implementation = Param(choice("tgt"), shortdesc="iSCSI target implementation",
-                           longdesc="The iSCSI target implementation; found automatically when unset. Only tgt "
-                                    "(userspace tgtd) is implemented so far.")
+    implementation = Param(choice("tgt", "lio"), shortdesc="iSCSI target implementation",
+                           longdesc="tgt (userspace tgtd) or lio (the kernel target, driven through configfs). "
+                                    "When unset: lio if the kernel target core is loaded, else tgt if tgtadm is "
+                                    "installed. IET is not implemented.")
 
     def backend(self) -> str:
         """The implementation to use, or NotInstalledError."""
         impl = self.implementation or _backend_available()
         if not impl:
-            raise NotInstalledError("no iSCSI target implementation found (install tgt)")
+            raise NotInstalledError("no iSCSI target implementation found (install tgt, or load LIO's "
+                                    "target_core_mod)")
         from ocf.exec import which
 
         if impl == "tgt" and not which("tgtadm"):
             raise NotInstalledError("tgtadm is not installed")
         return impl
+
+    def lio(self):
+        """The LIO configfs tree, loaded (modules) for start."""
+        from agents.tools import lio
+
+        return lio.configfs()
 
     def find_tid(self, iqn: str):
         """The tgt target with this IQN, or None."""
@@ -90,8 +111,8 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
 
     iqn = Param(_Iqn(), required=True, unique=True, shortdesc="iSCSI target IQN",
                 longdesc="The target iSCSI Qualified Name.")
-    tid = Param(integer(1, 65535), required=True, unique=True, shortdesc="iSCSI target ID",
-                longdesc="The target id (tgt needs one). Give the same tid on every node.")
+    tid = Param(integer(1, 65535), unique=True, shortdesc="iSCSI target ID",
+                longdesc="The target id, required by tgt (LIO has none). Give the same tid on every node.")
     portals = Param(words, default="0.0.0.0:3260", shortdesc="iSCSI portal addresses",
                     longdesc="Space-separated ip:port portals. tgt listens on 0.0.0.0:3260 by default; other "
                              "portals are added when missing and removed at stop if this agent added them.")
@@ -110,9 +131,21 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """Rules that hold on every node."""
         if bool(self.incoming_username) != bool(self.incoming_password):
             raise ConfigError("incoming_username and incoming_password go together")
-        unknown = sorted(set(self.additional_parameters or {}) - TGT_PARAMS)
+        impl = self.implementation or _backend_available() or "tgt"
+        if impl == "tgt" and self.tid is None:
+            raise ConfigError("tid is required with implementation=tgt")
+        if impl == "lio":
+            from agents.tools import lio
+
+            known = lio.PARAMS
+            addresses = [i for i in self.allowed_initiators or () if not i.lower().startswith(("iqn.", "eui.", "naa."))]
+            if addresses:
+                raise ConfigError("LIO allows initiators by name only, not by address: " + ", ".join(addresses))
+        else:
+            known = TGT_PARAMS
+        unknown = sorted(set(self.additional_parameters or {}) - known)
         if unknown:
-            raise ConfigError("additional_parameters: tgt does not know " + ", ".join(unknown))
+            raise ConfigError(f"additional_parameters: {impl} does not know " + ", ".join(unknown))
         for p in self.portals:
             host, sep, port = p.rpartition(":")
             if not sep or not port.isdigit() or not host:
@@ -128,10 +161,11 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
 
     @action(timeout=10, interval=10, depth=0)
     def monitor(self) -> int:
-        """0 when tgtd has the target under its tid with this IQN."""
+        """0 when the target exists and is enabled (tgt: under its tid with this IQN)."""
         from agents.tools import tgtadm
 
-        self.backend()
+        if self.backend() == "lio":
+            return self._lio_monitor()
         t = tgtadm.targets(self.run).get(self.tid)
         if t is None:
             if not self.is_probe and not tgtadm.answering(self.run):
@@ -147,7 +181,8 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """Ensure target, parameters, portals, ACLs and CHAP; undo on failure."""
         from agents.tools import tgtadm
 
-        self.backend()
+        if self.backend() == "lio":
+            return self._lio_start()
         if not tgtadm.answering(self.run):
             raise OcfError("tgtd is not running: start it first (ocf:ocfkit:iscsitarget, or the tgt service)")
         existing = tgtadm.targets(self.run).get(self.tid)
@@ -222,9 +257,79 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
     @action(timeout=10)
     def stop(self) -> int:
         """Revoke access, delete the target with its sessions, the account and added portals."""
-        self.backend()
+        if self.backend() == "lio":
+            from agents.tools import lio
+
+            lio.delete_target(self.lio(), self.iqn)
+            return Rc.SUCCESS
         self._teardown()
         return Rc.SUCCESS
+
+    # -- LIO ------------------------------------------------------------------------------------
+
+    def _lio_monitor(self) -> int:
+        from agents.tools import lio
+
+        fs = self.lio()
+        state = lio.target_enabled(fs, self.iqn) if lio.loaded(fs) else None
+        if state is None:
+            return Rc.NOT_RUNNING
+        if not state:
+            raise OcfError(f"target {self.iqn} exists but is disabled")
+        return Rc.SUCCESS
+
+    def _lio_start(self) -> int:
+        """Ensure target, TPG, portals, attributes, ACLs (with the TPG's LUNs mapped), CHAP, enable."""
+        from agents.tools import lio
+
+        fs = self.lio()
+        lio.ensure_loaded(fs, self.run)
+        created = not fs.exists("iscsi", self.iqn)
+        tpg = lio.tpg(self.iqn)
+        try:
+            fs.mkdir("iscsi", self.iqn)
+            fs.mkdir(*tpg)
+            wanted_np = [lio.portal_dir(p) for p in self.portals]
+            for np in fs.listdir(*tpg, "np"):
+                if np not in wanted_np:
+                    fs.rmdir(*tpg, "np", np)
+            for np in wanted_np:
+                try:
+                    fs.mkdir(*tpg, "np", np)
+                except OSError as e:
+                    raise OcfError(f"cannot listen on portal {np}: {e.strerror}") from None
+            for k, v in (self.additional_parameters or {}).items():
+                fs.write(v, *tpg, "param", k)
+            chap = bool(self.incoming_username)
+            names = list(self.allowed_initiators or [])
+            demo = not names
+            fs.write("1" if chap else "0", *tpg, "attrib", "authentication")
+            fs.write("1" if demo else "0", *tpg, "attrib", "generate_node_acls")
+            fs.write("1" if demo else "0", *tpg, "attrib", "cache_dynamic_acls")
+            fs.write("0", *tpg, "attrib", "demo_mode_write_protect")
+            for acl in lio.acls(fs, self.iqn):
+                if acl not in names:
+                    for n in lio.tpg_luns(fs, self.iqn):
+                        lio.unmap_lun(fs, self.iqn, acl, n)
+                    fs.rmdir(*tpg, "acls", acl)
+            for acl in names:
+                fs.mkdir(*tpg, "acls", acl)
+                for n in lio.tpg_luns(fs, self.iqn):
+                    lio.map_lun(fs, self.iqn, acl, n, readonly=False)
+            # CHAP: per ACL when initiators are listed, on the TPG in demo mode (secret never logged).
+            for where in ([(*tpg, "acls", a, "auth") for a in names] if names else [(*tpg, "auth")]):
+                fs.write(self.incoming_username or "", *where, "userid")
+                fs.write(self.incoming_password or "", *where, "password")
+            fs.write("1", *tpg, "enable")
+        except OSError as e:
+            if created:
+                lio.delete_target(fs, self.iqn)
+            raise OcfError(f"LIO refused to build target {self.iqn}: {e.strerror or e}") from None
+        except OcfError:
+            if created:
+                lio.delete_target(fs, self.iqn)
+            raise
+        return self._lio_monitor()
 
     @action(timeout=10)
     def status(self) -> int:
@@ -241,8 +346,8 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
 
     target_iqn = Param(_Iqn(), required=True, shortdesc="iSCSI target IQN",
                        longdesc="The IQN of the target that holds this LUN.")
-    lun = Param(integer(1, 255), required=True, shortdesc="Logical Unit number (LUN)",
-                longdesc="The LUN number (tgt reserves 0 for its controller).")
+    lun = Param(integer(0, 255), required=True, shortdesc="Logical Unit number (LUN)",
+                longdesc="The LUN number (tgt reserves 0 for its controller; LIO and IET start at 0).")
     path = Param(path(), required=True, shortdesc="Block device (or file) path",
                  longdesc="The block device or file that backs the LUN.")
     scsi_id = Param(string, unique=True, shortdesc="SCSI ID",
@@ -255,6 +360,13 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
     tgt_bstype = Param(string, shortdesc="tgt backing store type", longdesc="tgtadm --bstype (rdwr, aio, ...).")
     tgt_bsoflags = Param(string, shortdesc="tgt backing store flags", longdesc="tgtadm --bsoflags (direct, sync).")
     tgt_device_type = Param(string, shortdesc="tgt device type", longdesc="tgtadm --device-type (disk, ...).")
+    allowed_initiators = Param(words, shortdesc="Initiators that see this LUN",
+                               longdesc="LIO: map the LUN only into these initiators' ACLs (default: every ACL of "
+                                        "the target). tgt has no per-LUN access control.")
+    lio_backstore = Param(choice("auto", "block", "fileio"), default="auto", shortdesc="LIO backstore type",
+                          longdesc="block (iblock: a block device, the kernel's queue) or fileio (a file, or a "
+                                   "block device through the page cache); auto: block for block devices, fileio "
+                                   "for files.")
 
     def identity(self) -> tuple[str, str]:
         """(scsi_id, scsi_sn), stable across nodes."""
@@ -267,6 +379,11 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
 
     def check_config(self) -> None:
         """Rules that hold on every node."""
+        impl = self.implementation or _backend_available() or "tgt"
+        if self.lun == 0 and impl == "tgt":
+            raise ConfigError("tgt reserves LUN 0 for its controller: use 1 or more")
+        if self.allowed_initiators and impl == "tgt":
+            raise ConfigError("tgt has no per-LUN access control: set allowed_initiators on the iSCSITarget")
         if self.vendor_id and len(self.vendor_id) > 8:
             raise ConfigError("vendor_id is at most 8 characters")
         if self.product_id and len(self.product_id) > 16:
@@ -288,7 +405,8 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
     @action(timeout=10, interval=10, depth=0)
     def monitor(self) -> int:
         """0 when the target has this LUN on this path."""
-        self.backend()
+        if self.backend() == "lio":
+            return self._lio_monitor()
         t = self.find_tid(self.target_iqn)
         lun = t.luns.get(self.lun) if t else None
         if lun is None:
@@ -309,9 +427,11 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
 
         from agents.tools import tgtadm
 
-        self.backend()
+        impl = self.backend()
         if not os.path.exists(self.path):
             raise NotInstalledError(f"{self.path} does not exist")
+        if impl == "lio":
+            return self._lio_start()
         t = self.find_tid(self.target_iqn)
         if t is None:
             raise OcfError(f"target {self.target_iqn} does not exist (start the iSCSITarget first)")
@@ -342,7 +462,8 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """Delete the LUN (connected initiators then see it gone)."""
         from agents.tools import tgtadm
 
-        self.backend()
+        if self.backend() == "lio":
+            return self._lio_stop()
         t = self.find_tid(self.target_iqn)
         if t is None or self.lun not in t.luns:
             return Rc.SUCCESS
@@ -363,6 +484,114 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """Legacy alias of monitor."""
         return self.monitor()
 
+
+    # -- LIO ------------------------------------------------------------------------------------
+
+    def _lio_object(self) -> tuple[str, str]:
+        """(hba, name) of this LUN's storage object."""
+        import stat
+
+        kind = self.lio_backstore
+        if kind == "auto":
+            try:
+                kind = "block" if stat.S_ISBLK(os.stat(self.path).st_mode) else "fileio"
+            except OSError:
+                kind = "block" if self.path.startswith("/dev/") else "fileio"
+        return ("iblock_0" if kind == "block" else "fileio_0"), _safe_name(self.instance.split(":", 1)[0])
+
+    def _lio_monitor(self) -> int:
+        from agents.tools import lio
+
+        fs = self.lio()
+        if not lio.loaded(fs):
+            return Rc.NOT_RUNNING
+        bs = lio.lun_backstore(fs, self.target_iqn, self.lun)
+        if bs is None:
+            return Rc.NOT_RUNNING
+        path = lio.backstore_path(fs, *bs)
+        if path != self.path:
+            raise OcfError(f"LUN {self.lun} of {self.target_iqn} is {path or bs[1]}, not {self.path}")
+        return Rc.SUCCESS
+
+    def _lio_start(self) -> int:
+        """Ensure the storage object (identity, read-only), the TPG LUN and its mapping in every ACL."""
+        from agents.tools import lio
+
+        fs = self.lio()
+        lio.ensure_loaded(fs, self.run)
+        if not fs.exists(*lio.tpg(self.target_iqn)):
+            raise OcfError(f"target {self.target_iqn} does not exist (start the iSCSITarget first)")
+        bs = lio.lun_backstore(fs, self.target_iqn, self.lun)
+        if bs is not None:
+            path = lio.backstore_path(fs, *bs)
+            if path != self.path:
+                raise OcfError(f"LUN {self.lun} of {self.target_iqn} is already {path or bs[1]}")
+        hba, name = self._lio_object()
+        sid, sn = self.identity()
+        made_object = made_lun = False
+        try:
+            if not fs.exists("core", hba, name):
+                for other, path in lio.backstores(fs).items():
+                    if path == self.path:
+                        raise OcfError(f"{self.path} is already exported as {other[1]}")
+                fs.mkdir("core", hba)
+                fs.mkdir("core", hba, name)
+                made_object = True
+                if hba.startswith("fileio"):
+                    size = os.stat(self.path).st_size
+                    fs.write(f"fd_dev_name={self.path},fd_dev_size={size}", "core", hba, name, "control")
+                else:
+                    fs.write(f"udev_path={self.path}", "core", hba, name, "control")
+                if self.readonly and hba.startswith("iblock"):
+                    fs.write("readonly=1", "core", hba, name, "control")
+                fs.write(self.path, "core", hba, name, "udev_path")
+                fs.write("1", "core", hba, name, "enable")
+                # The unit serial (and the NAA WWN LIO derives from it) is what initiators and multipath
+                # identify the disk by: the same on every node.
+                fs.write(sn, "core", hba, name, "wwn", "vpd_unit_serial")
+                for attr, value in (("vendor_id", self.vendor_id), ("product_id", self.product_id)):
+                    if value and fs.exists("core", hba, name, "wwn", attr):
+                        fs.write(value, "core", hba, name, "wwn", attr)
+                self.log.debug(f"storage object {hba}/{name} for {self.path} (scsi_id {sid} has no LIO field)")
+            lun_dir = (*lio.tpg(self.target_iqn), "lun", f"lun_{self.lun}")
+            if bs is None:
+                made_lun = fs.mkdir(*lun_dir)
+                if not fs.links(*lun_dir):
+                    fs.symlink(("core", hba, name), *lun_dir, name)
+            for acl in lio.acls(fs, self.target_iqn):
+                if self.allowed_initiators and acl not in self.allowed_initiators:
+                    continue
+                lio.map_lun(fs, self.target_iqn, acl, self.lun, readonly=self.readonly)
+        except (OSError, OcfError) as e:
+            if made_lun:
+                lio.delete_tpg_lun(fs, self.target_iqn, self.lun)
+            if made_object:
+                fs.rmdir("core", hba, name)
+            if isinstance(e, OcfError):
+                raise
+            raise OcfError(f"LIO refused LUN {self.lun} on {self.path}: {e.strerror or e}") from None
+        return self._lio_monitor()
+
+    def _lio_stop(self) -> int:
+        """Remove the LUN from every ACL and the TPG, then its storage object."""
+        from agents.tools import lio
+
+        fs = self.lio()
+        if not lio.loaded(fs):
+            return Rc.SUCCESS
+        bs = lio.lun_backstore(fs, self.target_iqn, self.lun)
+        if bs is not None:
+            if lio.backstore_path(fs, *bs) != self.path:
+                self.log.warning(f"LUN {self.lun} of {self.target_iqn} is {bs[1]}: not ours, kept")
+                return Rc.SUCCESS
+            lio.delete_tpg_lun(fs, self.target_iqn, self.lun)
+        hba, name = self._lio_object()
+        if fs.exists("core", hba, name):
+            try:
+                fs.rmdir("core", hba, name)
+            except OSError as e:
+                raise OcfError(f"storage object {name} is still in use: {e.strerror}") from None
+        return Rc.SUCCESS
 
 class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the seed's heartbeat resource)
     """Runs the iSCSI target daemon itself, as the seed's heartbeat `iscsitarget` resource does: start

@@ -24,7 +24,7 @@ CACHE = os.environ.get("OCFKIT_VM_CACHE", "/var/tmp/ocfkit-vm")
 
 # What the guests run: the agents' tools, an initiator, and python3 for ocfkit from /src.
 PACKAGES = ["drbd-utils", "lvm2", "iproute2", "kmod", "iptables", "nftables", "python3", "e2fsprogs", "procps",
-            "util-linux", "open-iscsi", "iputils-ping", "psmisc"]
+            "util-linux", "open-iscsi", "libiscsi-bin", "iputils-ping", "psmisc"]
 
 # Modules copied into the image (with their dependencies).
 MODULES = ["virtio_pci", "virtio_blk", "virtio_net", "virtio_console", "virtio_rng", "9p", "9pnet_virtio", "ext4",
