@@ -21,6 +21,15 @@ REPL = {"a": "192.168.77.1", "b": "192.168.77.2"}
 LAN = {"a": "192.168.78.1", "b": "192.168.78.2", "c": "192.168.78.3"}
 VIP = "192.168.78.10"
 
+# Every real deployment of LVM on DRBD needs this filter: otherwise LVM also finds the PV on the
+# backing disk and may activate it there behind DRBD's back.
+FILTER = 'devices { global_filter = [ "a|^/dev/drbd|", "r|.*|" ] }\n'
+
+
+def lvm_local(g, text: str) -> None:
+    """Replace the guest's lvmlocal.conf (the reset empties it again)."""
+    g.sh(f"cat > /etc/lvm/lvmlocal.conf <<'EOF'\n{text}EOF")
+
 
 class Cluster:
     """The guests of one session, with helpers to run ocfkit agents inside them."""
@@ -136,7 +145,7 @@ true
 
 
 
-def agent(guest: vm.Guest, name: str, action: str, *, instance: str = "", timeout: float = 60,
+def agent(guest: vm.Guest, name: str, action: str, /, *, instance: str = "", timeout: float = 60,
           env: dict | None = None, **params) -> vm.Result:
     """Run an installed ocfkit agent inside a guest the way the cluster does (environment only)."""
     inst = instance or f"{name.lower()}-test"

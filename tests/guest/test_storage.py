@@ -5,18 +5,11 @@ from __future__ import annotations
 import pytest
 
 from tests.guest import drbdsetup
-from tests.guest.common import agent
+from tests.guest.common import FILTER, agent, lvm_local
 
 pytestmark = pytest.mark.guest
 
-# Every real deployment of LVM on DRBD needs this filter: otherwise LVM also finds the PV on the
-# backing disk and may activate it there behind DRBD's back.
-FILTER = 'devices { global_filter = [ "a|^/dev/drbd|", "r|.*|" ] }\n'
 SYSTEM_ID = 'global { system_id_source = "uname" }\n'
-
-
-def lvm_local(g, text: str) -> None:
-    g.sh(f"cat > /etc/lvm/lvmlocal.conf <<'EOF'\n{text}EOF")
 
 
 def make_vg(nodes, *, system_id: bool = False) -> None:
