@@ -1,8 +1,8 @@
 """ocf:ocfkit:iSCSITarget and ocf:ocfkit:iSCSILogicalUnit (iSCSI target and LUN).
 
-Backends: tgt (userspace tgtd through tgtadm) and LIO (the kernel target, through configfs directly:
-agents/tools/lio.py says why not targetcli or rtslib). The IET (ietadm) backend is not implemented;
-`implementation` accepts only what works.
+Backends: tgt (userspace tgtd through tgtadm), LIO (the kernel target, through configfs directly:
+agents/tools/lio.py says why not targetcli or rtslib) and IET (ietadm and /proc/net/iet; tested on
+scripted runs only, as no IET kernel exists here).
 """
 
 from __future__ import annotations
@@ -55,6 +55,10 @@ def _backend_available() -> str:
 
     if os.path.isdir("/sys/kernel/config/target") or os.path.isdir("/sys/module/target_core_mod"):
         return "lio"
+    from agents.tools import ietadm
+
+    if ietadm.running(ietadm.PROC):
+        return "iet"
     return "tgt" if which("tgtadm") else ""
 
 
@@ -66,10 +70,11 @@ def _safe_name(text: str) -> str:
 class _Iscsi(Agent):
     """Shared parts of the target and LUN agents."""
 
-    implementation = Param(choice("tgt", "lio"), shortdesc="iSCSI target implementation",
-                           longdesc="tgt (userspace tgtd) or lio (the kernel target, driven through configfs). "
-                                    "When unset: lio if the kernel target core is loaded, else tgt if tgtadm is "
-                                    "installed. IET is not implemented.")
+    implementation = Param(choice("tgt", "lio", "iet"), shortdesc="iSCSI target implementation",
+                           longdesc="tgt (userspace tgtd), lio (the kernel target, driven through configfs) or iet "
+                                    "(iSCSI Enterprise Target, through ietadm). When unset: lio if the kernel target "
+                                    "core is loaded, else iet if /proc/net/iet exists, else tgt if tgtadm is "
+                                    "installed.")
 
     def backend(self) -> str:
         """The implementation to use, or NotInstalledError."""
@@ -81,6 +86,13 @@ class _Iscsi(Agent):
 
         if impl == "tgt" and not which("tgtadm"):
             raise NotInstalledError("tgtadm is not installed")
+        if impl == "iet":
+            from agents.tools import ietadm
+
+            if not which("ietadm"):
+                raise NotInstalledError("ietadm is not installed")
+            if not ietadm.running(ietadm.PROC):
+                raise NotInstalledError("IET is not running (no /proc/net/iet: load iscsi_trgt and start ietd)")
         return impl
 
     def lio(self):
@@ -132,8 +144,8 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
         if bool(self.incoming_username) != bool(self.incoming_password):
             raise ConfigError("incoming_username and incoming_password go together")
         impl = self.implementation or _backend_available() or "tgt"
-        if impl == "tgt" and self.tid is None:
-            raise ConfigError("tid is required with implementation=tgt")
+        if impl in ("tgt", "iet") and self.tid is None:
+            raise ConfigError(f"tid is required with implementation={impl}")
         if impl == "lio":
             from agents.tools import lio
 
@@ -141,6 +153,10 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
             addresses = [i for i in self.allowed_initiators or () if not i.lower().startswith(("iqn.", "eui.", "naa."))]
             if addresses:
                 raise ConfigError("LIO allows initiators by name only, not by address: " + ", ".join(addresses))
+        elif impl == "iet":
+            from agents.tools import ietadm
+
+            known = ietadm.PARAMS
         else:
             known = TGT_PARAMS
         unknown = sorted(set(self.additional_parameters or {}) - known)
@@ -164,8 +180,11 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """0 when the target exists and is enabled (tgt: under its tid with this IQN)."""
         from agents.tools import tgtadm
 
-        if self.backend() == "lio":
+        impl = self.backend()
+        if impl == "lio":
             return self._lio_monitor()
+        if impl == "iet":
+            return self._iet_monitor()
         t = tgtadm.targets(self.run).get(self.tid)
         if t is None:
             if not self.is_probe and not tgtadm.answering(self.run):
@@ -181,8 +200,11 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """Ensure target, parameters, portals, ACLs and CHAP; undo on failure."""
         from agents.tools import tgtadm
 
-        if self.backend() == "lio":
+        impl = self.backend()
+        if impl == "lio":
             return self._lio_start()
+        if impl == "iet":
+            return self._iet_start()
         if not tgtadm.answering(self.run):
             raise OcfError("tgtd is not running: start it first (ocf:ocfkit:iscsitarget, or the tgt service)")
         existing = tgtadm.targets(self.run).get(self.tid)
@@ -257,13 +279,75 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
     @action(timeout=10)
     def stop(self) -> int:
         """Revoke access, delete the target with its sessions, the account and added portals."""
-        if self.backend() == "lio":
+        impl = self.backend()
+        if impl == "lio":
             from agents.tools import lio
 
             lio.delete_target(self.lio(), self.iqn)
             return Rc.SUCCESS
+        if impl == "iet":
+            self._iet_teardown()
+            return Rc.SUCCESS
         self._teardown()
         return Rc.SUCCESS
+
+    # -- IET ------------------------------------------------------------------------------------
+
+    def _iet_monitor(self) -> int:
+        from agents.tools import ietadm
+
+        t = ietadm.targets(ietadm.PROC).get(self.tid)
+        if t is None:
+            return Rc.NOT_RUNNING
+        if t.iqn != self.iqn:
+            raise OcfError(f"tid {self.tid} is {t.iqn}, not {self.iqn}")
+        return Rc.SUCCESS
+
+    def _iet_allow(self) -> str | None:
+        from agents.tools import ietadm
+
+        return ietadm.allow_line(self.iqn, list(self.allowed_initiators)) if self.allowed_initiators else None
+
+    def _iet_start(self) -> int:
+        """Target, parameters, CHAP user and the initiators.allow line; undone when a step fails."""
+        from agents.tools import ietadm
+
+        existing = ietadm.targets(ietadm.PROC).get(self.tid)
+        if existing is not None and existing.iqn != self.iqn:
+            raise OcfError(f"tid {self.tid} is already used by {existing.iqn}")
+        if [p for p in self.portals if p != "0.0.0.0:3260"]:
+            self.log.warning("IET listens where ietd was told to (ietd -a): portals are not set per target")
+        created = existing is None
+        try:
+            if created:
+                ietadm.new_target(self.run, self.tid, self.iqn)
+            ietadm.update_target(self.run, self.tid, dict(self.additional_parameters or {}))
+            if self.incoming_username:
+                ietadm.delete_user(self.run, self.tid, self.incoming_username)  # a changed secret takes effect
+                ietadm.new_user(self.run, self.tid, self.incoming_username, self.incoming_password)
+            line = self._iet_allow()
+            if line:
+                ietadm.edit_allow(ietadm.ALLOW, add=line)
+        except (OcfError, OSError) as e:
+            if created:
+                self._iet_teardown()
+            if isinstance(e, OSError):
+                raise OcfError(f"cannot edit {ietadm.ALLOW}: {e.strerror}") from None
+            raise
+        return self._iet_monitor()
+
+    def _iet_teardown(self) -> None:
+        from agents.tools import ietadm
+
+        t = ietadm.targets(ietadm.PROC).get(self.tid)
+        if t is not None and t.iqn == self.iqn:
+            ietadm.delete_target(self.run, t)
+        line = self._iet_allow()
+        if line:
+            try:
+                ietadm.edit_allow(ietadm.ALLOW, remove=line)
+            except OSError as e:
+                raise OcfError(f"cannot edit {ietadm.ALLOW}: {e.strerror}") from None
 
     # -- LIO ------------------------------------------------------------------------------------
 
@@ -363,6 +447,9 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
     allowed_initiators = Param(words, shortdesc="Initiators that see this LUN",
                                longdesc="LIO: map the LUN only into these initiators' ACLs (default: every ACL of "
                                         "the target). tgt has no per-LUN access control.")
+    iet_type = Param(choice("auto", "blockio", "fileio"), default="auto", shortdesc="IET LUN type",
+                     longdesc="IET Type= of the LUN: blockio (direct to a block device) or fileio (through the page "
+                              "cache); auto: blockio for block devices, fileio for files.")
     lio_backstore = Param(choice("auto", "block", "fileio"), default="auto", shortdesc="LIO backstore type",
                           longdesc="block (iblock: a block device, the kernel's queue) or fileio (a file, or a "
                                    "block device through the page cache); auto: block for block devices, fileio "
@@ -405,8 +492,11 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
     @action(timeout=10, interval=10, depth=0)
     def monitor(self) -> int:
         """0 when the target has this LUN on this path."""
-        if self.backend() == "lio":
+        impl = self.backend()
+        if impl == "lio":
             return self._lio_monitor()
+        if impl == "iet":
+            return self._iet_monitor()
         t = self.find_tid(self.target_iqn)
         lun = t.luns.get(self.lun) if t else None
         if lun is None:
@@ -432,6 +522,8 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
             raise NotInstalledError(f"{self.path} does not exist")
         if impl == "lio":
             return self._lio_start()
+        if impl == "iet":
+            return self._iet_start()
         t = self.find_tid(self.target_iqn)
         if t is None:
             raise OcfError(f"target {self.target_iqn} does not exist (start the iSCSITarget first)")
@@ -462,8 +554,11 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """Delete the LUN (connected initiators then see it gone)."""
         from agents.tools import tgtadm
 
-        if self.backend() == "lio":
+        impl = self.backend()
+        if impl == "lio":
             return self._lio_stop()
+        if impl == "iet":
+            return self._iet_stop()
         t = self.find_tid(self.target_iqn)
         if t is None or self.lun not in t.luns:
             return Rc.SUCCESS
@@ -484,6 +579,63 @@ class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """Legacy alias of monitor."""
         return self.monitor()
 
+
+    # -- IET ------------------------------------------------------------------------------------
+
+    def _iet_target(self):
+        from agents.tools import ietadm
+
+        for t in ietadm.targets(ietadm.PROC).values():
+            if t.iqn == self.target_iqn:
+                return t
+        return None
+
+    def _iet_monitor(self) -> int:
+        t = self._iet_target()
+        lun = t.luns.get(self.lun) if t else None
+        if lun is None:
+            return Rc.NOT_RUNNING
+        if lun.get("path") != self.path:
+            raise OcfError(f"LUN {self.lun} of {self.target_iqn} is {lun.get('path')}, not {self.path}")
+        return Rc.SUCCESS
+
+    def _iet_start(self) -> int:
+        import stat
+
+        from agents.tools import ietadm
+
+        t = self._iet_target()
+        if t is None:
+            raise OcfError(f"target {self.target_iqn} does not exist (start the iSCSITarget first)")
+        lun = t.luns.get(self.lun)
+        if lun is not None:
+            if lun.get("path") != self.path:
+                raise OcfError(f"LUN {self.lun} of {self.target_iqn} is already {lun.get('path')}")
+            return Rc.SUCCESS
+        kind = self.iet_type
+        if kind == "auto":
+            kind = "blockio" if stat.S_ISBLK(os.stat(self.path).st_mode) else "fileio"
+        if self.vendor_id or self.product_id:
+            self.log.warning("IET has no per-LUN vendor_id/product_id: ignored")
+        sid, sn = self.identity()
+        params = {"Path": self.path, "Type": kind, "ScsiId": sid, "ScsiSN": sn}
+        if self.readonly:
+            params["IOMode"] = "ro"
+        ietadm.new_lun(self.run, t.tid, self.lun, params)
+        return self._iet_monitor()
+
+    def _iet_stop(self) -> int:
+        from agents.tools import ietadm
+
+        t = self._iet_target()
+        lun = t.luns.get(self.lun) if t else None
+        if lun is None:
+            return Rc.SUCCESS
+        if lun.get("path") != self.path:
+            self.log.warning(f"LUN {self.lun} of {self.target_iqn} is {lun.get('path')}: not ours, kept")
+            return Rc.SUCCESS
+        ietadm.delete_lun(self.run, t.tid, self.lun)
+        return Rc.SUCCESS
 
     # -- LIO ------------------------------------------------------------------------------------
 
