@@ -26,7 +26,7 @@ def test_promotable_agent_roles_and_data_move(nodes):
     assert agent(a, "drbd", "monitor", drbd_resource="r0").rc == 8
     assert agent(a, "drbd", "promote", drbd_resource="r0").rc == 0  # idempotent
     # The peer cannot be promoted while a is Primary (DRBD 8.4 refuses a second Primary).
-    r = agent(b, "drbd", "promote", drbd_resource="r0", timeout=20)
+    r = agent(b, "drbd", "promote", drbd_resource="r0", timeout=5)
     assert r.rc != 0 and "ocf-exit-reason:" in r.out, r
     digest = a.sh(WRITE).split()[0]
     assert agent(a, "drbd", "demote", drbd_resource="r0").rc == 0
@@ -99,3 +99,25 @@ def test_crash_of_primary_then_takeover_rejoin_and_resync(nodes):
     assert a.sh(READ).split()[0] == digest
     assert a.sh("dd if=/dev/drbd0 bs=1M skip=8 count=4 iflag=direct status=none | md5sum").split()[0] == newer
     print(f"takeover after kill -9 of the primary: {takeover:.1f} s")
+
+
+def test_promotable_survivor_promoted_after_kill_of_the_primary(nodes):
+    a, b = nodes["a"], nodes["b"]
+    drbdsetup.create(nodes)
+    assert agent(a, "drbd", "promote", drbd_resource="r0").rc == 0
+    digest = a.sh(WRITE).split()[0]
+    a.kill()
+    # What Pacemaker does after fencing a: the survivor's monitor, then its promotion.
+    assert agent(b, "drbd", "monitor", drbd_resource="r0").rc == 0
+    t0 = time.monotonic()
+    r = agent(b, "drbd", "promote", drbd_resource="r0", timeout=60)
+    assert r.rc == 0, r
+    print(f"promotion of the survivor: {time.monotonic() - t0:.1f} s")
+    assert agent(b, "drbd", "monitor", drbd_resource="r0").rc == 8
+    assert b.sh(READ).split()[0] == digest
+    nodes.restart("a")
+    drbdsetup.configure(a)
+    assert agent(a, "drbd", "start", drbd_resource="r0").rc == 0
+    drbdsetup.wait(a, "drbdadm dstate r0 | grep -qx UpToDate/UpToDate", 120, "resync after rejoin")
+    assert agent(a, "drbd", "monitor", drbd_resource="r0").rc == 0
+    assert "Secondary" in drbdsetup.state(a)

@@ -136,3 +136,11 @@ def test_drbddisk_brings_a_down_resource_up_first():
     r.expect(["drbdadm", "primary", "r0"])
     assert drbddisk.main(["drbddisk", "start"], ENV, r) == Rc.SUCCESS
     r.assert_done()
+
+
+def test_promote_retries_while_the_failed_peer_still_counts_as_primary():
+    r = FakeRunner().expect(STATUS, fixture("secondary-uptodate-peer-primary"))
+    r.expect(["drbdadm", "primary", "r0"], "", "r0: State change failed: (-1) Multiple primaries not allowed", rc=11)
+    r.expect(["drbdadm", "primary", "r0"])
+    assert drbd.main(["drbd", "promote"], dict(ENV, OCF_RESKEY_CRM_meta_timeout="20000"), r) == Rc.SUCCESS
+    r.assert_done()
