@@ -100,8 +100,16 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
             return Rc.SUCCESS
         if res.disk != "UpToDate" and not self.force_promote:
             raise OcfError(f"refusing to promote {self.drbd_resource}: its disk is {res.disk}, not UpToDate")
-        tool.adm(self.run, "primary", self.drbd_resource, self.drbdconf)
-        return Rc.SUCCESS
+        while True:
+            r = tool.adm(self.run, "primary", self.drbd_resource, self.drbdconf, ok=tuple(range(256)))
+            if r.returncode == 0:
+                return Rc.SUCCESS
+            if self.deadline.remaining() < 1.5:
+                raise OcfError(f"could not promote {self.drbd_resource}: {r.stderr.strip() or r.stdout.strip()}")
+            # A peer that just failed may still count as Primary until DRBD notices it is gone.
+            import time
+
+            time.sleep(1)
 
     @action(timeout=90)
     def demote(self) -> int:

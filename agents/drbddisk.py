@@ -37,7 +37,7 @@ class drbddisk(Agent):  # noqa: N801 - the class name is the OCF type
     while the peer is still Primary (heartbeat's deadtime can be shorter than DRBD's ping timeout), and
     refuses to become Primary on a disk that is not UpToDate unless force_primary is set. Stop retries,
     and names what keeps the device open when it cannot demote. Monitor reads the local role from
-    drbdsetup status --json."""
+    drbdsetup events2 --now."""
 
     shortdesc = "Manages the DRBD role (heartbeat drbddisk)"
 

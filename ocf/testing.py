@@ -14,8 +14,9 @@ class Call:
     """One expected command and what it answers."""
 
     def __init__(self, argv, stdout: str = "", stderr: str = "", rc: int = 0, *, input: str | None = None,  # noqa: A002
-                 missing: bool = False, timeout: bool = False) -> None:
+                 missing: bool = False, timeout: bool = False, effect=None) -> None:
         self.argv = [str(a) for a in argv]
+        self.effect = effect  # called when the command is played: the state change it makes
         self.stdout, self.stderr, self.rc = stdout, stderr, rc
         self.input = input
         self.missing = missing
@@ -60,6 +61,8 @@ class FakeRunner:
             from ocf.errors import CommandTimeout
 
             raise CommandTimeout(argv, timeout)
+        if call.effect is not None:
+            call.effect()
         return check(Result(argv, call.rc, call.stdout, call.stderr), ok)
 
     def _fail(self, msg: str) -> None:

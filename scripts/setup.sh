@@ -17,6 +17,7 @@ tcpdump iputils-arping iputils-ping socat netcat-openbsd
 tgt libiscsi-bin qemu-utils qemu-block-extra
 lvm2 drbd-utils
 hyperfine
+qemu-system-x86 debootstrap busybox-static cpio xz-utils
 "
 missing=""
 for p in $packages; do

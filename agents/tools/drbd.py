@@ -1,8 +1,8 @@
-"""DRBD through drbdsetup/drbdadm: resource state from `drbdsetup status --json`, and role changes.
+"""DRBD through drbdsetup/drbdadm: resource state from `drbdsetup events2 --now`, and role changes.
 
-drbd-utils 9 prints the same JSON for the DRBD 9 and the 8.4 kernel module (drbdadm hands 8.4
-commands to drbdadm-84 itself). Without the kernel module drbdsetup cannot reach the drbd netlink
-family and exits 20.
+drbd-utils 9 prints the same events2 lines for the DRBD 9 and the 8.4 kernel module (drbdadm and
+drbdsetup hand 8.4 calls to their -84 variants, which know no `status --json`). Without the kernel
+module drbdsetup cannot reach the drbd netlink family and exits 20.
 """
 
 from __future__ import annotations
@@ -54,24 +54,49 @@ class Resource:
         return any(p["role"] == "Primary" for p in self.peers)
 
 
-def parse_status(text: str) -> dict[str, Resource]:
-    """Parse `drbdsetup status --json` output."""
-    import json
-
-    data = json.loads(text or "[]")
-    return {r.get("name", ""): Resource(r) for r in data}
+def parse_events2(text: str) -> dict[str, Resource]:
+    """Parse `drbdsetup events2 --now` output (key:value words, the same from DRBD 8.4 and 9)."""
+    found: dict[str, dict] = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) < 3 or words[0] not in ("exists", "create", "change"):
+            continue
+        kv = dict(w.split(":", 1) for w in words[2:] if ":" in w)
+        name = kv.get("name", "")
+        r = found.setdefault(name, {"name": name, "devices": [], "connections": {}})
+        kind = words[1]
+        if kind == "resource":
+            r["role"] = kv.get("role", "Unknown")
+        elif kind == "device":
+            r["devices"].append({"minor": int(kv.get("minor", "-1")), "disk-state": kv.get("disk", "Unknown")})
+        elif kind == "connection":
+            c = r["connections"].setdefault(kv.get("peer-node-id", ""), {"peer_devices": []})
+            c.update({"name": kv.get("conn-name", ""), "connection-state": kv.get("connection", "Unknown"),
+                      "peer-role": kv.get("role", "Unknown")})
+        elif kind == "peer-device":
+            c = r["connections"].setdefault(kv.get("peer-node-id", ""), {"peer_devices": []})
+            c["peer_devices"].append({"peer-disk-state": kv.get("peer-disk", "DUnknown"),
+                                      "replication-state": kv.get("replication", "Off")})
+    for r in found.values():
+        r["connections"] = list(r["connections"].values())
+    return {name: Resource(r) for name, r in found.items()}
 
 
 def status(run, resource: str) -> Resource | None:
-    """The resource's state, None when it is not configured in the kernel (down)."""
+    """The resource's state, None when it is not configured in the kernel (down).
+
+    `drbdsetup events2 --now` answers the same way on DRBD 8.4 and 9 (`status --json` exists only
+    with the DRBD 9 module: drbd-utils hands 8.4 calls to drbdsetup-84, which rejects --json)."""
     from ocf.errors import NotInstalledError
 
-    r = run(["drbdsetup", "status", "--json", resource], ok=(0, 10, NO_MODULE))
+    if not module_loaded():
+        raise NotInstalledError("the DRBD kernel module is not loaded")
+    r = run(["drbdsetup", "events2", "--now", resource], ok=(0, 10, NO_MODULE))
     if r.returncode == NO_MODULE:
         raise NotInstalledError("the DRBD kernel module is not loaded (drbdsetup cannot reach it)")
     if r.returncode != 0:
         return None
-    return parse_status(r.stdout).get(resource)
+    return parse_events2(r.stdout).get(resource)
 
 
 def _adm(conf: str | None) -> list[str]:

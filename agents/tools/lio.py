@@ -65,8 +65,10 @@ def read(path: str) -> str:
 
 
 def write(path: str, value: str, *, secret: bool = False) -> None:
-    """Write an attribute, newline-terminated as echo does; it must exist (the kernel made it), so a wrong
-    name fails loudly. (Some stores, e.g. iSCSI auth/userid, drop the last byte assuming a newline.)
+    """Write an attribute in one write, without a newline: it must exist (the kernel made it), so a wrong
+    name fails loudly. The iSCSI auth stores (userid, password) keep a trailing newline as part of the
+    value, so `echo secret > password` makes CHAP fail (seen in the guest tier, kernel 6.1); the numeric
+    and path stores accept the value either way.
 
     The error text names the path and the kernel's complaint, never the value when it is secret."""
     try:
@@ -76,7 +78,7 @@ def write(path: str, value: str, *, secret: bool = False) -> None:
 
         raise OcfError(f"cannot open {path}: {e.strerror}") from None
     try:
-        os.write(fd, value.encode() + b"\n")
+        os.write(fd, value.encode())
     except OSError as e:
         from ocf.errors import OcfError
 

@@ -208,7 +208,7 @@ def test_switchover_between_nodes_keeps_data_and_identity(tmp_path):
             else:
                 assert qemu_io(hosts["cl"], "read -P 0x3c 0 2M", url).returncode == 0
             inq = subprocess.run(["timeout", "10", "ip", "netns", "exec", hosts["cl"].name, "iscsi-inq", "-e", "1",
-                                  "-c", "0x80", url], capture_output=True, text=True, timeout=15)
+                                  "-c", "128", url], capture_output=True, text=True, timeout=15)
             seen.append(inq.stdout)
             assert run_agent("iSCSILogicalUnit", "stop", lu).returncode == 0
             assert run_agent("iSCSITarget", "stop", ta).returncode == 0

@@ -1,4 +1,4 @@
-"""drbd and drbddisk on scripted drbdsetup/drbdadm (fixtures constructed from the JSON format)."""
+"""drbd and drbddisk on scripted drbdsetup/drbdadm (fixtures captured in the guest tier)."""
 
 from __future__ import annotations
 
@@ -8,18 +8,25 @@ import pytest
 
 from agents.drbd import drbd, promotion_score
 from agents.drbddisk import drbddisk
-from agents.tools.drbd import parse_status
+from agents.tools import drbd as drbdtool
+from agents.tools.drbd import parse_events2
 from ocf.errors import Rc
 from ocf.testing import FakeRunner
 
 FIX = os.path.join(os.path.dirname(__file__), "fixtures", "drbd")
-STATUS = ["drbdsetup", "status", "--json", "r0"]
+STATUS = ["drbdsetup", "events2", "--now", "r0"]
 SCORE = ["crm_attribute", "--promotion=r0", "-l", "reboot"]
 
 
 def fixture(name: str) -> str:
-    with open(os.path.join(FIX, name + ".json")) as f:
+    with open(os.path.join(FIX, name + ".events2")) as f:
         return f.read()
+
+
+@pytest.fixture(autouse=True)
+def _module_loaded(monkeypatch):
+    """These tests play a node with the DRBD module loaded (the host has none)."""
+    monkeypatch.setattr(drbdtool, "module_loaded", lambda: True)
 
 
 ENV = {"OCF_RESKEY_drbd_resource": "r0", "OCF_RESOURCE_INSTANCE": "r0", "OCF_RESKEY_crm_feature_set": "3.16.1",
@@ -31,15 +38,22 @@ ENV = {"OCF_RESKEY_drbd_resource": "r0", "OCF_RESOURCE_INSTANCE": "r0", "OCF_RES
     ("secondary-uptodate-peer-primary", "Secondary", "UpToDate", True, 10000),
     ("secondary-outdated-alone", "Secondary", "Outdated", False, None),
     ("primary-diskless", "Primary", "Diskless", True, None),
+    ("up-just-now", "Secondary", "Inconsistent", False, None),
+    ("secondary-inconsistent-connected", "Secondary", "Inconsistent", True, None),
+    ("primary-syncsource", "Primary", "UpToDate", True, 10000),
+    ("secondary-synctarget", "Secondary", "Inconsistent", True, None),
+    ("primary-peer-unknown", "Primary", "UpToDate", False, 10000),
+    ("secondary-diskless", "Secondary", "Diskless", True, None),
+    ("primary-peer-diskless", "Primary", "UpToDate", True, 10000),
 ])
-def test_status_json_and_promotion_scores(name, role, disk, connected, score):
-    res = parse_status(fixture(name))["r0"]
+def test_events2_states_and_promotion_scores(name, role, disk, connected, score):
+    res = parse_events2(fixture(name))["r0"]
     assert (res.role, res.disk, res.connected) == (role, disk, connected)
     assert promotion_score(res) == score
 
 
 def test_uptodate_alone_scores_below_connected_and_above_consistent():
-    res = parse_status(fixture("secondary-outdated-alone"))["r0"]
+    res = parse_events2(fixture("secondary-outdated-alone"))["r0"]
     res.disks = ["UpToDate"]
     alone = promotion_score(res)
     res.disks = ["Consistent"]
@@ -59,12 +73,22 @@ def test_monitor_reports_the_role_and_sets_the_score(name, rc, score_call):
 
 
 def test_monitor_of_a_resource_that_is_down_is_7():
-    r = FakeRunner().expect(STATUS, "", "r0: No such resource", rc=10)
+    assert parse_events2(fixture("down")) == {}
+    r = FakeRunner().expect(STATUS, fixture("down"))
     assert drbd.main(["drbd", "monitor"], ENV, r) == Rc.NOT_RUNNING
     r.assert_done()
 
 
-def test_without_the_kernel_module_start_is_5_probe_7_stop_0(capsys):
+def test_without_the_kernel_module_start_is_5_probe_7_stop_0(capsys, monkeypatch):
+    monkeypatch.setattr(drbdtool, "module_loaded", lambda: False)
+    for action, rc in (("start", Rc.ERR_INSTALLED), ("monitor", Rc.NOT_RUNNING), ("stop", Rc.SUCCESS)):
+        r = FakeRunner()
+        assert drbd.main(["drbd", action], dict(ENV, OCF_RESKEY_CRM_meta_interval="0"), r) == rc
+        r.assert_done()  # nothing was run
+    assert "DRBD kernel module is not loaded" in capsys.readouterr().err
+
+
+def test_module_gone_under_drbdsetup_is_reported_as_not_installed(capsys):
     nomod = "Could not connect to 'drbd' generic netlink family"
     for action, rc, interval in (("start", Rc.ERR_INSTALLED, "0"), ("monitor", Rc.NOT_RUNNING, "0"),
                                  ("stop", Rc.SUCCESS, "0")):
@@ -107,8 +131,16 @@ def test_drbddisk_refuses_a_stale_disk_unless_forced(capsys):
 
 
 def test_drbddisk_brings_a_down_resource_up_first():
-    r = FakeRunner().expect(STATUS, "", "r0: No such resource", rc=10).expect(["drbdadm", "up", "r0"])
-    r.expect(STATUS, fixture("secondary-uptodate-peer-primary").replace('"Primary"', '"Secondary"'))
+    r = FakeRunner().expect(STATUS, fixture("down")).expect(["drbdadm", "up", "r0"])
+    r.expect(STATUS, fixture("secondary-uptodate-peer-primary").replace("role:Primary", "role:Secondary"))
     r.expect(["drbdadm", "primary", "r0"])
     assert drbddisk.main(["drbddisk", "start"], ENV, r) == Rc.SUCCESS
+    r.assert_done()
+
+
+def test_promote_retries_while_the_failed_peer_still_counts_as_primary():
+    r = FakeRunner().expect(STATUS, fixture("secondary-uptodate-peer-primary"))
+    r.expect(["drbdadm", "primary", "r0"], "", "r0: State change failed: (-1) Multiple primaries not allowed", rc=11)
+    r.expect(["drbdadm", "primary", "r0"])
+    assert drbd.main(["drbd", "promote"], dict(ENV, OCF_RESKEY_CRM_meta_timeout="20000"), r) == Rc.SUCCESS
     r.assert_done()
