@@ -16,7 +16,7 @@ class Call:
     def __init__(self, argv, stdout: str = "", stderr: str = "", rc: int = 0, *, input: str | None = None,  # noqa: A002
                  missing: bool = False, timeout: bool = False, effect=None) -> None:
         self.argv = [str(a) for a in argv]
-        self.effect = effect  # called when the command is played: the state change it makes
+        self.effect = effect  # called after the command succeeded: the state change it made
         self.stdout, self.stderr, self.rc = stdout, stderr, rc
         self.input = input
         self.missing = missing
@@ -61,9 +61,10 @@ class FakeRunner:
             from ocf.errors import CommandTimeout
 
             raise CommandTimeout(argv, timeout)
+        result = check(Result(argv, call.rc, call.stdout, call.stderr), ok)
         if call.effect is not None:
-            call.effect()
-        return check(Result(argv, call.rc, call.stdout, call.stderr), ok)
+            call.effect()  # only a command that succeeded changes anything
+        return result
 
     def _fail(self, msg: str) -> None:
         if self.failure is None:

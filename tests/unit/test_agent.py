@@ -172,3 +172,16 @@ def test_cross_parameter_rules_apply_to_every_action_with_the_context_rules(caps
     assert main(Sample, "stop", bad) == Rc.SUCCESS
     assert main(Sample, "monitor", bad) == Rc.NOT_RUNNING
     assert main(Sample, "validate-all", dict(bad, OCF_CHECK_LEVEL="0")) == Rc.ERR_CONFIGURED
+
+
+def test_fake_runner_effects_follow_only_successful_commands():
+    from ocf.errors import CommandError
+
+    seen = []
+    r = FakeRunner().expect(["tool", "add"], effect=lambda: seen.append("added"))
+    r.expect(["tool", "del"], rc=1, effect=lambda: seen.append("deleted"))
+    r(["tool", "add"], timeout=5)
+    with pytest.raises(CommandError):
+        r(["tool", "del"], timeout=5)
+    r.assert_done()
+    assert seen == ["added"]

@@ -303,26 +303,6 @@ def test_unset_implementation_uses_the_detected_one(cfs, tmp_path):
 
 # ----- IET -----------------------------------------------------------------------------------------
 
-class Runner(FakeRunner):
-    """FakeRunner whose calls may change the fake /proc/net/iet after they succeed (as ietadm does)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.effects: list = []
-
-    def expect(self, argv, stdout="", stderr="", rc=0, effect=None, **kw):
-        super().expect(argv, stdout, stderr, rc, **kw)
-        self.effects.append(effect)
-        return self
-
-    def __call__(self, argv, **kw):
-        effect = self.effects.pop(0) if self.effects else None
-        result = super().__call__(argv, **kw)
-        if effect is not None:
-            effect()
-        return result
-
-
 class Iet:
     """A fake /proc/net/iet and /etc for one test."""
 
@@ -375,7 +355,7 @@ def test_iet_target_start_takes_the_next_tid_edits_initiators_and_stop_reverts(t
                   incoming_password=SECRET, additional_parameters="MaxRecvDataSegmentLength=65536 Wthreads=4")
     ours = OTHER_VOLUME + f"tid:3 name:{IQN}\n"
     assert call(iSCSITarget, "monitor", probe(env)) == 7
-    r = (Runner().expect(["ietadm", "--op", "new", "--tid=3", f"--params=Name={IQN}"],
+    r = (FakeRunner().expect(["ietadm", "--op", "new", "--tid=3", f"--params=Name={IQN}"],
                          effect=iet.to(ours, OTHER_SESSION + f"tid:3 name:{IQN}\n"))
          .expect(["ietadm", "--op", "update", "--tid=3", "--params=MaxRecvDataSegmentLength=65536,Wthreads=4"])
          .expect(["ietadm", "--op", "delete", "--tid=3", "--user", "--params=IncomingUser=filer"], rc=1)
@@ -387,12 +367,13 @@ def test_iet_target_start_takes_the_next_tid_edits_initiators_and_stop_reverts(t
     assert iet.deny.read_text() == f"{IQN} ALL\n"
     assert call(iSCSITarget, "monitor", env) == 0
     # A second start changes nothing in the files.
-    r = (Runner().expect(["ietadm", "--op", "update", "--tid=3", "--params=MaxRecvDataSegmentLength=65536,Wthreads=4"])
+    r = (FakeRunner()
+         .expect(["ietadm", "--op", "update", "--tid=3", "--params=MaxRecvDataSegmentLength=65536,Wthreads=4"])
          .expect(["ietadm", "--op", "delete", "--tid=3", "--user", "--params=IncomingUser=filer"])
          .expect(["ietadm", "--op", "new", "--tid=3", "--user", f"--params=IncomingUser=filer,Password={SECRET}"]))
     assert call(iSCSITarget, "start", env, r) == 0
     assert iet.allow.read_text().splitlines() == allow
-    r = (Runner().expect(["ietadm", "--op", "delete", "--tid=3", "--user", "--params=IncomingUser=filer"])
+    r = (FakeRunner().expect(["ietadm", "--op", "delete", "--tid=3", "--user", "--params=IncomingUser=filer"])
          .expect(["ietadm", "--op", "delete", "--tid=3"], effect=iet.to(OTHER_VOLUME, OTHER_SESSION)))
     assert call(iSCSITarget, "stop", env, r) == 0
     assert iet.allow.read_text() == "# admin's own rules\niqn.2024-01.org.example:other 192.168.7.0/24\n"
@@ -407,7 +388,7 @@ def test_iet_start_failing_in_the_middle_undoes_and_does_not_leak_the_secret(tmp
     env = iet_env(iet, tmp_path, tid="7", allowed_initiators=INIT_A, incoming_username="filer",
                   incoming_password=SECRET)
     ours = OTHER_VOLUME + f"tid:7 name:{IQN}\n"
-    r = (Runner().expect(["ietadm", "--op", "new", "--tid=7", f"--params=Name={IQN}"], effect=iet.to(ours, ""))
+    r = (FakeRunner().expect(["ietadm", "--op", "new", "--tid=7", f"--params=Name={IQN}"], effect=iet.to(ours, ""))
          .expect(["ietadm", "--op", "delete", "--tid=7", "--user", "--params=IncomingUser=filer"])
          .expect(["ietadm", "--op", "new", "--tid=7", "--user", f"--params=IncomingUser=filer,Password={SECRET}"],
                  stderr=f"Invalid argument: Password={SECRET}.\n", rc=22)
@@ -417,7 +398,7 @@ def test_iet_start_failing_in_the_middle_undoes_and_does_not_leak_the_secret(tmp
     assert "exit 22" in err and "Password=***" in err and SECRET not in err
     assert IQN not in iet.allow.read_text() and iet.deny.read_text() == ""
     assert [n for n in os.listdir(tmp_path / "rsctmp") if n.endswith(".lines")] == []
-    r = (Runner().expect(["ietadm", "--op", "new", "--tid=7", f"--params=Name={IQN}"], effect=iet.to(ours, ""))
+    r = (FakeRunner().expect(["ietadm", "--op", "new", "--tid=7", f"--params=Name={IQN}"], effect=iet.to(ours, ""))
          .expect(["ietadm", "--op", "delete", "--tid=7", "--user", "--params=IncomingUser=filer"])
          .expect(["ietadm", "--op", "new", "--tid=7", "--user", f"--params=IncomingUser=filer,Password={SECRET}"]))
     assert call(iSCSITarget, "start", env, r) == 0
@@ -436,7 +417,7 @@ def test_ietadm_error_text_never_carries_the_password():
 def test_iet_stop_closes_connections_before_deleting_the_target(tmp_path):
     iet = Iet(tmp_path, fixture("volume"), fixture("session"))
     env = iet_env(iet, tmp_path)
-    r = (Runner().expect(["ietadm", "--op", "delete", "--tid=1", "--sid=281474997486080", "--cid=0"])
+    r = (FakeRunner().expect(["ietadm", "--op", "delete", "--tid=1", "--sid=281474997486080", "--cid=0"])
          .expect(["ietadm", "--op", "delete", "--tid=1", "--sid=562949974196736", "--cid=0"])
          .expect(["ietadm", "--op", "delete", "--tid=1", "--sid=562949974196736", "--cid=1"],
                  effect=iet.to(fixture("volume"), fixture("session").split("\tsid")[0]))
@@ -471,13 +452,13 @@ def test_iet_lun_start_monitor_stop(tmp_path, backing):
     env = lun_env(iet_env(iet, tmp_path), backing, lun="2")
     assert call(iSCSILogicalUnit, "monitor", probe(env)) == 7
     with_lun = fixture("volume") + f"\tlun:2 state:0 iotype:fileio iomode:ro blocks:128 blocksize:512 path:{backing}\n"
-    r = Runner().expect(["ietadm", "--op", "new", "--tid=1", "--lun=2",
+    r = FakeRunner().expect(["ietadm", "--op", "new", "--tid=1", "--lun=2",
                          f"--params=Path={backing},Type=fileio,ScsiId=lun1,ScsiSN=333f8b44,IOMode=ro"],
                         effect=iet.to(with_lun, fixture("session")))
     assert call(iSCSILogicalUnit, "start", dict(env, OCF_RESKEY_readonly="1"), r) == 0
     assert call(iSCSILogicalUnit, "monitor", env) == 0
     assert call(iSCSILogicalUnit, "start", env) == 0  # there already: no command
-    r = Runner().expect(["ietadm", "--op", "delete", "--tid=1", "--lun=2"], effect=iet.to(fixture("volume"), ""))
+    r = FakeRunner().expect(["ietadm", "--op", "delete", "--tid=1", "--lun=2"], effect=iet.to(fixture("volume"), ""))
     assert call(iSCSILogicalUnit, "stop", env, r) == 0
     assert call(iSCSILogicalUnit, "stop", env) == 0
     # LUN 1 of the fixture is on another path: a failure, and stop keeps it.
@@ -572,7 +553,8 @@ def test_tgt_failed_account_does_not_leak_the_secret(tmp_path, capfd):
     with pytest.raises(CommandError) as e:
         from agents.tools import tgtadm
 
-        r = FakeRunner().expect([*TGT, "--op", "new", "--mode", "account", "--user", "u", "--password", SECRET], rc=1)
+        r = FakeRunner().expect([*TGT, "--op", "new", "--mode", "account", "--user", "u", "--password", SECRET],
+                                rc=1)
         tgtadm.new_account(lambda argv, **kw: r(argv, timeout=5, **kw), "u", SECRET)
     assert SECRET not in str(e.value)
 
@@ -634,13 +616,13 @@ def test_iet_daemon_starts_ietd_with_its_config_and_stops_it_through_ietadm(tmp_
     conf.write_text(f"Target {IQN}\n    Lun 0 Path=/dev/vg0/filer,Type=blockio\n")
     env = daemon_env(tmp_path, proc, implementation="iet", config=str(conf), portal="10.99.0.100:3260")
     assert call(iscsitarget, "monitor", probe(env)) == 7
-    r = Runner().expect(["ietd", "-c", str(conf), "-a", "10.99.0.100", "-p", "3260"],
+    r = FakeRunner().expect(["ietd", "-c", str(conf), "-a", "10.99.0.100", "-p", "3260"],
                         effect=proc.process(4242, "ietd"))
     assert call(iscsitarget, "start", env, r) == 0
     assert (tmp_path / "rsctmp/iscsitarget-iscsid.pid").read_text() == "4242\n"
     assert call(iscsitarget, "monitor", env) == 0
     assert call(iscsitarget, "start", env) == 0  # running: nothing to do
-    r = Runner().expect(["ietadm", "--op", "delete"], effect=proc.gone(4242))
+    r = FakeRunner().expect(["ietadm", "--op", "delete"], effect=proc.gone(4242))
     assert call(iscsitarget, "stop", env, r) == 0
     assert not (tmp_path / "rsctmp/iscsitarget-iscsid.pid").exists()
     assert call(iscsitarget, "stop", env) == 0
