@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from ocf.agent import Agent, action
 from ocf.errors import ArgsError, ConfigError, OcfError, Rc
 from ocf.params import Param, Parser, boolean, integer, ip_address, string
-from ocf.state import StateFile
+from ocf.state import StateFile, exists
 
 
 class _Netmask(Parser):
@@ -170,7 +169,7 @@ class IPaddr2(Agent):
     def netns_exists(self) -> bool:
         """Whether the configured namespace exists (always true without one)."""
         ns = self.network_namespace
-        return not ns or os.path.exists(f"/run/netns/{ns}")
+        return not ns or exists(f"/run/netns/{ns}")
 
     def environment_problems(self) -> list[OcfError]:
         """validate-all level 10: the namespace, the interface and the route lookup."""
@@ -200,7 +199,7 @@ class IPaddr2(Agent):
 
     def _nic_exists(self, nic: str) -> bool:
         if not self.network_namespace:
-            return os.path.exists(f"/sys/class/net/{nic}")
+            return exists(f"/sys/class/net/{nic}")
         from agents.tools import ip
 
         return ip.link(self.run, nic, netns=self.network_namespace) is not None
@@ -239,6 +238,8 @@ class IPaddr2(Agent):
         """Send gratuitous ARPs / neighbour advertisements; log, never raise."""
         if nic == "lo" or nic.startswith("lo:") or count <= 0:
             return
+        import os
+
         from ocf import exec as _exec
 
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools", "garp.py")
@@ -263,9 +264,10 @@ class IPaddr2(Agent):
                 with open(f"/proc/{pid}/cmdline", "rb") as f:
                     cmd = f.read()
                 if b"garp.py" in cmd:
+                    import posix
                     import signal
 
-                    os.kill(pid, signal.SIGTERM)
+                    posix.kill(pid, signal.SIGTERM)
             except OSError:
                 pass
         pf.remove()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 from ocf.agent import Agent, action
@@ -130,6 +129,8 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         tool = self.tool if self.tool == "nft" else ("ip6tables" if self.family == 6 else "iptables")
         if not which(tool):
             problems.append(NotInstalledError(f"{tool} is not installed"))
+        import os
+
         if self.tickle_dir and not os.path.isdir(self.tickle_dir):
             problems.append(NotInstalledError(f"tickle_dir {self.tickle_dir} does not exist"))
         return problems
@@ -233,7 +234,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
     # ----- connections and tickles --------------------------------------------------------
 
     def _conn_file(self) -> str:
-        return os.path.join(self.tickle_dir, self.ip.split("/")[0])
+        return f"{self.tickle_dir.rstrip('/')}/{self.ip.split('/')[0]}"
 
     def _connections(self) -> list[str]:
         """Established connections to ip on the ports, as 'local:port remote:port' lines."""
@@ -271,6 +272,8 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
     def _tickle(self, lines: list[str], *, swap: bool) -> None:
         if not lines:
             return
+        import os
+
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools", "tickle.py")
         if swap:
             lines = [" ".join(reversed(ln.split())) for ln in lines]

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import os
+import posix
 import time
 
 
 def rsctmp(env) -> str:
     """HA_RSCTMP, or /run/resource-agents (cleared on reboot, shared by every netns)."""
     return env.get("HA_RSCTMP") or "/run/resource-agents"
+
+
+def exists(path: str) -> bool:
+    """os.path.exists without importing os (posix is loaded with the interpreter)."""
+    try:
+        posix.stat(path)
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 class StateFile:
@@ -19,7 +28,7 @@ class StateFile:
 
     def exists(self) -> bool:
         """Whether the state file is there."""
-        return os.path.exists(self.path)
+        return exists(self.path)
 
     def read(self) -> str | None:
         """The content, or None when there is no state file."""
@@ -31,6 +40,8 @@ class StateFile:
 
     def write(self, content: str = "") -> None:
         """Create or replace the file atomically (write a temporary file, fsync, rename)."""
+        import os
+
         d = os.path.dirname(self.path)
         if d:
             os.makedirs(d, mode=0o755, exist_ok=True)
@@ -46,7 +57,7 @@ class StateFile:
     def remove(self) -> None:
         """Remove the file; missing is fine."""
         try:
-            os.unlink(self.path)
+            posix.unlink(self.path)
         except FileNotFoundError:
             pass
 
@@ -61,6 +72,7 @@ class Lock:
 
     def __enter__(self) -> Lock:
         import fcntl
+        import os
 
         d = os.path.dirname(self.path)
         if d:
@@ -82,5 +94,5 @@ class Lock:
 
     def __exit__(self, *exc) -> None:
         if self.fd >= 0:
-            os.close(self.fd)  # closing releases the flock
+            posix.close(self.fd)  # closing releases the flock
             self.fd = -1

@@ -76,6 +76,29 @@ def test_importing_an_agent_loads_no_expensive_module(name):
     assert not bad, f"importing {module} loaded {bad}"
 
 
+# The agents whose monitor is measured against a shell agent that does almost nothing: their monitor
+# path must not even load os (~1.5 ms of imports; the posix module is already there).
+LEAN_MONITORS = {
+    "Dummy": {},
+    "portblock": {"protocol": "tcp", "portno": "3260", "action": "block", "ip": "10.99.0.1", "firewall": "nft"},
+    "IPaddr2": {"ip": "10.99.0.150", "cidr_netmask": "24", "nic": "lo"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(LEAN_MONITORS))
+def test_monitor_of_a_lean_agent_does_not_load_os(name, tmp_path):
+    module, cls = AGENTS[name].split(":")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__import__("ocf").__file__)))
+    code = ("import sys\nsys.path.insert(0, %r)\nfrom %s import %s as A\n"
+            "rc = A.main([%r, 'monitor'])\nprint(rc, 'os' in sys.modules)" % (root, module, cls, name))
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HA_RSCTMP": str(tmp_path), "OCF_RESOURCE_INSTANCE": "lean",
+           "OCF_ROOT": "/usr/lib/ocf", "OCF_RESKEY_CRM_meta_interval": "10000",
+           **{f"OCF_RESKEY_{k}": v for k, v in LEAN_MONITORS[name].items()}}
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, env=env,
+                         timeout=30)
+    assert out.stdout.split() == ["7", "False"], out.stdout + out.stderr
+
+
 # ----- meta-data ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(AGENTS))

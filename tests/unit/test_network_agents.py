@@ -60,7 +60,7 @@ def env(**kw):
 
 
 def test_ipaddr2_refuses_to_guess_between_equally_specific_routes(capsys, monkeypatch):
-    monkeypatch.setattr(os.path, "exists", lambda p: True)  # the namespace "exists"
+    monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)  # the namespace "exists"
     routes = ("10.99.0.0/24 dev veth0 proto kernel scope link src 10.99.0.1 \n"
               "10.99.0.0/24 dev veth1 proto kernel scope link src 10.99.0.3 \n")
     r = FakeRunner().expect(["ip", "-n", "ocfk-unit", "-o", "-4", "route", "list", "match", "10.99.0.160"],
@@ -71,7 +71,7 @@ def test_ipaddr2_refuses_to_guess_between_equally_specific_routes(capsys, monkey
 
 
 def test_ipaddr2_monitor_checks_nic_and_prefix(monkeypatch):
-    monkeypatch.setattr(os.path, "exists", lambda p: True)
+    monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)
     for kw, rc in (({"nic": "veth0", "cidr_netmask": "24"}, Rc.SUCCESS), ({"cidr_netmask": "25"}, Rc.NOT_RUNNING),
                    ({"nic": "eth9"}, Rc.NOT_RUNNING)):
         r = FakeRunner().expect(["ip", "-n", "ocfk-unit", "-o", "-4", "addr", "show"], stdout=ADDRS)
