@@ -1,7 +1,8 @@
-"""Filesystem and iSCSITarget/iSCSILogicalUnit monitor: ocfkit against the ClusterLabs agents.
+"""Filesystem, LVM and iSCSITarget/iSCSILogicalUnit monitor: ocfkit against the ClusterLabs agents.
 
 Run as root: python3 -m bench.storage_iscsi [--pairs N]. Builds a loop device in a private mount
-namespace and a tgtd with a private socket; removes everything at the end.
+namespace, a VG on a second loop device seen only through a private LVM_SYSTEM_DIR, and a tgtd with
+a private socket; removes everything at the end.
 """
 
 from __future__ import annotations
@@ -13,6 +14,46 @@ import tempfile
 import time
 
 from bench.common import HEADER, compare
+
+
+def lvm_case(d: str, base: dict[str, str], ours: str, theirs: str, pairs: int):
+    """LVM monitor of an inactive VG (rc 7 on both sides: there is no device-mapper here to activate
+    it). LVM-activate is not compared: the shell agent runs dmsetup first, which fails without
+    device-mapper, so it never reaches the same check."""
+    img = f"{d}/pv.img"
+    with open(img, "wb") as f:
+        f.truncate(32 << 20)
+    loop = subprocess.run(["losetup", "--find", "--show", img], check=True, capture_output=True,
+                          text=True).stdout.strip()
+    conf = f"{d}/lvmconf"
+    os.makedirs(conf)
+    had_control = os.path.exists("/dev/mapper/control")
+    with open(f"{conf}/lvm.conf", "w") as f:
+        f.write(f'devices {{ use_devicesfile = 0 filter = [ "a|^{loop}$|", "r|.*|" ] '
+                "obtain_device_list_from_udev = 0 }\n"
+                "activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }\n"
+                f'backup {{ backup_dir = "{conf}/backup" archive_dir = "{conf}/archive" }}\n')
+    lvm_env = dict(base, LVM_SYSTEM_DIR=conf, LVM_SUPPRESS_FD_WARNINGS="1")
+    vg = f"benchvg{os.getpid() % 10000}"
+    no_activation = ["--config", "global { activation = 0 }"]
+
+    def lvm(*argv: str) -> None:
+        subprocess.run(["lvm", *argv], env=lvm_env, check=True, capture_output=True, timeout=60)
+
+    try:
+        lvm("pvcreate", "-q", loop)
+        lvm("vgcreate", "-q", vg, loop)
+        lvm("lvcreate", "-q", *no_activation, "-an", "-Zn", "-L", "8M", "-n", "benchlv", vg)
+        env = dict(lvm_env, OCF_RESOURCE_INSTANCE="vg", OCF_RESKEY_volgrpname=vg)
+        return compare("LVM monitor, VG inactive (rc 7)", ([f"{ours}/LVM", "monitor"], env),
+                       ([f"{theirs}/LVM", "monitor"], env), pairs=pairs, expect_rc=7)
+    finally:
+        subprocess.run(["lvm", "vgremove", "-q", "-y", *no_activation, vg], env=lvm_env, check=False,
+                       capture_output=True)
+        subprocess.run(["lvm", "pvremove", "-q", "-y", loop], env=lvm_env, check=False, capture_output=True)
+        subprocess.run(["losetup", "-d", loop], check=False)
+        if not had_control and os.path.exists("/dev/mapper/control"):
+            os.unlink("/dev/mapper/control")
 
 
 def main() -> None:
@@ -44,6 +85,8 @@ def main() -> None:
             rows.append(compare(f"Filesystem monitor, depth {level}", ([*enter, f"{ours}/Filesystem", "monitor"], env),
                                 ([*enter, f"{theirs}/Filesystem", "monitor"], env), pairs=args.pairs))
         subprocess.run([*enter, f"{ours}/Filesystem", "stop"], env=fs, check=True, capture_output=True)
+
+        rows.append(lvm_case(d, base, ours, theirs, args.pairs))
 
         sock = f"{d}/tgt/socket"
         os.makedirs(os.path.dirname(sock))

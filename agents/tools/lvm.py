@@ -24,9 +24,56 @@ def vg(run, name: str) -> dict[str, str] | None:
     return rows[0] if rows else None
 
 
-def lvs(run, vgname: str) -> list[dict[str, str]]:
-    """Logical volumes of the VG with lv_attr (5th char a = active, 6th o = open), lv_active, lv_device_open."""
-    return _report(run, ["lvs", "--foreign", "-o", "lv_name,lv_attr,lv_active,lv_device_open", vgname], "lv") or []
+def lvs(run, vgname: str, *, extra: str = "") -> list[dict[str, str]]:
+    """Logical volumes of the VG with lv_attr (5th char a = active, 6th o = open), lv_active, lv_device_open,
+    and the extra fields (e.g. vg_tags); [] when the VG does not exist."""
+    fields = "lv_name,lv_attr,lv_active,lv_device_open" + (f",{extra}" if extra else "")
+    return _report(run, ["lvs", "--foreign", "-o", fields, vgname], "lv") or []
+
+
+def split_dm_name(name: str) -> tuple[str, str]:
+    """(VG, LV) of a device-mapper name LVM made: the parts joined by one '-', a '-' inside a part doubled
+    ("my--vg-lv" is VG my-vg, LV lv); a layer suffix after the LV ("vg-lv-real") is dropped."""
+    parts: list[str] = []
+    cur = []
+    i = 0
+    while i < len(name):
+        if name[i] == "-":
+            if name[i + 1:i + 2] == "-":
+                cur.append("-")
+                i += 2
+                continue
+            parts.append("".join(cur))
+            cur = []
+        else:
+            cur.append(name[i])
+        i += 1
+    parts.append("".join(cur))
+    return parts[0], parts[1] if len(parts) > 1 else ""
+
+
+def active_in_kernel(sysfs: str = "/sys") -> set[tuple[str, str]] | None:
+    """(VG, LV) of every device-mapper device LVM created (dm uuid "LVM-..."), read from sysfs without a
+    child process; None when sysfs cannot say (then ask lvm). An active LV always has one, so a VG
+    with none here has no active LV."""
+    import posix
+
+    try:
+        devices = [d for d in posix.listdir(f"{sysfs}/block") if d.startswith("dm-")]
+    except OSError:
+        return None
+    found = set()
+    for dev in devices:
+        try:
+            with open(f"{sysfs}/block/{dev}/dm/uuid", encoding="utf-8") as f:
+                uuid = f.read().strip()
+            with open(f"{sysfs}/block/{dev}/dm/name", encoding="utf-8") as f:
+                name = f.read().strip()
+        except OSError:
+            continue  # removed while we looked
+        if uuid.startswith("LVM-"):
+            found.add(split_dm_name(name))
+    return found
 
 
 def is_active(lv: dict[str, str]) -> bool:
