@@ -335,8 +335,11 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
 
     shortdesc = "iSCSI target daemon (tgtd or ietd) with its configuration file"
 
-    implementation = Param(choice("tgt", "iet"), default="tgt", shortdesc="iSCSI target implementation",
-                           longdesc="tgt (tgtd) or iet (ietd; needs the IET kernel module).")
+    implementation = Param(choice("auto", "tgt", "iet"), default="auto", shortdesc="iSCSI target implementation",
+                           longdesc="tgt (tgtd) or iet (ietd; needs the IET kernel module). auto: iet when the "
+                                    "configuration file is an ietd.conf or the IET module is loaded "
+                                    "(/proc/net/iet), else tgt; so the seed's bare `iscsitarget` runs ietd on an "
+                                    "IET host, as its init script did.")
     config = Param(path(), shortdesc="Configuration file to load",
                    longdesc="tgt: the tgt-admin configuration loaded on start (default /etc/tgt/targets.conf); "
                             "iet: the ietd.conf ietd reads (default /etc/iet/ietd.conf). Missing: the daemon "
@@ -346,14 +349,25 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
                             "all addresses, 3260.")
 
     @property
+    def impl(self) -> str:
+        """tgt or iet: the parameter, or what auto finds."""
+        if self.implementation != "auto":
+            return self.implementation
+        if self.config and self.config.rsplit("/", 1)[-1] == "ietd.conf":
+            return "iet"
+        from ocf.state import exists
+
+        return "iet" if exists(system_path(self.env, "proc") + "/net/iet") else "tgt"
+
+    @property
     def daemon(self) -> str:
         """The daemon's process name."""
-        return "ietd" if self.implementation == "iet" else "tgtd"
+        return "ietd" if self.impl == "iet" else "tgtd"
 
     @property
     def config_file(self) -> str:
         """The configuration file, or the implementation's default."""
-        return self.config or ("/etc/iet/ietd.conf" if self.implementation == "iet" else "/etc/tgt/targets.conf")
+        return self.config or ("/etc/iet/ietd.conf" if self.impl == "iet" else "/etc/tgt/targets.conf")
 
     def _pidfile(self) -> str:
         return f"{self.rsctmp}/iscsitarget-{self.instance.replace('/', '_')}.pid"
@@ -397,7 +411,7 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
     @action(timeout=30)
     def start(self) -> int:
         """Start the daemon (if needed) with its configuration."""
-        if self.implementation == "iet":
+        if self.impl == "iet":
             return self._start_iet()
         import os
 
@@ -449,7 +463,7 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
 
         pid = self._pid()
         if pid is not None:
-            if self.implementation == "iet":
+            if self.impl == "iet":
                 from agents.tools import ietadm
 
                 ietadm.delete_all(self.run)
@@ -480,7 +494,7 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
             if os.path.exists(self._pidfile()) and not self.is_probe:
                 raise OcfError(f"{self.daemon} died (its pid file remains)")
             return Rc.NOT_RUNNING
-        if self.implementation == "tgt" and not self._answers():
+        if self.impl == "tgt" and not self._answers():
             raise OcfError(f"tgtd[{pid}] does not answer on its management socket")
         return Rc.SUCCESS
 

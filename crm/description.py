@@ -62,7 +62,13 @@ def haresources_groups(desc: dict):
         port = str(svc.get("portblock", ""))
         if port:
             tokens.append(f"portblock::tcp::{port}::block")
-        tokens.append("iscsitarget")
+        if desc.get("cluster", {}).get("target_backend", "tgt") == "lio":
+            # No daemon and no configuration file: the agents build each target and LUN in configfs.
+            for t in desc.get("target", []):
+                tokens.append(f"iSCSITarget::{t['iqn']}::lio")
+                tokens += [f"iSCSILogicalUnit::{t['iqn']}::{lu['lun']}::{lu['path']}::lio" for lu in t.get("lun", [])]
+        else:
+            tokens.append("iscsitarget")
         if port:
             tokens.append(f"portblock::tcp::{port}::unblock")
         groups.append(Group(first, [parse_resource(t) for t in tokens]))
@@ -154,15 +160,18 @@ def cluster_model(desc: dict):
     model = migrate(haresources_groups(desc), nodes=[n["name"] for n in desc["node"]],
                     auto_failback=bool(c.get("auto_failback")), fencing=bool(c.get("fencing", True)),
                     name=c.get("name", "cluster"))
-    if c.get("target_backend") != "tgt":
+    backend = c.get("target_backend", "tgt")
+    if backend not in ("tgt", "iet"):
         return model
-    # With tgt, ocfkit runs the daemon itself, from the targets.conf on the configuration filesystem.
-    conf_dir = (desc.get("filesystem") or [{}])[0].get("directory", "/etc/tgt")
-    daemon = Primitive("p_iscsitarget", "ocf:ocfkit:iscsitarget", (("config", f"{conf_dir}/targets.conf"),),
+    # ocfkit runs the daemon itself, from the target configuration on the configuration filesystem.
+    conf_dir = (desc.get("filesystem") or [{}])[0].get("directory", "/etc/tgt" if backend == "tgt" else "/etc/iet")
+    name = "targets.conf" if backend == "tgt" else "ietd.conf"
+    daemon = Primitive("p_iscsitarget", "ocf:ocfkit:iscsitarget",
+                       (("implementation", backend), ("config", f"{conf_dir}/{name}")),
                        ops=default_ops("ocf:ocfkit:iscsitarget"))
     res = tuple(replace(r, members=tuple(daemon if m.id == "p_iscsitarget" else m for m in r.members))
                 if isinstance(r, Group) else r for r in model.resources)
-    return replace(model, resources=res, warnings=tuple(w for w in model.warnings if "iscsitarget" not in w))
+    return replace(model, resources=res)
 
 
 def generate(desc: dict) -> dict[str, tuple[str, int]]:

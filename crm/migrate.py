@@ -2,10 +2,11 @@
 
 Rules (REFERENCE section 5.1): each haresources line becomes a group in its order; drbddisk becomes
 a promotable clone of ocf:ocfkit:drbd, and the group is colocated with its Promoted instance and
-ordered after its promotion; IPaddr/IPaddr2 arguments map as heartbeat's wrappers map them; other
-scripts become lsb: resources; the preferred node becomes a location preference (on the Promoted
-role for DRBD); auto_failback off becomes a resource stickiness above that preference. Fencing stays
-enabled unless asked: DRBD without fencing risks split brain.
+ordered after its promotion; IPaddr/IPaddr2 arguments map as heartbeat's wrappers map them;
+iscsitarget becomes ocfkit's target daemon agent; other scripts become lsb: resources; the
+preferred node becomes a location preference (on the Promoted role for DRBD); auto_failback off
+becomes a resource stickiness above that preference. Fencing stays enabled unless asked: DRBD
+without fencing risks split brain.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ def _primitive(name: str, args: tuple[str, ...], warnings: list[str]) -> tuple[P
 
     if name == "drbddisk":
         return None, (args[0] if args else "all")
-    if name in ("IPaddr", "IPaddr2", "Filesystem", "portblock", "LVM"):
+    if name in ("IPaddr", "IPaddr2", "Filesystem", "portblock", "LVM", "iSCSITarget", "iSCSILogicalUnit"):
         try:
             agent, _inst, params = ocf_call(name, list(args))
         except UsageError as e:
@@ -44,10 +45,23 @@ def _primitive(name: str, args: tuple[str, ...], warnings: list[str]) -> tuple[P
             pid = "p_fs_" + _ident(params["directory"].rsplit("/", 1)[-1])
         elif agent == "portblock":
             pid = f"p_{params['action']}_{params['protocol']}_{_ident(params['portno'])}"
+        elif agent == "iSCSITarget":
+            pid = "p_target_" + _ident(params["iqn"].rsplit(":", 1)[-1])
+        elif agent == "iSCSILogicalUnit":
+            pid = f"p_lun_{_ident(params['target_iqn'].rsplit(':', 1)[-1])}_{params['lun']}"
         else:
             pid = "p_lvm_" + _ident(params.get("volgrpname", "vg"))
         a = f"ocf:ocfkit:{agent}"
         return Primitive(pid, a, tuple(params.items()), ops=default_ops(a)), ""
+    if name == "iscsitarget":
+        # The seed's target daemon (IET's init script in its day): ocfkit's daemon agent runs ietd on an IET
+        # host and tgtd elsewhere (implementation=auto), with the configuration file given, if any.
+        try:
+            agent, _inst, params = ocf_call(name, list(args))
+        except UsageError as e:
+            raise ValueError(f"{name}::{'::'.join(args)}: {e}") from None
+        a = f"ocf:ocfkit:{agent}"
+        return Primitive("p_iscsitarget", a, tuple(params.items()), ops=default_ops(a)), ""
     warnings.append(f"{name}: no OCF agent known; kept as lsb:{name}"
                     + (" (consider ocf:ocfkit:iSCSITarget + iSCSILogicalUnit)" if "iscsi" in name.lower() else ""))
     a = f"lsb:{name}"

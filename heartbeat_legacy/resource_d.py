@@ -86,10 +86,31 @@ def _dummy(args: list[str]) -> tuple[str, dict[str, str]]:
 
 
 def _iscsitarget(args: list[str]) -> tuple[str, dict[str, str]]:
-    # The seed's `iscsitarget` takes no arguments (it was IET's init script); ocfkit's runs tgtd.
+    # The seed's `iscsitarget` takes no arguments (it was IET's init script); ocfkit's runs ietd on an IET
+    # host and tgtd elsewhere (implementation=auto), with an optional configuration file.
     if len(args) > 1:
-        raise UsageError("usage: iscsitarget [targets.conf] ACTION")
+        raise UsageError("usage: iscsitarget [targets.conf|ietd.conf] ACTION")
     return "iscsitarget", ({"config": args[0]} if args else {})
+
+
+def _iscsi_target(args: list[str]) -> tuple[str, dict[str, str]]:
+    # No heartbeat precedent (heartbeat's iSCSI resource was IET's init script): ocfkit's own form, for
+    # LIO, where no daemon reads a configuration file.
+    if not 1 <= len(args) <= 2:
+        raise UsageError("usage: iSCSITarget iqn [implementation] ACTION")
+    p = {"iqn": args[0]}
+    if len(args) > 1:
+        p["implementation"] = args[1]
+    return f"iSCSITarget_{args[0]}", p
+
+
+def _iscsi_lun(args: list[str]) -> tuple[str, dict[str, str]]:
+    if not 3 <= len(args) <= 4:
+        raise UsageError("usage: iSCSILogicalUnit target-iqn lun path [implementation] ACTION")
+    p = {"target_iqn": args[0], "lun": args[1], "path": args[2]}
+    if len(args) > 3:
+        p["implementation"] = args[3]
+    return f"iSCSILogicalUnit_{args[0]}_{args[1]}", p
 
 
 # wrapper name -> (OCF type of the ocfkit agent, positional mapper)
@@ -102,6 +123,8 @@ WRAPPERS = {
     "drbddisk": ("drbddisk", _drbddisk),
     "Dummy": ("Dummy", _dummy),
     "iscsitarget": ("iscsitarget", _iscsitarget),
+    "iSCSITarget": ("iSCSITarget", _iscsi_target),
+    "iSCSILogicalUnit": ("iSCSILogicalUnit", _iscsi_lun),
 }
 
 

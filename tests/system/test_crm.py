@@ -110,7 +110,8 @@ def test_migrate_checks_drbd_resources_against_the_drbd_configuration(tmp_path):
     assert "split brain" in r.stderr and 'type="drbd"' in r.stdout
 
 
-def test_generated_files_pass_drbdadm_and_the_pacemaker_pipeline(tmp_path):
+@pytest.mark.parametrize("backend", ["iet", "lio"])
+def test_generated_files_pass_drbdadm_and_the_pacemaker_pipeline(backend, tmp_path):
     import sys
 
     from agents.tools import drbd as drbdtool
@@ -121,6 +122,8 @@ def test_generated_files_pass_drbdadm_and_the_pacemaker_pipeline(tmp_path):
     desc = tmp_path / "san.toml"
     with open(os.path.join(root, "examples", "seed-san.toml")) as f:
         text = f.read()
+    text = text.replace('target_backend = "iet"', f'target_backend = "{backend}"')
+    assert f'target_backend = "{backend}"' in text
     desc.write_text(text.replace("fencing = true", "fencing = false"))
     r = subprocess.run([ocfkit, "generate", str(desc), "--out", str(tmp_path / "out")], capture_output=True,
                        text=True, timeout=60)

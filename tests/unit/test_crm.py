@@ -82,3 +82,12 @@ def test_graph_shows_groups_in_order_promotion_orders_and_colocations():
     assert '"ms_drbd_iscsi.lun" -> "g_192.168.7.179" [label="promote then start"];' in text
     assert '"g_192.168.7.179" -> "ms_drbd_iscsi.lun" [style=dashed, label="with Promoted (INFINITY)"];' in text
     assert 'label="promotable clone ms_drbd_iscsi.config"' in text
+
+
+def test_the_seeds_iscsitarget_becomes_ocfkits_target_daemon():
+    c = migrate(haresources.parse("alpha 10.0.0.9 iscsitarget iscsitarget::/srv/c/targets.conf\n"),
+                nodes=["alpha", "beta"])
+    g = next(r for r in c.resources if isinstance(r, Group))
+    assert [m.agent for m in g.members[1:]] == ["ocf:ocfkit:iscsitarget"] * 2
+    assert [dict(m.params) for m in g.members[1:]] == [{}, {"config": "/srv/c/targets.conf"}]
+    assert not [w for w in c.warnings if "iscsitarget" in w]

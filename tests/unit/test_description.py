@@ -55,6 +55,28 @@ def test_target_configuration_per_backend():
     cib = ET.fromstring(description.generate(d)["cib.xml"][0])
     daemon = next(p for p in cib.iter("primitive") if p.get("id") == "p_iscsitarget")
     assert (daemon.get("class"), daemon.get("provider"), daemon.get("type")) == ("ocf", "ocfkit", "iscsitarget")
+    params = {n.get("name"): n.get("value") for n in daemon.iter("nvpair")}
+    assert params == {"implementation": "tgt", "config": "/srv/iscsi-config/targets.conf"}
+    d["cluster"]["target_backend"] = "iet"  # the seed: ietd, with the ietd.conf on the config filesystem
+    cib = ET.fromstring(description.generate(d)["cib.xml"][0])
+    daemon = next(p for p in cib.iter("primitive") if p.get("id") == "p_iscsitarget")
+    params = {n.get("name"): n.get("value") for n in daemon.iter("nvpair")}
+    assert (daemon.get("type"), params) == ("iscsitarget", {"implementation": "iet",
+                                                            "config": "/srv/iscsi-config/ietd.conf"})
+    d["cluster"]["target_backend"] = "lio"  # no daemon: a target and its LUNs, in heartbeat and Pacemaker alike
+    files = description.generate(d)
+    assert "iscsitarget" not in files["haresources"][0]
+    assert (" portblock::tcp::3260::block iSCSITarget::iqn.2015-12.cl.caschile:lun.filer::lio "
+            "iSCSILogicalUnit::iqn.2015-12.cl.caschile:lun.filer::0::/dev/vg0drbd/filer::lio "
+            "portblock::tcp::3260::unblock") in files["haresources"][0]
+    groups = ET.fromstring(files["cib.xml"][0]).iter("group")
+    group = next(g for g in groups if g.find("primitive[@type='LVM']") is not None)
+    members = [(p.get("type"), {n.get("name"): n.get("value") for n in p.iter("nvpair")}) for p in group]
+    assert members[3:5] == [
+        ("iSCSITarget", {"iqn": "iqn.2015-12.cl.caschile:lun.filer", "implementation": "lio"}),
+        ("iSCSILogicalUnit", {"target_iqn": "iqn.2015-12.cl.caschile:lun.filer", "lun": "0",
+                              "path": "/dev/vg0drbd/filer", "implementation": "lio"})]
+    assert "target.conf" not in files and "ietd.conf" not in files and "targets.conf" not in files
     d["cluster"]["target_backend"] = "scst"
     with pytest.raises(description.DescriptionError, match="use iet, tgt or lio"):
         description.generate(d)

@@ -158,7 +158,9 @@ def test_wrapper_tables_use_the_agents_own_parameter_names():
 
     samples = {"IPaddr2": ["10.0.0.5/24/eth0:vip/10.0.0.255"], "IPaddr": ["10.0.0.5/24/10.0.0.255"],
                "Filesystem": ["/dev/sdb1", "/srv", "ext4", "noatime"], "portblock": ["tcp", "3260", "block"],
-               "LVM": ["vg0"], "drbddisk": ["r0"], "Dummy": ["/tmp/x"], "iscsitarget": ["/srv/c/targets.conf"]}
+               "LVM": ["vg0"], "drbddisk": ["r0"], "Dummy": ["/tmp/x"], "iscsitarget": ["/srv/c/targets.conf"],
+               "iSCSITarget": ["iqn.2015-12.cl.caschile:lun.filer", "lio"],
+               "iSCSILogicalUnit": ["iqn.2015-12.cl.caschile:lun.filer", "0", "/dev/vg0drbd/filer", "lio"]}
     for name, (agent, mapper) in WRAPPERS.items():
         if agent not in AGENTS:
             continue

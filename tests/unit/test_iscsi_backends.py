@@ -641,6 +641,27 @@ def test_iet_daemon_that_died_is_a_failure_and_needs_the_module(tmp_path):
     assert call(iscsitarget, "monitor", probe(env)) == 7
 
 
+def test_daemon_implementation_auto_follows_the_module_and_the_config_name(tmp_path):
+    from agents.iet import iscsitarget
+
+    proc = Proc(tmp_path)
+    agent = iscsitarget(daemon_env(tmp_path, proc))
+    assert (agent.impl, agent.daemon, agent.config_file) == ("tgt", "tgtd", "/etc/tgt/targets.conf")
+    agent = iscsitarget(daemon_env(tmp_path, proc, config="/srv/iscsi-config/ietd.conf"))
+    assert agent.impl == "iet"
+    (proc.root / "net/iet").mkdir(parents=True)  # the seed's bare `iscsitarget` on an IET host
+    agent = iscsitarget(daemon_env(tmp_path, proc))
+    assert (agent.impl, agent.daemon, agent.config_file) == ("iet", "ietd", "/etc/iet/ietd.conf")
+    agent = iscsitarget(daemon_env(tmp_path, proc, implementation="tgt"))
+    assert agent.impl == "tgt"
+    conf = tmp_path / "ietd.conf"
+    conf.write_text(f"Target {IQN}\n")
+    r = FakeRunner().expect(["ietd", "-c", str(conf)], effect=proc.process(4244, "ietd"))
+    env = daemon_env(tmp_path, proc, config=str(conf))
+    assert call(iscsitarget, "start", env, r) == 0
+    r.assert_done()
+
+
 def test_tgt_daemon_monitor_asks_tgtd(tmp_path):
     from agents.iet import iscsitarget
 
