@@ -31,9 +31,10 @@ def lvs(run, vgname: str, *, extra: str = "") -> list[dict[str, str]]:
     return _report(run, ["lvs", "--foreign", "-o", fields, vgname], "lv") or []
 
 
-def split_dm_name(name: str) -> tuple[str, str]:
-    """(VG, LV) of a device-mapper name LVM made: the parts joined by one '-', a '-' inside a part doubled
-    ("my--vg-lv" is VG my-vg, LV lv); a layer suffix after the LV ("vg-lv-real") is dropped."""
+def split_dm_name(name: str) -> tuple[str, str, str]:
+    """(VG, LV, layer) of a device-mapper name LVM made: the parts joined by one '-', a '-' inside a part
+    doubled ("my--vg-lv" is VG my-vg, LV lv); a layer after the LV ("vg-lv-real", "vg-pool-tpool")
+    marks a device below the LV's own, whose layer is ""."""
     parts: list[str] = []
     cur = []
     i = 0
@@ -49,30 +50,43 @@ def split_dm_name(name: str) -> tuple[str, str]:
             cur.append(name[i])
         i += 1
     parts.append("".join(cur))
-    return parts[0], parts[1] if len(parts) > 1 else ""
+    return parts[0], parts[1] if len(parts) > 1 else "", "-".join(parts[2:])
 
 
-def active_in_kernel(sysfs: str = "/sys") -> set[tuple[str, str]] | None:
-    """(VG, LV) of every device-mapper device LVM created (dm uuid "LVM-..."), read from sysfs without a
-    child process; None when sysfs cannot say (then ask lvm). An active LV always has one, so a VG
-    with none here has no active LV."""
+class KernelLV:
+    """One device-mapper device that LVM created, as sysfs shows it."""
+
+    __slots__ = ("vg", "lv", "layer", "live")
+
+    def __init__(self, vg: str, lv: str, layer: str, live: bool) -> None:
+        self.vg, self.lv, self.layer, self.live = vg, lv, layer, live
+
+
+def kernel_lvs(sysfs: str = "/sys") -> list[KernelLV] | None:
+    """Every device-mapper device LVM created (dm uuid "LVM-..."), read from sysfs without a child
+    process; None when sysfs cannot say (then ask lvm). An active LV always has one; it is live when
+    it is not suspended and has a table (a size). Devices that vanish while read are skipped."""
     import posix
 
     try:
         devices = [d for d in posix.listdir(f"{sysfs}/block") if d.startswith("dm-")]
     except OSError:
         return None
-    found = set()
+    found = []
     for dev in devices:
+        values = []
         try:
-            with open(f"{sysfs}/block/{dev}/dm/uuid", encoding="utf-8") as f:
-                uuid = f.read().strip()
-            with open(f"{sysfs}/block/{dev}/dm/name", encoding="utf-8") as f:
-                name = f.read().strip()
+            for leaf in ("dm/uuid", "dm/name", "dm/suspended", "size"):
+                with open(f"{sysfs}/block/{dev}/{leaf}", encoding="utf-8") as f:
+                    values.append(f.read().strip())
         except OSError:
-            continue  # removed while we looked
+            if len(values) < 2:
+                continue  # removed while we looked
+            values += ["1", "0"][len(values) - 2:]  # no state to read: not known to be live
+        uuid, name, suspended, size = values
         if uuid.startswith("LVM-"):
-            found.add(split_dm_name(name))
+            vg, lv, layer = split_dm_name(name)
+            found.append(KernelLV(vg, lv, layer, suspended == "0" and size not in ("", "0")))
     return found
 
 

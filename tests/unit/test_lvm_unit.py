@@ -24,14 +24,17 @@ LVS_FIELDS = "lv_name,lv_attr,lv_active,lv_device_open,vg_tags"
 
 
 def _sysfs(tmp_path, devices):
-    """A sysfs tree with dm-N devices of the given (name, uuid)."""
+    """A sysfs tree with dm-N devices of the given (name, uuid[, suspended, size])."""
     block = tmp_path / "sys" / "block"
     block.mkdir(parents=True)
-    for i, (name, uuid) in enumerate(devices):
+    for i, (name, uuid, *state) in enumerate(devices):
+        suspended, size = state or ("0", "16384")
         d = block / f"dm-{i}" / "dm"
         d.mkdir(parents=True)
         (d / "name").write_text(name + "\n")
         (d / "uuid").write_text(uuid + "\n")
+        (d / "suspended").write_text(suspended + "\n")
+        (d.parent / "size").write_text(size + "\n")
     (block / "loop0").mkdir()
     return str(tmp_path / "sys")
 
@@ -49,10 +52,10 @@ def _lvs_argv(vg):
 def test_split_dm_name_undoes_lvm_escaping_and_drops_layers():
     from agents.tools.lvm import split_dm_name
 
-    assert split_dm_name("vg0-filer") == ("vg0", "filer")
-    assert split_dm_name("my--vg-my--lv") == ("my-vg", "my-lv")
-    assert split_dm_name("vg0-filer-real") == ("vg0", "filer")
-    assert split_dm_name("vg--0-x") == ("vg-0", "x")
+    assert split_dm_name("vg0-filer") == ("vg0", "filer", "")
+    assert split_dm_name("my--vg-my--lv") == ("my-vg", "my-lv", "")
+    assert split_dm_name("vg0-filer-real") == ("vg0", "filer", "real")
+    assert split_dm_name("vg--0-x") == ("vg-0", "x", "")
 
 
 def test_lvm_monitor_answers_7_from_sysfs_without_running_lvm(tmp_path):
@@ -98,10 +101,23 @@ def test_lvm_activate_monitor_looks_at_its_own_lv_only(tmp_path):
            "OCFKIT_SYSFS_ROOT": sysfs}
     r = FakeRunner()
     assert LVMActivate.main(["LVM-activate", "monitor"], env, r) == 7  # config is active, filer is not
-    sysfs = _sysfs(tmp_path / "2", [("vg0-filer-real", "LVM-" + "a" * 64 + "-real")])
-    r = FakeRunner().expect(["lvm", "lvs", "--foreign", "-o", "lv_name,lv_attr,lv_active,lv_device_open", "vg0",
-                             "--reportformat", "json"], _lvs(("filer", "-wi-a-----", "")))
-    assert LVMActivate.main(["LVM-activate", "monitor"], dict(env, OCFKIT_SYSFS_ROOT=sysfs), r) == 0
+    # Its own device live (not suspended, with a table): the kernel settles it, no lvm run.
+    sysfs = _sysfs(tmp_path / "2", [("vg0-filer", "LVM-" + "a" * 64), ("vg0-filer-real", "LVM-" + "a" * 64 + "-real")])
+    assert LVMActivate.main(["LVM-activate", "monitor"], dict(env, OCFKIT_SYSFS_ROOT=sysfs), FakeRunner()) == 0
+    # Only a layer below it, or its device suspended: LVM decides.
+    lvs_argv = ["lvm", "lvs", "--foreign", "-o", "lv_name,lv_attr,lv_active,lv_device_open", "vg0",
+                "--reportformat", "json"]
+    for n, devices in enumerate(([("vg0-filer-real", "LVM-" + "a" * 64 + "-real")],
+                                 [("vg0-filer", "LVM-" + "a" * 64, "1", "16384")])):
+        sysfs = _sysfs(tmp_path / f"3{n}", devices)
+        r = FakeRunner().expect(lvs_argv, _lvs(("filer", "-wi-s-----", "")))
+        assert LVMActivate.main(["LVM-activate", "monitor"], dict(env, OCFKIT_SYSFS_ROOT=sysfs), r) == 7
+        r.assert_done()
+    # The whole VG (no lvname): every LV must be active, which only LVM knows.
+    sysfs = _sysfs(tmp_path / "4", [("vg0-filer", "LVM-" + "a" * 64)])
+    r = FakeRunner().expect(lvs_argv, _lvs(("filer", "-wi-a-----", ""), ("config", "-wi-------", "")))
+    whole = {k: v for k, v in env.items() if k != "OCF_RESKEY_lvname"}
+    assert LVMActivate.main(["LVM-activate", "monitor"], dict(whole, OCFKIT_SYSFS_ROOT=sysfs), r) == 1
     r.assert_done()
 
 
