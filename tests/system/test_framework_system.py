@@ -99,6 +99,18 @@ def test_monitor_of_a_lean_agent_does_not_load_os(name, tmp_path):
     assert out.stdout.split() == ["7", "False"], out.stdout + out.stderr
 
 
+def test_environment_without_os_reads_like_os_environ():
+    # The hot path decodes posix.environ itself; os.environ (loaded afterwards) must agree, including on
+    # bytes that are not UTF-8 (surrogateescape), and os must not have been loaded by the first read.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__import__("ocf").__file__)))
+    code = ("import sys\nsys.path.insert(0, %r)\nfrom ocf.agent import environ\ne = dict(environ())\n"
+            "loaded = 'os' in sys.modules\nimport os\nprint(loaded, e == dict(os.environ), "
+            "e['OCFK_RAW'] == '\\udcffok')" % root)
+    env = {b"PATH": b"/usr/bin:/bin", b"OCFK_RAW": b"\xffok", b"OCF_RESKEY_x": "ü".encode()}
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, env=env, timeout=30)
+    assert out.stdout.split() == [b"False", b"True", b"True"], out.stdout + out.stderr
+
+
 # ----- meta-data ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", sorted(AGENTS))
