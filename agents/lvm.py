@@ -21,13 +21,11 @@ def _kernel(env):
     return lvm.kernel_lvs(env.get("OCFKIT_SYSFS_ROOT") or "/sys")
 
 
-def _none_active(env, vgname: str, lvname: str = "") -> bool:
-    """True when the kernel has no device-mapper device of the VG (or of the LV): nothing can be active,
-    and the monitor answers without running lvm (~55 ms, every probe on every node)."""
+def _none_active(env, vgname: str) -> bool:
+    """True when the kernel has no device-mapper device of the VG: nothing can be active, and the monitor
+    answers without running lvm (~55 ms, every probe on every node)."""
     found = _kernel(env)
-    if found is None:
-        return False
-    return not any(k.vg == vgname and (not lvname or k.lv == lvname) for k in found)
+    return found is not None and not any(k.vg == vgname for k in found)
 
 
 def _check_open(run, vgname: str, lvname: str = "") -> None:

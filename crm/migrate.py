@@ -32,7 +32,10 @@ def _primitive(name: str, args: tuple[str, ...], warnings: list[str]) -> tuple[P
 
     if name == "drbddisk":
         return None, (args[0] if args else "all")
-    if name in ("IPaddr", "IPaddr2", "Filesystem", "portblock", "LVM", "iSCSITarget", "iSCSILogicalUnit"):
+    # iscsitarget is the seed's target daemon (IET's init script in its day): ocfkit's daemon agent runs ietd
+    # on an IET host and tgtd elsewhere (implementation=auto), with the configuration file given, if any.
+    if name in ("IPaddr", "IPaddr2", "Filesystem", "portblock", "LVM", "iSCSITarget", "iSCSILogicalUnit",
+                "iscsitarget"):
         try:
             agent, _inst, params = ocf_call(name, list(args))
         except UsageError as e:
@@ -49,19 +52,12 @@ def _primitive(name: str, args: tuple[str, ...], warnings: list[str]) -> tuple[P
             pid = "p_target_" + _ident(params["iqn"].rsplit(":", 1)[-1])
         elif agent == "iSCSILogicalUnit":
             pid = f"p_lun_{_ident(params['target_iqn'].rsplit(':', 1)[-1])}_{params['lun']}"
+        elif agent == "iscsitarget":
+            pid = "p_iscsitarget"
         else:
             pid = "p_lvm_" + _ident(params.get("volgrpname", "vg"))
         a = f"ocf:ocfkit:{agent}"
         return Primitive(pid, a, tuple(params.items()), ops=default_ops(a)), ""
-    if name == "iscsitarget":
-        # The seed's target daemon (IET's init script in its day): ocfkit's daemon agent runs ietd on an IET
-        # host and tgtd elsewhere (implementation=auto), with the configuration file given, if any.
-        try:
-            agent, _inst, params = ocf_call(name, list(args))
-        except UsageError as e:
-            raise ValueError(f"{name}::{'::'.join(args)}: {e}") from None
-        a = f"ocf:ocfkit:{agent}"
-        return Primitive("p_iscsitarget", a, tuple(params.items()), ops=default_ops(a)), ""
     warnings.append(f"{name}: no OCF agent known; kept as lsb:{name}"
                     + (" (consider ocf:ocfkit:iSCSITarget + iSCSILogicalUnit)" if "iscsi" in name.lower() else ""))
     a = f"lsb:{name}"
