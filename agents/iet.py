@@ -10,21 +10,19 @@ stop 0).
 
 from __future__ import annotations
 
+from agents.tools import system_path
 from ocf.agent import Agent, action
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
 from ocf.params import Param, Parser, boolean, choice, integer, path, string, words
 
 IMPLEMENTATIONS = ("tgt", "lio", "iet")
-# Where the implementations keep their state. The environment can move them, for tests that run
-# against a directory tree mimicking the real one (never needed on a real host).
-ROOT_VARS = {"configfs": ("OCFKIT_CONFIGFS_ROOT", "/sys/kernel/config"), "sysfs": ("OCFKIT_SYSFS_ROOT", "/sys"),
-             "proc": ("OCFKIT_PROC_ROOT", "/proc"), "etc": ("OCFKIT_ETC_ROOT", "/etc")}
 
 
-def system_path(env, which: str) -> str:
-    """A system directory (configfs, sysfs, proc, etc), moved by its OCFKIT_*_ROOT variable if set."""
-    var, default = ROOT_VARS[which]
-    return (env.get(var) or default).rstrip("/") or "/"
+def iet_loaded(env) -> bool:
+    """Whether the IET kernel module is loaded (it publishes /proc/net/iet)."""
+    from ocf.state import exists
+
+    return exists(system_path(env, "proc") + "/net/iet")
 
 
 def detect(env) -> str:
@@ -38,7 +36,7 @@ def detect(env) -> str:
     if os.path.isdir(system_path(env, "configfs") + "/target") or \
             os.path.isdir(system_path(env, "sysfs") + "/module/target_core_mod"):
         return "lio"
-    if os.path.exists(system_path(env, "proc") + "/net/iet"):
+    if iet_loaded(env):
         return "iet"
     from ocf.exec import which
 
@@ -355,9 +353,7 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
             return self.implementation
         if self.config and self.config.rsplit("/", 1)[-1] == "ietd.conf":
             return "iet"
-        from ocf.state import exists
-
-        return "iet" if exists(system_path(self.env, "proc") + "/net/iet") else "tgt"
+        return "iet" if iet_loaded(self.env) else "tgt"
 
     @property
     def daemon(self) -> str:
@@ -437,7 +433,7 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
             return Rc.SUCCESS
         pid = self._find_ietd()
         if pid is None:
-            if not os.path.exists(system_path(self.env, "proc") + "/net/iet"):
+            if not iet_loaded(self.env):
                 raise NotInstalledError("the IET kernel module is not loaded (no /proc/net/iet)")
             argv = ["ietd"]
             if os.path.exists(self.config_file):

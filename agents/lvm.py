@@ -15,17 +15,16 @@ def _lv_state(run, vgname: str, lvname: str = "", *, extra: str = "") -> tuple[i
     return len(lvs), [lv for lv in lvs if lvm.is_active(lv)]
 
 
-def _kernel(env):
-    from agents.tools import lvm
+def _in_kernel(env, vgname: str, lvname: str = ""):
+    """The device-mapper devices of the VG (or of the LV) as sysfs shows them, without a child process;
+    None when sysfs cannot say. None of them: nothing can be active, and the monitor answers without
+    running lvm (~55 ms, every probe on every node)."""
+    from agents.tools import lvm, system_path
 
-    return lvm.kernel_lvs(env.get("OCFKIT_SYSFS_ROOT") or "/sys")
-
-
-def _none_active(env, vgname: str) -> bool:
-    """True when the kernel has no device-mapper device of the VG: nothing can be active, and the monitor
-    answers without running lvm (~55 ms, every probe on every node)."""
-    found = _kernel(env)
-    return found is not None and not any(k.vg == vgname for k in found)
+    found = lvm.kernel_lvs(system_path(env, "sysfs"))
+    if found is None:
+        return None
+    return [k for k in found if k.vg == vgname and (not lvname or k.lv == lvname)]
 
 
 def _check_open(run, vgname: str, lvname: str = "") -> None:
@@ -116,7 +115,7 @@ class LVM(Agent):
 
         The kernel's device-mapper table (sysfs) answers "none active" without a child process; whether
         every LV is active, and the tag, come from one lvs report."""
-        if _none_active(self.env, self.volgrpname):
+        if _in_kernel(self.env, self.volgrpname) == []:
             return Rc.NOT_RUNNING
         total, active = _lv_state(self.run, self.volgrpname, extra="vg_tags")
         if not active:
@@ -258,13 +257,11 @@ class LVMActivate(Agent):
         As LVM's monitor: device-mapper in sysfs first, then one lvs report. One LV (lvname) is settled by
         the kernel alone when its own device is live (not suspended, with a table): that is what LVM's
         "active" means, and the lvs run would cost more than the rest of the monitor together."""
-        found = _kernel(self.env)
-        if found is not None:
-            mine = [k for k in found if k.vg == self.vgname and (not self.lvname or k.lv == self.lvname)]
-            if not mine:
-                return Rc.NOT_RUNNING
-            if self.lvname and any(k.layer == "" and k.live for k in mine):
-                return Rc.SUCCESS
+        mine = _in_kernel(self.env, self.vgname, self.lvname or "")
+        if mine == []:
+            return Rc.NOT_RUNNING
+        if mine and self.lvname and any(k.layer == "" and k.live for k in mine):
+            return Rc.SUCCESS
         total, active = _lv_state(self.run, self.vgname, self.lvname or "")
         if not active:
             return Rc.NOT_RUNNING

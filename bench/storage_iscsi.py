@@ -25,14 +25,10 @@ def lvm_case(d: str, base: dict[str, str], ours: str, theirs: str, pairs: int):
         f.truncate(32 << 20)
     loop = subprocess.run(["losetup", "--find", "--show", img], check=True, capture_output=True,
                           text=True).stdout.strip()
-    conf = f"{d}/lvmconf"
-    os.makedirs(conf)
+    from tests.system.support import isolated_lvm_conf
+
+    conf = isolated_lvm_conf(f"{d}/lvmconf", loop)
     had_control = os.path.exists("/dev/mapper/control")
-    with open(f"{conf}/lvm.conf", "w") as f:
-        f.write(f'devices {{ use_devicesfile = 0 filter = [ "a|^{loop}$|", "r|.*|" ] '
-                "obtain_device_list_from_udev = 0 }\n"
-                "activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }\n"
-                f'backup {{ backup_dir = "{conf}/backup" archive_dir = "{conf}/archive" }}\n')
     lvm_env = dict(base, LVM_SYSTEM_DIR=conf, LVM_SUPPRESS_FD_WARNINGS="1")
     vg = f"benchvg{os.getpid() % 10000}"
     no_activation = ["--config", "global { activation = 0 }"]

@@ -62,7 +62,7 @@ def haresources_groups(desc: dict):
         port = str(svc.get("portblock", ""))
         if port:
             tokens.append(f"portblock::tcp::{port}::block")
-        if desc.get("cluster", {}).get("target_backend", "tgt") == "lio":
+        if target_backend(desc) == "lio":
             # No daemon and no configuration file: the agents build each target and LUN in configfs.
             for t in desc.get("target", []):
                 tokens.append(f"iSCSITarget::{t['iqn']}::lio")
@@ -92,9 +92,14 @@ def drbd_conf(desc: dict) -> str:
     return "\n".join(out)
 
 
+def target_backend(desc: dict) -> str:
+    """cluster.target_backend: iet, tgt (the default) or lio."""
+    return desc.get("cluster", {}).get("target_backend", "tgt")
+
+
 def target_conf(desc: dict) -> tuple[str, str]:
     """(file name, text) of the target configuration for the backend ('' for lio: the agents do it)."""
-    backend = desc.get("cluster", {}).get("target_backend", "tgt")
+    backend = target_backend(desc)
     targets = desc.get("target", [])
     if backend == "iet":
         lines = []
@@ -160,12 +165,12 @@ def cluster_model(desc: dict):
     model = migrate(haresources_groups(desc), nodes=[n["name"] for n in desc["node"]],
                     auto_failback=bool(c.get("auto_failback")), fencing=bool(c.get("fencing", True)),
                     name=c.get("name", "cluster"))
-    backend = c.get("target_backend", "tgt")
-    if backend not in ("tgt", "iet"):
+    backend = target_backend(desc)
+    name = target_conf(desc)[0]
+    if not name:  # lio: no daemon, the targets and LUNs came from haresources
         return model
     # ocfkit runs the daemon itself, from the target configuration on the configuration filesystem.
     conf_dir = (desc.get("filesystem") or [{}])[0].get("directory", "/etc/tgt" if backend == "tgt" else "/etc/iet")
-    name = "targets.conf" if backend == "tgt" else "ietd.conf"
     daemon = Primitive("p_iscsitarget", "ocf:ocfkit:iscsitarget",
                        (("implementation", backend), ("config", f"{conf_dir}/{name}")),
                        ops=default_ops("ocf:ocfkit:iscsitarget"))

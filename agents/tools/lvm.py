@@ -74,20 +74,24 @@ def kernel_lvs(sysfs: str = "/sys") -> list[KernelLV] | None:
         return None
     found = []
     for dev in devices:
-        values = []
         try:
-            for leaf in ("dm/uuid", "dm/name", "dm/suspended", "size"):
-                with open(f"{sysfs}/block/{dev}/{leaf}", encoding="utf-8") as f:
-                    values.append(f.read().strip())
+            uuid, name = (_read(f"{sysfs}/block/{dev}/dm/{leaf}") for leaf in ("uuid", "name"))
         except OSError:
-            if len(values) < 2:
-                continue  # removed while we looked
-            values += ["1", "0"][len(values) - 2:]  # no state to read: not known to be live
-        uuid, name, suspended, size = values
-        if uuid.startswith("LVM-"):
-            vg, lv, layer = split_dm_name(name)
-            found.append(KernelLV(vg, lv, layer, suspended == "0" and size not in ("", "0")))
+            continue  # removed while we looked
+        if not uuid.startswith("LVM-"):
+            continue
+        try:
+            live = _read(f"{sysfs}/block/{dev}/dm/suspended") == "0" and \
+                _read(f"{sysfs}/block/{dev}/size") not in ("", "0")
+        except OSError:
+            live = False  # its state cannot be read: not known to be live
+        found.append(KernelLV(*split_dm_name(name), live))
     return found
+
+
+def _read(path: str) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read().strip()
 
 
 def is_active(lv: dict[str, str]) -> bool:

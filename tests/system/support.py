@@ -80,6 +80,18 @@ class LoopDevice:
             os.unlink(self.path)
 
 
+def isolated_lvm_conf(conf_dir: str, device: str) -> str:
+    """Write an lvm.conf into conf_dir (use it as LVM_SYSTEM_DIR) whose filter sees only device, with
+    udev and monitoring off and backups kept in conf_dir; the host's own LVM is never touched."""
+    os.makedirs(conf_dir, exist_ok=True)
+    with open(f"{conf_dir}/lvm.conf", "w", encoding="utf-8") as f:
+        f.write(f'devices {{ use_devicesfile = 0 filter = [ "a|^{device}$|", "r|.*|" ] '
+                "obtain_device_list_from_udev = 0 }\n"
+                "activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }\n"
+                f'backup {{ backup_dir = "{conf_dir}/backup" archive_dir = "{conf_dir}/archive" }}\n')
+    return conf_dir
+
+
 def agent_path(agent: str, provider: str = PROVIDER) -> str:
     """Where the installed agent lives."""
     return f"{OCF_ROOT}/resource.d/{provider}/{agent}"

@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from tests.system.support import LoopDevice, ocf_env, run_agent
+from tests.system.support import LoopDevice, isolated_lvm_conf, ocf_env, run_agent
 
 pytestmark = pytest.mark.system
 
@@ -23,12 +23,7 @@ def vg(tmp_path):
     had_control = os.path.exists("/dev/mapper/control")
     with LoopDevice(64, str(tmp_path)) as loop:
         conf = tmp_path / "lvmconf"
-        conf.mkdir()
-        (conf / "lvm.conf").write_text(
-            f'devices {{ use_devicesfile = 0 filter = [ "a|^{loop.device}$|", "r|.*|" ] '
-            "obtain_device_list_from_udev = 0 }\n"
-            "activation { udev_sync = 0 udev_rules = 0 monitoring = 0 }\n"
-            f'backup {{ backup_dir = "{conf}/backup" archive_dir = "{conf}/archive" }}\n')
+        isolated_lvm_conf(str(conf), loop.device)
         env = dict(os.environ, LVM_SYSTEM_DIR=str(conf), LVM_SUPPRESS_FD_WARNINGS="1")
         vgname = f"okvg{os.getpid() % 10000}"
 
