@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import posix
 import subprocess
 
 import pytest
@@ -21,10 +22,12 @@ def _no_real_processes(request, monkeypatch):
     if any(request.node.get_closest_marker(m) for m in REAL_MARKERS):
         yield
         return
-    for name in ("posix_spawn", "posix_spawnp", "fork", "forkpty", "system", "execv", "execve", "execvp",
-                 "execvpe", "popen"):
-        if hasattr(os, name):
-            monkeypatch.setattr(os, name, _refuse)
+    # ocf.exec spawns through the built-in posix module (os re-exports the same functions): both.
+    for module in (os, posix):
+        for name in ("posix_spawn", "posix_spawnp", "fork", "forkpty", "system", "execv", "execve", "execvp",
+                     "execvpe", "popen"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, _refuse)
     monkeypatch.setattr(subprocess.Popen, "_execute_child", _refuse)
     yield
 
