@@ -1,9 +1,10 @@
 """Install the agents as executables under resource.d, and remove exactly what was installed.
 
-An installed agent is a three-line stub run by the base interpreter with -I -S and an explicit
-import path (see docs/benchmarks.md: a venv interpreter processes site and pyvenv.cfg on every
-start; `-I -S` skips it). Everything it touches must be readable by `nobody`, since ocf-tester
-runs meta-data as that user.
+An installed agent is a short stub run by the base interpreter with -I -S and an explicit import
+path (see docs/benchmarks.md: a venv interpreter processes site and pyvenv.cfg on every start;
+`-I -S` skips it). It loads the agent's start-up bundle (ocf.bundle) from OCF_ROOT/lib/PROVIDER,
+one file per agent module, and falls back to plain imports without it. Everything it touches must
+be readable by `nobody`, since ocf-tester runs meta-data as that user.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ def default_python() -> str:
     return os.path.realpath(sys.executable)
 
 
+def bundle_rel(provider: str, module: str) -> str:
+    """Where (below the root) the start-up bundle of an agent module is installed."""
+    return f"usr/lib/ocf/lib/{provider}/{module.rpartition('.')[2]}.bundle"
+
+
 def agent_stub(python: str, pkgdir: str, module: str, cls: str, provider: str) -> str:
     """The text of one installed agent executable."""
     from ocfkit import __version__
@@ -39,8 +45,30 @@ def agent_stub(python: str, pkgdir: str, module: str, cls: str, provider: str) -
     return (f"#!{python} -IS\n"
             f"# OCF resource agent ocf:{provider}:{cls}, installed by ocfkit {__version__}.\n"
             f"import sys\nsys.path.insert(0, {pkgdir!r})\n"
+            f"import ocf.bundle\nocf.bundle.use({'/' + bundle_rel(provider, module)!r})\n"
             f"from {module} import {cls}\n"
-            f"sys.exit({cls}.main())\n")
+            f"ocf.bundle.finish({cls}.main())\n")
+
+
+def build_bundles(python: str, pkgdir: str, modules: list[str]) -> dict[str, bytes]:
+    """module -> start-up bundle, compiled by the interpreter the stubs run (bytecode is only valid
+    for one Python version): in this process when it is that interpreter, else in a child."""
+    packages = ("ocf", "agents")
+    if os.path.realpath(python) == os.path.realpath(sys.executable) and package_dir() == pkgdir:
+        from ocf.freeze import build
+
+        return {m: build([m], packages) for m in modules}
+    import marshal
+    import subprocess
+
+    code = ("import marshal, sys\nsys.path.insert(0, sys.argv[1])\nfrom ocf.freeze import build\n"
+            f"sys.stdout.buffer.write(marshal.dumps({{m: build([m], {packages!r}) for m in sys.argv[2:]}}))")
+    r = subprocess.run([python, "-I", "-S", "-c", code, pkgdir, *modules], check=False, capture_output=True,
+                       timeout=120)
+    if r.returncode != 0:
+        last = (r.stderr.decode(errors="replace").strip().splitlines() or [f"exit {r.returncode}"])[-1]
+        raise InstallError(f"{python} cannot build the start-up bundles: {last}")
+    return marshal.loads(r.stdout)
 
 
 def _readable_by_all(path: str) -> str | None:
@@ -60,14 +88,17 @@ def _readable_by_all(path: str) -> str | None:
         p = parent
 
 
-def planned_files(provider: str, python: str, pkgdir: str) -> dict[str, tuple[str, int]]:
+def planned_files(provider: str, python: str, pkgdir: str) -> dict[str, tuple[str | bytes, int]]:
     """Relative path -> (content, mode) of everything install writes."""
     from agents import AGENTS
 
-    files: dict[str, tuple[str, int]] = {}
+    files: dict[str, tuple[str | bytes, int]] = {}
     for name, spec in sorted(AGENTS.items()):
         module, cls = spec.split(":")
         files[f"usr/lib/ocf/resource.d/{provider}/{name}"] = (agent_stub(python, pkgdir, module, cls, provider), 0o755)
+    modules = sorted({spec.split(":")[0] for spec in AGENTS.values()})
+    for module, data in build_bundles(python, pkgdir, modules).items():
+        files[bundle_rel(provider, module)] = (data, 0o644)
     from heartbeat_legacy.resource_d import wrapper_files
 
     for rel, content in wrapper_files(provider=provider, python=python, pkgdir=pkgdir).items():
@@ -95,8 +126,9 @@ def install(*, destdir: str = "/", provider: str = "ocfkit", python: str | None 
     for rel, (content, mode) in list(files.items()):
         full = os.path.join(destdir, rel)
         if os.path.exists(full) and rel not in old and not force:
-            with open(full, encoding="utf-8", errors="replace") as f:
-                foreign = "installed by ocfkit" not in f.read(400)
+            with open(full, "rb") as f:
+                head = f.read(400)
+            foreign = b"installed by ocfkit" not in head and b"ocfkit-bundle-" not in head
             if foreign and rel.startswith("etc/ha.d/resource.d/"):
                 # heartbeat's own wrappers stay unless asked: the admin chooses which one haresources runs.
                 print(f"ocfkit: keeping {full} (not ocfkit's; --force replaces it)", file=sys.stderr)
@@ -106,8 +138,8 @@ def install(*, destdir: str = "/", provider: str = "ocfkit", python: str | None 
                 raise InstallError(f"{full} exists and was not installed by ocfkit (use --force to replace it)")
         os.makedirs(os.path.dirname(full), mode=0o755, exist_ok=True)
         tmp = full + ".ocfkit-tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(content)
+        with open(tmp, "wb") as f:
+            f.write(content if isinstance(content, bytes) else content.encode())
         os.chmod(tmp, mode)
         os.replace(tmp, full)
         written.append(full)
@@ -115,7 +147,8 @@ def install(*, destdir: str = "/", provider: str = "ocfkit", python: str | None 
     for rel, digest in old.items():
         if rel not in files:
             _remove_if_unchanged(os.path.join(destdir, rel), digest)
-    entries = {rel: hashlib.sha256(content.encode()).hexdigest() for rel, (content, _m) in files.items()}
+    entries = {rel: hashlib.sha256(content if isinstance(content, bytes) else content.encode()).hexdigest()
+               for rel, (content, _m) in files.items()}
     with open(os.path.join(destdir, manifest_rel), "w", encoding="utf-8") as f:
         json.dump(entries, f, indent=1, sort_keys=True)
     return written
@@ -133,9 +166,10 @@ def uninstall(*, destdir: str = "/", provider: str = "ocfkit") -> list[str]:
         if _remove_if_unchanged(full, digest):
             removed.append(full)
     os.unlink(os.path.join(destdir, manifest_rel))
-    provider_dir = os.path.join(destdir, f"usr/lib/ocf/resource.d/{provider}")
-    if os.path.isdir(provider_dir) and not os.listdir(provider_dir):
-        os.rmdir(provider_dir)
+    for d in (f"usr/lib/ocf/resource.d/{provider}", f"usr/lib/ocf/lib/{provider}"):
+        provider_dir = os.path.join(destdir, d)
+        if os.path.isdir(provider_dir) and not os.listdir(provider_dir):
+            os.rmdir(provider_dir)
     return removed
 
 

@@ -49,6 +49,32 @@ def test_seam_does_not_wait_for_a_daemon_that_inherited_its_pipes():
     assert r.stdout == "started\n" and time.monotonic() - t < 2
 
 
+def test_seam_waits_for_the_exit_of_a_command_that_closed_its_pipes_early():
+    # The pipes reach EOF long before the child can be reaped: its status must still be the real one.
+    t = time.monotonic()
+    r = run(["sh", "-c", "echo early; exec >&- 2>&-; sleep 0.3; exit 3"], ok=(3,), timeout=10)
+    assert (r.returncode, r.stdout) == (3, "early\n") and 0.3 <= time.monotonic() - t < 3
+
+
+def test_seam_reaps_a_quick_command_without_sleeping():
+    # A command that exits at once is reaped when it exits, not at the next 5 ms poll of waitpid.
+    run(["true"], timeout=5)
+    times = []
+    for _ in range(30):
+        t = time.perf_counter()
+        run(["true"], timeout=5)
+        times.append(time.perf_counter() - t)
+    bare = []
+    for _ in range(30):
+        t = time.perf_counter()
+        subprocess.run(["true"], check=True)
+        bare.append(time.perf_counter() - t)
+    times.sort()
+    bare.sort()
+    # The slowest quarter: with a reaping sleep, about one run in six paid 5 ms more.
+    assert times[-8] < bare[-8] + 0.004, (times, bare)
+
+
 def test_seam_reports_a_missing_tool_as_not_installed():
     with pytest.raises(NotInstalledError) as e:
         run(["no-such-tool-ocfkit"], timeout=5)
@@ -97,6 +123,114 @@ def test_monitor_of_a_lean_agent_does_not_load_os(name, tmp_path):
     out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, env=env,
                          timeout=30)
     assert out.stdout.split() == ["7", "False"], out.stdout + out.stderr
+
+
+def test_running_a_command_does_not_load_os():
+    # The seam spawns through the posix module: an agent whose monitor runs one command (portblock
+    # with iptables, LVM, the iSCSI agents) does not pay for os either.
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__import__("ocf").__file__)))
+    code = ("import sys\nsys.path.insert(0, %r)\nfrom ocf.exec import run, which\n"
+            "r = run(['sh', '-c', 'echo out; echo err >&2; exit 3'], ok=(3,), timeout=5, input='x')\n"
+            "print(r.returncode, r.stdout.strip(), r.stderr.strip(), bool(which('sh')), 'os' in sys.modules)" % root)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.stdout.split() == ["3", "out", "err", "True", "False"], out.stdout + out.stderr
+
+
+# An installed stub with its last line (the agent's main) left out: which modules came from the bundle.
+_BUNDLE_PROBE = """
+import sys
+stub = sys.argv[1]
+with open(stub) as f:
+    text = f.read().rstrip().rsplit("\\n", 1)[0]
+exec(compile(text, stub, "exec"))
+ours = [n for n, m in sys.modules.items() if n.split(".")[0] in ("ocf", "agents")]
+print(" ".join(sorted(n for n in ours if type(getattr(sys.modules[n], "__loader__", None)).__name__ == "BundleFinder")))
+print(" ".join(sorted(n for n in ours if type(getattr(sys.modules[n], "__loader__", None)).__name__ != "BundleFinder")))
+"""
+
+
+@pytest.fixture
+def fresh_install():
+    """Agents installed for a provider of their own (bundles built from the tree as it is now)."""
+    from ocfkit.install import install, uninstall
+
+    provider = f"ocfkit-bundle{os.getpid()}"
+    install(provider=provider)
+    yield provider
+    uninstall(provider=provider)
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_installed_agents_run_their_modules_from_the_bundle(name, fresh_install):
+    stub = agent_path(name, fresh_install)
+    with open(stub) as f:
+        python = f.readline()[2:].split()[0]
+    out = subprocess.run([python, "-I", "-S", "-c", _BUNDLE_PROBE, stub],
+                         capture_output=True, text=True, timeout=30, check=True).stdout.split("\n")
+    bundled, imported = out[0].split(), out[1].split()
+    module = AGENTS[name].split(":")[0]
+    assert module in bundled and "ocf.agent" in bundled and "ocf.params" in bundled
+    # Only the package and the bundle's own loader come through the normal import system.
+    assert set(imported) == {"ocf", "ocf.bundle"}
+    r = run_agent(name, "meta-data", {"PATH": "/usr/bin:/bin"}, provider=fresh_install)
+    assert r.returncode == 0 and "<resource-agent" in r.stdout
+
+
+def test_bundles_are_built_by_the_interpreter_the_stubs_run(tmp_path):
+    # A --python that is not this interpreter compiles the bundles itself (bytecode is per version).
+    from ocfkit.install import build_bundles, package_dir
+
+    wrapper = tmp_path / "python"
+    wrapper.write_text(f"#!/bin/sh\necho ran >> {tmp_path}/ran\nexec {os.path.realpath(sys.executable)} \"$@\"\n")
+    wrapper.chmod(0o755)
+    got = build_bundles(str(wrapper), package_dir(), ["agents.dummy"])
+    assert (tmp_path / "ran").exists()
+    import marshal
+
+    fmt, magic, preload, modules = marshal.loads(got["agents.dummy"])
+    ref = marshal.loads(build_bundles(sys.executable, package_dir(), ["agents.dummy"])["agents.dummy"])
+    assert (fmt, magic, preload, sorted(modules)) == (ref[0], ref[1], ref[2], sorted(ref[3]))
+
+
+_FINISH = """
+import atexit, sys, threading, time
+sys.path.insert(0, sys.argv[1])
+import ocf.bundle
+
+class Noisy:
+    def __del__(self):
+        print("teardown ran")
+
+keep = Noisy()  # a module global is only freed by the interpreter's teardown
+atexit.register(lambda: print("atexit ran"))
+sys.stdout.write("buffered, no newline")
+sys.stderr.write("to stderr")
+if sys.argv[2] == "thread":
+    threading.Thread(target=lambda: (time.sleep(0.3), print(" thread done"))).start()
+ocf.bundle.finish(int(sys.argv[3]))
+"""
+
+
+@pytest.mark.parametrize("rc", [0, 1, 7])
+def test_finish_flushes_runs_atexit_and_skips_the_teardown(rc):
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__import__("ocf").__file__)))
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", _FINISH, root, "-", str(rc)], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == rc
+    assert out.stdout == "buffered, no newlineatexit ran\n" and out.stderr == "to stderr"
+
+
+def test_finish_waits_for_a_running_thread_like_sys_exit():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__import__("ocf").__file__)))
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", _FINISH, root, "thread", "7"], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 7 and "thread done" in out.stdout and "atexit ran" in out.stdout
+
+
+def test_installed_agents_end_through_finish(fresh_install):
+    for name in AGENTS:
+        with open(agent_path(name, fresh_install)) as f:
+            assert f.read().rstrip().endswith(f"ocf.bundle.finish({AGENTS[name].split(':')[1]}.main())")
 
 
 def test_environment_without_os_reads_like_os_environ():

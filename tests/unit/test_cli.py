@@ -1,8 +1,10 @@
+import marshal
 import os
 import stat
 
 import pytest
 
+from ocf.bundle import FORMAT
 from ocfkit import cli
 from ocfkit.install import install, uninstall
 
@@ -40,8 +42,26 @@ def test_install_then_uninstall_leaves_nothing(tmp_path):
     assert os.stat(agent).st_mode & stat.S_IXOTH
     text = agent.read_text()
     assert text.startswith("#!/usr/bin/python3 -IS\n") and "from agents.dummy import Dummy" in text
+    # The start-up bundle the stub names is written (readable by all: agents may run as nobody).
+    assert "ocf.bundle.use('/usr/lib/ocf/lib/t/dummy.bundle')" in text
+    data = (tmp_path / "usr/lib/ocf/lib/t/dummy.bundle").read_bytes()
+    fmt, _magic, preload, modules = marshal.loads(data)
+    assert fmt == FORMAT and preload[-1] == "agents.dummy" and "ocf.log" in modules
+    assert os.stat(tmp_path / "usr/lib/ocf/lib/t/dummy.bundle").st_mode & 0o777 == 0o644
     uninstall(destdir=str(tmp_path), provider="t")
     assert not (tmp_path / "usr/lib/ocf/resource.d/t").exists()
+    assert not (tmp_path / "usr/lib/ocf/lib/t").exists()
+
+
+def test_install_refuses_to_overwrite_a_foreign_bundle_but_replaces_its_own(tmp_path):
+    install(destdir=str(tmp_path), provider="t", python="/usr/bin/python3")
+    install(destdir=str(tmp_path), provider="t", python="/usr/bin/python3")  # again: its own files
+    uninstall(destdir=str(tmp_path), provider="t")
+    f = tmp_path / "usr/lib/ocf/lib/t/lvm.bundle"
+    f.parent.mkdir(parents=True)
+    f.write_bytes(b"something else")
+    with pytest.raises(Exception, match="not installed by ocfkit"):
+        install(destdir=str(tmp_path), provider="t", python="/usr/bin/python3")
 
 
 def test_install_refuses_to_overwrite_a_foreign_file(tmp_path):
