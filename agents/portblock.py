@@ -135,10 +135,14 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
             problems.append(NotInstalledError(f"tickle_dir {self.tickle_dir} does not exist"))
         return problems
 
-    def state(self) -> StateFile:
-        """The pseudo-resource state file, derived from the parameters (not the instance name)."""
+    def _files(self) -> str:
+        """The start of this rule's file names under HA_RSCTMP (from the parameters, not the instance)."""
         safe = self.key.replace("/", "_").replace(":", "_").replace(",", "_")
-        return StateFile(f"{self.rsctmp}/portblock-{safe}-{self.block_action}")
+        return f"{self.rsctmp}/portblock-{safe}"
+
+    def state(self) -> StateFile:
+        """The pseudo-resource state file of this instance's action."""
+        return StateFile(f"{self._files()}-{self.block_action}")
 
     # ----- the rule ---------------------------------------------------------------------------
 
@@ -188,7 +192,61 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
                        for c in self._chains())
         from agents.tools import iptables
 
-        return all(iptables.has_rule(self.run, self.family, c, self._ipt_spec(c)) for c in self._chains())
+        known = self._recorded_signatures() if self._nft_variant() else None
+        for c in self._chains():
+            answer = None
+            if known is not None:
+                try:
+                    # iptables-nft: the rules read over nfnetlink answer most checks without iptables.
+                    answer = iptables.decide(iptables.kernel_rules(self.family, c), "ocfkit:" + self.key,
+                                             known.get(c, frozenset()))
+                except OSError as e:
+                    self.log.debug(f"nfnetlink: {e}; asking iptables")
+            if answer is None:
+                answer = iptables.has_rule(self.run, self.family, c, self._ipt_spec(c))
+            if not answer:
+                return False
+        return True
+
+    def _nft_variant(self) -> bool:
+        from agents.tools import iptables
+        from ocf.exec import which
+
+        return iptables.is_nft_variant(which(iptables.binary(self.family)))
+
+    def _record(self) -> StateFile:
+        """The kernel form of the rule as iptables-nft inserted it (see record_rule)."""
+        return StateFile(self._files() + ".rules")
+
+    def _recorded_signatures(self) -> dict[str, frozenset[bytes]]:
+        out: dict[str, set[bytes]] = {}
+        for line in (self._record().read() or "").splitlines():
+            chain, _, sig = line.partition(" ")
+            try:
+                out.setdefault(chain, set()).add(bytes.fromhex(sig))
+            except ValueError:
+                continue  # damaged: iptables -C decides
+        return {c: frozenset(v) for c, v in out.items()}
+
+    def record_rule(self) -> None:
+        """After an insert through iptables-nft: keep the kernel form (the signature) of the rule in
+        each chain, when exactly one rule carries its comment, so that monitors can recognise it
+        without starting iptables; otherwise nothing is kept and iptables -C decides."""
+        from agents.tools import iptables
+
+        lines = []
+        if self._nft_variant():
+            for c in self._chains():
+                try:
+                    sigs = iptables.signatures(iptables.kernel_rules(self.family, c), "ocfkit:" + self.key)
+                except OSError:
+                    sigs = []
+                if len(sigs) == 1 and iptables.has_rule(self.run, self.family, c, self._ipt_spec(c)):
+                    lines.append(f"{c} {sigs[0].hex()}\n")
+        if lines:
+            self._record().write("".join(lines))
+        else:
+            self._record().remove()
 
     def add_rule(self) -> None:
         """Add the blocking rule where missing (idempotent, serialised between instances)."""
@@ -211,6 +269,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
                 spec = self._ipt_spec(c)
                 if not iptables.has_rule(self.run, self.family, c, spec):
                     iptables.insert_rule(self.run, self.family, c, spec)
+            self.record_rule()
 
     def remove_rule(self) -> None:
         """Remove every copy of the blocking rule (and ocfkit's nft table once it is empty)."""
@@ -227,6 +286,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
                 return
             from agents.tools import iptables
 
+            self._record().remove()
             for c in self._chains():
                 while iptables.delete_rule(self.run, self.family, c, self._ipt_spec(c)):
                     pass
@@ -334,7 +394,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
 
     @action(timeout=10, interval=10, depth=0)
     def monitor(self) -> int:
-        """The truth table in docs/portblock.md: block is running while the rule is there or its state
+        """The truth table in docs/network.md: block is running while the rule is there or its state
         file is; unblock while the rule is absent and its state file is there."""
         present = self.rule_present()
         if present:

@@ -11,6 +11,20 @@ import pytest
 REAL_MARKERS = ("system", "guest")
 
 
+def _netlink_refused(real):
+    """_socket.socket that refuses netlink (agents read kernel state over it instead of running ip/nft
+    or iptables): a unit test sees nfnetlink/rtnetlink as unavailable, never the host's state."""
+
+    cls, netlink = real.socket, real.AF_NETLINK
+
+    def socket(family=-1, *args, **kwargs):
+        if family == netlink:
+            raise PermissionError(1, "a unit test may not read the kernel's state over netlink")
+        return cls(family, *args, **kwargs)
+
+    return socket
+
+
 def _refuse(*args, **kwargs):
     raise AssertionError(f"a unit test tried to start a real process: {args[:2]!r}; "
                          "fake the command seam (ocf.testing.FakeRunner) or mark the test system")
@@ -29,6 +43,9 @@ def _no_real_processes(request, monkeypatch):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, _refuse)
     monkeypatch.setattr(subprocess.Popen, "_execute_child", _refuse)
+    import _socket
+
+    monkeypatch.setattr(_socket, "socket", _netlink_refused(_socket))
     yield
 
 

@@ -33,6 +33,19 @@ def attributes(data: bytes) -> dict[int, bytes]:
     return out
 
 
+def attribute_list(data: bytes) -> list[tuple[int, bytes]]:
+    """(type, value) of the netlink attributes in data, in order and with repeats (nested lists)."""
+    out = []
+    a = 0
+    while a + 4 <= len(data):
+        alen = int.from_bytes(data[a:a + 2], "little")
+        if alen < 4:
+            break
+        out.append((int.from_bytes(data[a + 2:a + 4], "little") & 0x3FFF, data[a + 4:a + alen]))
+        a += (alen + 3) & ~3
+    return out
+
+
 def attribute(atype: int, value: bytes) -> bytes:
     """One attribute, padded to 4 bytes."""
     length = 4 + len(value)

@@ -131,6 +131,76 @@ def test_monitor_truth_table(lan, tmp_path, firewall):
     assert rules(node) == ""
 
 
+# rule_present() inside the node's namespace, with every command it runs recorded.
+PRESENT = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from agents.portblock import portblock
+from ocf.exec import run
+calls = []
+
+def counting(argv, **kw):
+    calls.append(argv[0])
+    return run(argv, **kw)
+
+env = json.loads(sys.argv[2])
+env["__OCF_ACTION"] = "monitor"
+agent = portblock(env, counting)
+agent.action = "monitor"
+print(json.dumps([agent.rule_present(), calls]))
+"""
+
+
+def _iptables_is_nft() -> bool:
+    out = subprocess.run(["iptables", "-V"], capture_output=True, text=True, check=False).stdout
+    return "nf_tables" in out
+
+
+@pytest.mark.skipif(not _iptables_is_nft(), reason="iptables here is not the nf_tables variant")
+@pytest.mark.parametrize("direction", ["in", "both"])
+def test_iptables_nft_rules_are_checked_from_the_kernel_and_agree_with_iptables_c(lan, tmp_path, direction):
+    import json
+    import os
+
+    node, _peer = lan
+    block = env_for(tmp_path, "block", firewall="iptables", direction=direction)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+    def present():
+        out = node.run(sys.executable, "-I", "-S", "-c", PRESENT, root, json.dumps(block), timeout=30).stdout
+        return tuple(json.loads(out)[0:2])
+
+    def recorded_chains():
+        found = [f for f in os.listdir(tmp_path) if f.endswith(".rules")]
+        return sorted(ln.split()[0] for f in found for ln in (tmp_path / f).read_text().splitlines())
+
+    spec = ["-p", "tcp", "-d", "10.99.0.1", "-m", "multiport", "--dports", "3260", "-m", "comment", "--comment",
+            f"ocfkit:tcp:3260:10.99.0.1:{direction}"]
+    assert present() == (False, [])  # no rule with the comment: decided without iptables
+    assert run_agent("portblock", "start", block, netns=node.name).returncode == 0
+    assert present() == (True, [])  # the rule recorded at start: still no iptables
+    assert recorded_chains() == (["INPUT", "OUTPUT"] if direction == "both" else ["INPUT"])
+    # Same comment, other target: not our rule any more; iptables -C says so.
+    node.run("iptables", "-w", "-R", "INPUT", "1", *spec, "-j", "ACCEPT")
+    assert present() == (False, ["iptables"])
+    node.run("iptables", "-w", "-R", "INPUT", "1", *spec, "-j", "DROP")
+    assert present() == (True, [])  # exactly the recorded rule again
+    # Without the record (an older ocfkit started it, or it was lost): iptables -C decides.
+    for f in os.listdir(tmp_path):
+        if f.endswith(".rules"):
+            os.unlink(tmp_path / f)
+    assert present() == (True, ["iptables"] * (2 if direction == "both" else 1))
+    # A second copy of the rule in INPUT: start records nothing for that chain, since one copy could be
+    # foreign, so iptables -C decides there.
+    node.run("iptables", "-w", "-A", "INPUT", *spec, "-j", "DROP")
+    assert run_agent("portblock", "start", block, netns=node.name).returncode == 0
+    assert recorded_chains() == (["OUTPUT"] if direction == "both" else [])
+    assert present() == (True, ["iptables"])
+    assert run_agent("portblock", "stop", block, netns=node.name).returncode == 0
+    assert present() == (False, [])
+    assert rules(node) == "" and not [f for f in os.listdir(tmp_path) if f.startswith("portblock-")]
+
+
 @pytest.mark.parametrize("firewall", ["iptables", "nft"])
 def test_200_cycles_leave_no_rule(lan, tmp_path, firewall):
     node, _peer = lan

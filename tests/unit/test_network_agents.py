@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 from agents.ipaddr2 import IPaddr2
 from agents.portblock import portblock
 from agents.tools import ip
@@ -117,3 +119,71 @@ def test_nfnetlink_rule_comments_are_read_from_userdata():
     errno = (-2).to_bytes(4, "little", signed=True)
     enoent = (36).to_bytes(4, "little") + (2).to_bytes(2, "little") + b"\0" * 10 + errno + b"\0" * 16
     assert nft.parse_rule_comments(enoent) == ([], 2)
+
+
+# ----- iptables-nft rules over nfnetlink (captured dumps, tests/unit/fixtures/iptables-nft) -------
+
+OURS = "ocfkit:tcp:3260,8000-8010:10.99.0.1:in"
+
+
+def _dump(name: str) -> bytes:
+    with open(os.path.join(FIX, "iptables-nft", name), "rb") as f:
+        return f.read()
+
+
+def test_iptables_nft_rules_are_read_with_their_comment_matches():
+    from agents.tools import iptables
+
+    rules = iptables.parse_rules(_dump("ours-and-other.nl"))
+    assert [c for c, _sig in rules] == [[OURS], ["admin rule"]]
+    assert iptables.parse_rules(_dump("empty-chain.nl")) == []
+
+
+def test_a_rule_keeps_its_signature_while_its_counters_change_but_not_when_replaced():
+    from agents.tools import iptables
+
+    first = iptables.signatures(iptables.parse_rules(_dump("ours-and-other.nl")), OURS)
+    counted = iptables.signatures(iptables.parse_rules(_dump("ours-counted.nl")), OURS)
+    replaced = iptables.signatures(iptables.parse_rules(_dump("ours-replaced-accept.nl")), OURS)
+    assert _dump("ours-and-other.nl") != _dump("ours-counted.nl")  # the counters moved
+    assert first == counted and len(first) == 1
+    assert replaced != first and len(replaced) == 1  # same comment, ACCEPT instead of DROP
+
+
+def test_iptables_check_is_decided_from_the_kernel_only_when_that_is_exact():
+    from agents.tools import iptables
+
+    known = frozenset(iptables.signatures(iptables.parse_rules(_dump("ours-and-other.nl")), OURS))
+    decide = iptables.decide
+    assert decide(iptables.parse_rules(_dump("ours-counted.nl")), OURS, known) is True
+    # No rule carries the comment: iptables -C, whose spec carries it, could match none either.
+    assert decide(iptables.parse_rules(_dump("flushed.nl")), OURS, known) is False
+    assert decide(iptables.parse_rules(_dump("ours-and-other.nl")), "ocfkit:udp:53:0.0.0.0/0:in", known) is False
+    # The comment is there but the rule is not the recorded one, or nothing was recorded: ask iptables.
+    assert decide(iptables.parse_rules(_dump("ours-replaced-accept.nl")), OURS, known) is None
+    assert decide(iptables.parse_rules(_dump("ours-counted.nl")), OURS, frozenset()) is None
+
+
+def test_an_error_in_the_rule_dump_is_raised():
+    from agents.tools import iptables
+
+    errno = (-1).to_bytes(4, "little", signed=True)
+    eperm = (36).to_bytes(4, "little") + (2).to_bytes(2, "little") + b"\0" * 10 + errno + b"\0" * 16
+    with pytest.raises(OSError):
+        iptables.parse_rules(eperm)
+
+
+def test_the_nft_variant_of_iptables_is_found_through_its_links(tmp_path):
+    from agents.tools import iptables
+
+    (tmp_path / "xtables-nft-multi").write_text("")
+    (tmp_path / "xtables-legacy-multi").write_text("")
+    (tmp_path / "alternatives").mkdir()
+    os.symlink("../xtables-nft-multi", tmp_path / "iptables-nft")
+    os.symlink(str(tmp_path / "iptables-nft"), tmp_path / "alternatives" / "iptables")
+    os.symlink("alternatives/iptables", tmp_path / "iptables")
+    os.symlink("xtables-legacy-multi", tmp_path / "iptables-legacy")
+    os.symlink(str(tmp_path / "loop"), tmp_path / "loop")
+    assert iptables.is_nft_variant(str(tmp_path / "iptables"))
+    assert not iptables.is_nft_variant(str(tmp_path / "iptables-legacy"))
+    assert not iptables.is_nft_variant(str(tmp_path / "loop")) and not iptables.is_nft_variant(None)
