@@ -199,7 +199,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
                 try:
                     # iptables-nft: the rules read over nfnetlink answer most checks without iptables.
                     answer = iptables.decide(iptables.kernel_rules(self.family, c), "ocfkit:" + self.key,
-                                             known.get(c, frozenset()))
+                                             known.get(c, set()))
                 except OSError as e:
                     self.log.debug(f"nfnetlink: {e}; asking iptables")
             if answer is None:
@@ -218,7 +218,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         """The kernel form of the rule as iptables-nft inserted it (see record_rule)."""
         return StateFile(self._files() + ".rules")
 
-    def _recorded_signatures(self) -> dict[str, frozenset[bytes]]:
+    def _recorded_signatures(self) -> dict[str, set[bytes]]:
         out: dict[str, set[bytes]] = {}
         for line in (self._record().read() or "").splitlines():
             chain, _, sig = line.partition(" ")
@@ -226,7 +226,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
                 out.setdefault(chain, set()).add(bytes.fromhex(sig))
             except ValueError:
                 continue  # damaged: iptables -C decides
-        return {c: frozenset(v) for c, v in out.items()}
+        return out
 
     def record_rule(self) -> None:
         """After an insert through iptables-nft: keep the kernel form (the signature) of the rule in

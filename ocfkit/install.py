@@ -14,6 +14,8 @@ import json
 import os
 import sys
 
+from ocf.bundle import FORMAT as BUNDLE_FORMAT
+
 MANIFEST = ".ocfkit-manifest"
 
 
@@ -88,21 +90,22 @@ def _readable_by_all(path: str) -> str | None:
         p = parent
 
 
-def planned_files(provider: str, python: str, pkgdir: str) -> dict[str, tuple[str | bytes, int]]:
+def planned_files(provider: str, python: str, pkgdir: str) -> dict[str, tuple[bytes, int]]:
     """Relative path -> (content, mode) of everything install writes."""
     from agents import AGENTS
 
-    files: dict[str, tuple[str | bytes, int]] = {}
+    files: dict[str, tuple[bytes, int]] = {}
     for name, spec in sorted(AGENTS.items()):
         module, cls = spec.split(":")
-        files[f"usr/lib/ocf/resource.d/{provider}/{name}"] = (agent_stub(python, pkgdir, module, cls, provider), 0o755)
+        stub = agent_stub(python, pkgdir, module, cls, provider)
+        files[f"usr/lib/ocf/resource.d/{provider}/{name}"] = (stub.encode(), 0o755)
     modules = sorted({spec.split(":")[0] for spec in AGENTS.values()})
     for module, data in build_bundles(python, pkgdir, modules).items():
         files[bundle_rel(provider, module)] = (data, 0o644)
     from heartbeat_legacy.resource_d import wrapper_files
 
     for rel, content in wrapper_files(provider=provider, python=python, pkgdir=pkgdir).items():
-        files[rel] = (content, 0o755)
+        files[rel] = (content.encode(), 0o755)
     return files
 
 
@@ -128,7 +131,7 @@ def install(*, destdir: str = "/", provider: str = "ocfkit", python: str | None 
         if os.path.exists(full) and rel not in old and not force:
             with open(full, "rb") as f:
                 head = f.read(400)
-            foreign = b"installed by ocfkit" not in head and b"ocfkit-bundle-" not in head
+            foreign = b"installed by ocfkit" not in head and BUNDLE_FORMAT.encode() not in head
             if foreign and rel.startswith("etc/ha.d/resource.d/"):
                 # heartbeat's own wrappers stay unless asked: the admin chooses which one haresources runs.
                 print(f"ocfkit: keeping {full} (not ocfkit's; --force replaces it)", file=sys.stderr)
@@ -139,7 +142,7 @@ def install(*, destdir: str = "/", provider: str = "ocfkit", python: str | None 
         os.makedirs(os.path.dirname(full), mode=0o755, exist_ok=True)
         tmp = full + ".ocfkit-tmp"
         with open(tmp, "wb") as f:
-            f.write(content if isinstance(content, bytes) else content.encode())
+            f.write(content)
         os.chmod(tmp, mode)
         os.replace(tmp, full)
         written.append(full)
@@ -147,8 +150,7 @@ def install(*, destdir: str = "/", provider: str = "ocfkit", python: str | None 
     for rel, digest in old.items():
         if rel not in files:
             _remove_if_unchanged(os.path.join(destdir, rel), digest)
-    entries = {rel: hashlib.sha256(content if isinstance(content, bytes) else content.encode()).hexdigest()
-               for rel, (content, _m) in files.items()}
+    entries = {rel: hashlib.sha256(content).hexdigest() for rel, (content, _m) in files.items()}
     with open(os.path.join(destdir, manifest_rel), "w", encoding="utf-8") as f:
         json.dump(entries, f, indent=1, sort_keys=True)
     return written

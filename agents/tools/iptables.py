@@ -105,11 +105,11 @@ def kernel_rules(family: int, chain: str) -> list[tuple[list[str], bytes]]:
     return parse_rules(data)
 
 
-def decide(rules: list[tuple[list[str], bytes]], comment: str, known: set[bytes] | frozenset[bytes]) -> bool | None:
+def decide(rules: list[tuple[list[str], bytes]], comment: str, known: set[bytes]) -> bool | None:
     """What iptables -C would answer for a rule spec that carries `-m comment --comment comment`,
     from the chain's rules: False when no rule has that comment (-C can match no other), True when
     one of them has a signature recorded for exactly that spec, None when only iptables can tell."""
-    ours = [sig for comments, sig in rules if comment in comments]
+    ours = signatures(rules, comment)
     if not ours:
         return False
     if any(sig in known for sig in ours):

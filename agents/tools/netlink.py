@@ -22,15 +22,7 @@ def messages(data: bytes):
 
 def attributes(data: bytes) -> dict[int, bytes]:
     """type -> value of the netlink attributes in data (the nested flag bits masked off)."""
-    out: dict[int, bytes] = {}
-    a = 0
-    while a + 4 <= len(data):
-        alen = int.from_bytes(data[a:a + 2], "little")
-        if alen < 4:
-            break
-        out[int.from_bytes(data[a + 2:a + 4], "little") & 0x3FFF] = data[a + 4:a + alen]
-        a += (alen + 3) & ~3
-    return out
+    return dict(attribute_list(data))
 
 
 def attribute_list(data: bytes) -> list[tuple[int, bytes]]:

@@ -153,7 +153,7 @@ def test_a_rule_keeps_its_signature_while_its_counters_change_but_not_when_repla
 def test_iptables_check_is_decided_from_the_kernel_only_when_that_is_exact():
     from agents.tools import iptables
 
-    known = frozenset(iptables.signatures(iptables.parse_rules(_dump("ours-and-other.nl")), OURS))
+    known = set(iptables.signatures(iptables.parse_rules(_dump("ours-and-other.nl")), OURS))
     decide = iptables.decide
     assert decide(iptables.parse_rules(_dump("ours-counted.nl")), OURS, known) is True
     # No rule carries the comment: iptables -C, whose spec carries it, could match none either.
@@ -161,7 +161,7 @@ def test_iptables_check_is_decided_from_the_kernel_only_when_that_is_exact():
     assert decide(iptables.parse_rules(_dump("ours-and-other.nl")), "ocfkit:udp:53:0.0.0.0/0:in", known) is False
     # The comment is there but the rule is not the recorded one, or nothing was recorded: ask iptables.
     assert decide(iptables.parse_rules(_dump("ours-replaced-accept.nl")), OURS, known) is None
-    assert decide(iptables.parse_rules(_dump("ours-counted.nl")), OURS, frozenset()) is None
+    assert decide(iptables.parse_rules(_dump("ours-counted.nl")), OURS, set()) is None
 
 
 def test_an_error_in_the_rule_dump_is_raised():
