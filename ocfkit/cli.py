@@ -241,7 +241,6 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--provider", default="ocfkit", help="agents to use (ocf:PROVIDER:...)")
     s.add_argument("--steady", type=float, default=4.0, help="seconds of steady I/O between failovers")
     s.add_argument("--json", action="store_true", help="print the summary as JSON (progress goes to stderr)")
-    s.add_argument("--guests", action="store_true", help="run the real DRBD version in qemu guests (not yet)")
     s.set_defaults(func=cmd_demo)
 
     s = sub.add_parser("heartbeat", help="heartbeat v1: group takeover/release/status, configuration check")

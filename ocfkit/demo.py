@@ -363,8 +363,6 @@ def print_summary(s: dict) -> None:
 
 def main(args) -> int:
     """The `ocfkit demo` subcommand."""
-    if args.guests:
-        raise DemoError("--guests (real DRBD in qemu guests) is not available yet: the guest tier is unfinished")
     try:
         s = run_demo(provider=args.provider, steady=args.steady, as_json=args.json)
     except KeyboardInterrupt:
