@@ -36,6 +36,25 @@ def action(*, timeout: float, interval: float | None = None, depth: int | None =
     return deco
 
 
+def describe(e: BaseException) -> str:
+    """A one-line reason for an unexpected exception, its cause first (no traceback)."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f"{tb.tb_frame.f_code.co_filename.rpartition('/')[2]}:{tb.tb_lineno}" if tb is not None else "?"
+    if isinstance(e, OSError) and e.strerror:
+        if e.filename is None:
+            return f"{e.strerror} ({type(e).__name__} at {where})"
+        what = _text(e.filename) + (f" -> {_text(e.filename2)}" if e.filename2 is not None else "")
+        return f"cannot access {what}: {e.strerror}"
+    text = str(e).strip().replace("\n", " ") or type(e).__name__
+    return f"{text} (internal error: {type(e).__name__} at {where})"
+
+
+def _text(name) -> str:
+    return name.decode("utf-8", "backslashreplace") if isinstance(name, bytes) else str(name)
+
+
 class Deadline:
     """The time an action may take: OCF_RESKEY_CRM_meta_timeout (ms) less a margin to report."""
 
@@ -232,9 +251,10 @@ class Agent:
     def _parse(self, p: Param, text: str):
         try:
             return p.parse(text)
-        except ValueError as e:
+        except Exception as e:  # noqa: BLE001 - a parser that fails on a value: the value is bad
             shown = "***" if p.secret else repr(text)
-            raise ConfigError(f"parameter {p.name}={shown}: {e}") from None
+            why = e if isinstance(e, ValueError) else self._unexpected(e)
+            raise ConfigError(f"parameter {p.name}={shown}: {why}") from None
 
     def param_problems(self) -> list[str]:
         """Every parameter problem at once (syntax only: OCF_CHECK_LEVEL 0)."""
@@ -282,7 +302,7 @@ class Agent:
         problems = self.param_problems()
         if problems:
             raise ConfigError("; ".join(problems))
-        self.check_config()
+        self._check_config()
         if self.check_level >= 10:
             self.check_environment()
         return Rc.SUCCESS
@@ -329,38 +349,69 @@ class Agent:
         self._register_secrets()
         self._start_trace()
         try:
-            method = getattr(self, self._actions[name][0])
-            try:
-                if name != "validate-all":
-                    self.check_params()
-                    self.check_config()
-                rc = method()
-                rc = Rc.SUCCESS if rc is None else int(rc)
-                reason = ""
-            except OcfError as e:
-                rc, reason = e.rc, e.reason
-            return self._finish(rc, reason)
+            return self._dispatch(name)
         finally:
             self._stop_trace()
 
-    def _finish(self, rc: int, reason: str) -> int:
+    def _dispatch(self, name: str) -> int:
+        method = getattr(self, self._actions[name][0])
+        if name != "validate-all":
+            # The checks before the body: a failure here means the resource cannot have been
+            # started with this configuration, so the context rules apply (stop 0, probe 7).
+            try:
+                self._configuration_checks()
+            except OcfError as e:
+                return self._finish(e.rc, e.reason, before=True)
+        try:
+            rc = method()
+        except OcfError as e:
+            return self._finish(e.rc, e.reason)
+        except Exception as e:  # noqa: BLE001 - a bug or an unexpected OS error: see _finish
+            return self._finish(Rc.ERR_GENERIC, self._unexpected(e), unexpected=True)
+        return self._finish(Rc.SUCCESS if rc is None else int(rc), "")
+
+    def _configuration_checks(self) -> None:
+        """check_params and check_config (what runs before every action body but validate-all's)."""
+        self.check_params()
+        self._check_config()
+
+    def _check_config(self) -> None:
+        """check_config; anything unexpected it raises is a configuration error (the same everywhere)."""
+        try:
+            self.check_config()
+        except OcfError:
+            raise
+        except Exception as e:  # noqa: BLE001 - see the docstring
+            raise ConfigError(self._unexpected(e)) from None
+
+    def _finish(self, rc: int, reason: str, *, before: bool = False, unexpected: bool = False) -> int:
+        """Apply the context rules to an action's outcome and report a failure.
+
+        before: raised by the checks before the action body (check_params, check_config).
+        unexpected: an exception that is not an OcfError (a bug, an OS error) from the body."""
         name = self.action
+        monitor = name in ("monitor", "status")
         # The context rules of ocf-rarun's handle_invalid_env, applied once for every agent.
-        if rc in _ENV_RCS:
-            if name == "stop":
-                self.log.warning(f"stop: {reason or 'invalid environment'}: nothing can be running; success")
+        if rc in _ENV_RCS and not unexpected:
+            if name == "stop" and before:
+                # Nothing can have been started with a configuration that fails these checks.
+                self.log.warning(f"stop: {reason or 'invalid configuration'}: cannot be running; success")
                 return Rc.SUCCESS
-            if name in ("monitor", "status") and self.is_probe:
+            if monitor and self.is_probe:
+                # Pacemaker reads a probe's "not installed" / "not configured" as stopped.
                 self.log.info(f"probe: {reason or 'invalid environment'}: reporting not running")
                 return Rc.NOT_RUNNING
-            if name in ("monitor", "status") and rc == Rc.ERR_CONFIGURED:
-                # rc 6 from a recurring monitor would ban the resource cluster-wide.
-                rc = Rc.ERR_GENERIC
+        if monitor and not self.is_probe and rc == Rc.ERR_CONFIGURED:
+            # rc 6 from a recurring monitor would ban the resource cluster-wide.
+            rc = Rc.ERR_GENERIC
         if name == "notify" and rc != Rc.SUCCESS:
             # Pacemaker ignores notify failures; say what went wrong and carry on.
             self.log.warning(f"notify failed (rc {rc}): {reason}")
-        if rc in _GOOD or (rc == Rc.NOT_RUNNING and name in ("monitor", "status")):
+        if rc in _GOOD or (rc == Rc.NOT_RUNNING and monitor):
             return rc
+        if name == "stop":
+            # A failed stop is never turned into success here: the cluster must recover (fence).
+            self.log.error(f"stop failed (rc {rc}): {self.instance} may still be running")
         return self._fail(rc, reason or f"{name} failed (rc {rc})")
 
     def _fail(self, rc: int, reason: str) -> int:
@@ -370,23 +421,32 @@ class Agent:
         prefix = self.env.get("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
         try:
             self.log.error(reason)
+        except Exception:  # noqa: BLE001 - reporting must not raise
+            pass
+        try:
             sys.stderr.write(f"{prefix}{reason}\n")
             sys.stderr.flush()
         except Exception:  # noqa: BLE001 - reporting must not raise
             pass
         return rc
 
-    def _internal_error(self, e: BaseException) -> int:
-        if isinstance(e, SystemExit) and isinstance(e.code, int):
-            return e.code
+    def _unexpected(self, e: BaseException) -> str:
+        """Log e's traceback at debug level only and return a one-line reason, its cause first."""
         try:
             import traceback
 
-            self.log.error("internal error:\n" + "".join(traceback.format_exception(type(e), e, e.__traceback__)))
-        except Exception:  # noqa: BLE001
+            self.log.detail("traceback:\n" + "".join(traceback.format_exception(type(e), e, e.__traceback__)))
+        except Exception:  # noqa: BLE001 - reporting must not raise
             pass
-        what = "interrupted" if isinstance(e, KeyboardInterrupt) else f"internal error: {type(e).__name__}: {e}"
-        return self._fail(Rc.ERR_GENERIC, what)
+        return describe(e)
+
+    def _internal_error(self, e: BaseException) -> int:
+        """What main does with an exception that escaped _main (meta-data, usage, the trace...)."""
+        if isinstance(e, SystemExit) and isinstance(e.code, int):
+            return e.code
+        if isinstance(e, KeyboardInterrupt):
+            return self._fail(Rc.ERR_GENERIC, "interrupted")
+        return self._fail(Rc.ERR_GENERIC, self._unexpected(e))
 
     def _register_secrets(self) -> None:
         for p in self._params.values():
