@@ -280,3 +280,15 @@ def test_fake_runner_effects_follow_only_successful_commands():
         r(["tool", "del"], timeout=5)
     r.assert_done()
     assert seen == ["added"]
+
+
+def test_dummy_stop_is_not_failed_by_its_environment_dump(tmp_path, capsys):
+    from agents.dummy import Dummy
+
+    state = tmp_path / "d.state"
+    state.write_text("")
+    e = {"OCF_RESOURCE_INSTANCE": "d", "OCF_RESKEY_state": str(state),
+         "OCF_RESKEY_envfile": str(tmp_path / "missing-dir" / "env")}
+    assert main(Dummy, "stop", e) == Rc.SUCCESS
+    assert not state.exists()
+    assert "cannot write the environment to" in capsys.readouterr().err
