@@ -83,15 +83,23 @@ class Agent:
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        for attr, value in vars(cls).items():
+            _check_member(cls, attr, value)
+        # Each attribute as the class sees it (the most derived definition wins), so that a
+        # subclass replacing a parameter or an action leaves no stale one behind.
+        resolved: dict[str, object] = {}
+        for klass in reversed(cls.__mro__):
+            resolved.update(vars(klass))
         params: dict[str, Param] = {}
         actions: dict[str, tuple[str, list[dict]]] = {}
-        for klass in reversed(cls.__mro__):
-            for attr, value in vars(klass).items():
-                if isinstance(value, Param):
-                    params[value.name] = value
-                adverts = getattr(value, "_ocf_actions", None)
-                if adverts:
-                    actions[adverts[0]["name"]] = (attr, adverts)
+        for attr, value in resolved.items():
+            if isinstance(value, Param):
+                if value.name in params:
+                    raise TypeError(f"{cls.__name__}.{attr}: parameter {value.name!r} is declared twice")
+                params[value.name] = value
+            adverts = getattr(value, "_ocf_actions", None)
+            if adverts:
+                actions[adverts[0]["name"]] = (attr, adverts)
         cls._params = params
         cls._actions = actions
 
@@ -108,8 +116,9 @@ class Agent:
 
     @classmethod
     def type_name(cls) -> str:
-        """The OCF resource type."""
-        return cls.__dict__.get("name") or cls.__name__
+        """The OCF resource type: the class attribute name (a str) when set, else the class name."""
+        name = cls.__dict__.get("name")
+        return name if isinstance(name, str) and name else cls.__name__
 
     @property
     def instance(self) -> str:
@@ -493,3 +502,32 @@ class Agent:
             self._trace = None
             if self._log is not None:
                 self._log.trace = None
+
+
+# What a subclass may set (class settings: str) and override (hooks: methods); every other name the
+# framework uses is refused at class creation, so that a parameter called "run" or "name" cannot
+# silently replace Agent.run or break the meta-data.
+_SETTINGS = ("name", "version", "shortdesc")
+_HOOKS = ("check_config", "environment_problems")
+_INSTANCE = ("env", "action", "_runner", "_values", "_log", "_deadline", "_trace")
+_FRAMEWORK = frozenset(n for n in vars(Agent) if not (n.startswith("__") and n.endswith("__"))) | set(_INSTANCE)
+
+
+def _check_member(cls: type, attr: str, value: object) -> None:
+    """Raise TypeError when attr of an Agent subclass shadows the framework or is not a valid hook."""
+    where = f"{cls.__name__}.{attr}"
+    if isinstance(value, Param):
+        name = value.name
+        if not (name.isascii() and name.replace("_", "a").isalnum()):
+            raise TypeError(f"{where}: parameter name {name!r} is not letters, digits and _")
+        if attr in _FRAMEWORK or attr in _SETTINGS:
+            raise TypeError(f"{where}: a parameter may not shadow the framework's {attr!r}; "
+                            f"declare it as {attr}_ = Param(..., name={attr!r})")
+    elif attr in _SETTINGS:
+        if not isinstance(value, str):
+            raise TypeError(f"{where} must be a str")
+    elif attr in _HOOKS:
+        if not callable(value):
+            raise TypeError(f"{where} must be a method")
+    elif attr in _FRAMEWORK:
+        raise TypeError(f"{where} shadows the framework's Agent.{attr}")
