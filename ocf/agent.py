@@ -206,17 +206,26 @@ class Agent:
             from ocf.exec import quote_argv
             from ocf.log import mask
 
-            self._trace.write(f"+ {mask(quote_argv([str(a) for a in argv]))}\n")
+            # Mask before quoting: quoting changes a secret that holds a quote or a space.
+            self._trace.write(f"+ {mask(quote_argv([mask(str(a)) for a in argv]))}\n")
         if self._runner is None:
             from ocf.exec import run as _run
 
             self._runner = _run
-        result = self._runner(argv, ok=ok, timeout=t, input=input)
+        try:
+            result = self._runner(argv, ok=ok, timeout=t, input=input)
+        except OcfError as e:
+            if self._trace is not None:
+                from ocf.log import mask
+
+                self._trace.write(mask(f"  failed: {e.reason}\n"))
+            raise
         if self._trace is not None:
             from ocf.log import mask
 
-            self._trace.write(mask(f"  rc={result.returncode}\n  stdout={result.stdout!r}\n"
-                                   f"  stderr={result.stderr!r}\n"))
+            # Mask before repr(): it escapes quotes, backslashes and newlines inside a secret.
+            self._trace.write(mask(f"  rc={result.returncode}\n  stdout={mask(result.stdout)!r}\n"
+                                   f"  stderr={mask(result.stderr)!r}\n"))
         return result
 
     def wait_for(self, what: str, predicate, *, interval: float = 0.5, rc: int = Rc.ERR_GENERIC):
@@ -473,18 +482,36 @@ class Agent:
         env = self.env
         if not (is_true(env.get("OCF_TRACE_RA")) or is_true(env.get("OCF_RESKEY_trace_ra"))):
             return
+        import os
+
         target = env.get("OCF_TRACE_FILE") or env.get("OCF_RESKEY_trace_file")
         try:
+            # 0600 from the start (no chmod after the fact, no umask race): a trace holds every command
+            # and its output, which can name what a secret protects even with the secret masked.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
             if not target:
                 base = env.get("OCF_RESKEY_trace_dir") or (env.get("HA_VARLIB") or "/var/lib/heartbeat") + "/trace_ra"
                 d = f"{base}/{self.type_name()}"
-                import os
-
-                os.makedirs(d, exist_ok=True)
-                target = f"{d}/{self.instance}.{self.action}.{time.strftime('%Y-%m-%d.%H:%M:%S')}"
-            self._trace = open(target, "a", encoding="utf-8")  # noqa: SIM115 - closed in _stop_trace
+                os.makedirs(os.path.dirname(base.rstrip("/")) or "/", exist_ok=True)
+                for directory in (base, d):
+                    try:
+                        os.mkdir(directory, 0o700)
+                    except FileExistsError:
+                        pass
+                instance = self.instance.replace("/", "_")
+                target = f"{d}/{instance}.{self.action}.{time.strftime('%Y-%m-%d.%H:%M:%S')}"
+                flags |= os.O_NOFOLLOW  # a name of ours: never follow a link planted under it
+            fd = os.open(target, flags, 0o600)
+            try:
+                st = os.fstat(fd)
+                if (st.st_mode & 0o170000) == 0o100000 and st.st_mode & 0o077 and st.st_uid == os.geteuid():
+                    os.fchmod(fd, 0o600)  # an existing trace file of ours, made before this rule
+                self._trace = os.fdopen(fd, "a", encoding="utf-8")
+            except BaseException:
+                os.close(fd)
+                raise
         except OSError as e:
-            self.log.warning(f"cannot open trace file {target}: {e}")
+            self.log.warning(f"cannot open trace file {target}: {e.strerror}")
             return
         from ocf.log import mask
 

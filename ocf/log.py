@@ -26,6 +26,9 @@ def add_secret(value: str) -> None:
     """Remember a secret value so that it is masked in every log line and exit reason."""
     if value:
         _secrets.add(value)
+        if "'" in value:
+            # As quote_argv writes it inside a quoted word (command lines in reasons and logs).
+            _secrets.add(value.replace("'", "'\"'\"'"))
 
 
 def mask(text: str) -> str:

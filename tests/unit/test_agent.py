@@ -292,3 +292,49 @@ def test_dummy_stop_is_not_failed_by_its_environment_dump(tmp_path, capsys):
     assert main(Dummy, "stop", e) == Rc.SUCCESS
     assert not state.exists()
     assert "cannot write the environment to" in capsys.readouterr().err
+
+
+SECRET = "Zq9'X v\"K\\w7"  # quotes, a space and a backslash: quoting and repr() change it
+
+
+def test_trace_file_is_created_0600_in_a_0700_directory_whatever_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0)
+    try:
+        e = {"OCF_RESOURCE_INSTANCE": "t1", "OCF_TRACE_RA": "1", "OCF_RESKEY_trace_dir": str(tmp_path / "tr")}
+        assert main(Faulty, "monitor", e) == Rc.SUCCESS
+    finally:
+        os.umask(old)
+    d = tmp_path / "tr" / "Faulty"
+    [trace] = list(d.iterdir())
+    assert trace.name.startswith("t1.monitor.")
+    assert trace.stat().st_mode & 0o777 == 0o600
+    assert d.stat().st_mode & 0o777 == 0o700 and (tmp_path / "tr").stat().st_mode & 0o777 == 0o700
+
+
+def test_an_existing_trace_file_of_ours_is_made_0600(tmp_path):
+    trace = tmp_path / "trace"
+    trace.write_text("")
+    trace.chmod(0o644)
+    main(Faulty, "monitor", {"OCF_TRACE_RA": "1", "OCF_TRACE_FILE": str(trace)})
+    assert trace.stat().st_mode & 0o777 == 0o600
+
+
+def test_trace_masks_a_secret_in_the_environment_argv_output_and_log_lines(tmp_path, capsys):
+    trace = tmp_path / "trace"
+    r = FakeRunner().expect(["tool", "login", "--password", SECRET], stdout=f"welcome {SECRET}\n",
+                            stderr=f"warning: {SECRET} is weak\n")
+    e = {"OCF_RESKEY_secret": SECRET, "OCF_TRACE_RA": "1", "OCF_TRACE_FILE": str(trace)}
+    assert main(Faulty, "start", e, r) == Rc.SUCCESS
+    r = FakeRunner().expect(["tool", "login", "--password", SECRET], stderr=f"{SECRET} rejected\n", rc=3)
+    assert main(Faulty, "stop", e, r) == Rc.ERR_GENERIC
+    text = trace.read_text()
+    for piece in ("Zq9", "w7"):
+        assert piece not in text, text
+        assert piece not in capsys.readouterr().err
+    assert "+ env OCF_RESKEY_secret=***" in text
+    assert "+ tool login --password '***'" in text or "+ tool login --password ***" in text
+    assert "stdout='welcome ***\\n'" in text and "stderr='warning: *** is weak\\n'" in text
+    assert "logging in with ***" in text
+    assert "  failed: tool login --password '***': exit 3: *** rejected" in text
