@@ -380,3 +380,15 @@ def test_ocfkit_run_passes_the_exit_code_through_and_shows_the_reason(tmp_path):
     assert r.returncode == 0 and not (tmp_path / "s").exists()
     r = subprocess.run([ocfkit, "run"], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+def test_ocfkit_run_refuses_a_misspelled_parameter_unless_forced(tmp_path):
+    ocfkit = os.path.join(os.path.dirname(sys.executable), "ocfkit")
+    env = dict(os.environ, HA_RSCTMP=str(tmp_path))
+    r = subprocess.run([ocfkit, "run", "Dummy", "start", "stat=/x"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 2 and "did you mean state?" in r.stderr and not list(tmp_path.iterdir())
+    r = subprocess.run([ocfkit, "run", "--force", "Dummy", "start", "stat=/x"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0 and (tmp_path / "Dummy-dummy.state").exists()
+    subprocess.run([ocfkit, "run", "Dummy", "stop"], env=env, timeout=60, check=True, capture_output=True)
