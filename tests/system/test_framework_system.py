@@ -331,7 +331,27 @@ def test_trace_ra_writes_commands_and_masks_secrets(tmp_path):
     assert run_agent("Dummy", "start", env).returncode == 0
     text = trace.read_text()
     assert "Dummy start" in text and "topsecret" not in text and "OCF_RESKEY_passwd=***" in text
+    assert trace.stat().st_mode & 0o777 == 0o600
     run_agent("Dummy", "stop", env)
+
+
+def test_trace_dir_and_file_of_the_installed_agent_are_private(tmp_path):
+    env = ocf_env("tr2", {"passwd": "topsecret", "trace_ra": "1", "trace_dir": f"{tmp_path}/traces"},
+                  rsctmp=str(tmp_path))
+    assert run_agent("Dummy", "monitor", env).returncode == 7
+    [trace] = list((tmp_path / "traces" / "Dummy").iterdir())
+    assert trace.stat().st_mode & 0o777 == 0o600 and (tmp_path / "traces").stat().st_mode & 0o777 == 0o700
+    assert "topsecret" not in trace.read_text()
+
+
+def test_an_os_error_in_a_stop_is_one_reason_line_and_a_failed_stop_without_traceback(tmp_path):
+    # The state file is a directory: the stop cannot remove it, so it must not say stopped.
+    (tmp_path / "state").mkdir()
+    env = ocf_env("oe", {"state": f"{tmp_path}/state"}, rsctmp=str(tmp_path), extra={"HA_debug": "1"})
+    r = run_agent("Dummy", "stop", env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    reasons = [ln for ln in r.stderr.splitlines() if ln.startswith("ocf-exit-reason:")]
+    assert reasons == [f"ocf-exit-reason:cannot access {tmp_path}/state: Is a directory"], r.stderr
 
 
 # ----- Pacemaker's tools ---------------------------------------------------------------------------
