@@ -88,7 +88,7 @@ class Agent:
         # Each attribute as the class sees it (the most derived definition wins), so that a
         # subclass replacing a parameter or an action leaves no stale one behind.
         resolved: dict[str, object] = {}
-        for klass in reversed(cls.__mro__):
+        for klass in reversed(cls.__mro__[:-1]):  # object declares nothing of ours
             resolved.update(vars(klass))
         params: dict[str, Param] = {}
         actions: dict[str, tuple[str, list[dict]]] = {}
