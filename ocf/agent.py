@@ -20,7 +20,7 @@ _GOOD = {Rc.SUCCESS, Rc.RUNNING_PROMOTED, Rc.DEGRADED, Rc.DEGRADED_PROMOTED}
 # Errors that mean "this instance cannot run here": the context rules below apply to them.
 _ENV_RCS = (Rc.ERR_ARGS, Rc.ERR_INSTALLED, Rc.ERR_CONFIGURED)
 # Parameters every agent may be given without declaring them.
-_STANDARD = ("trace_ra", "trace_file", "trace_dir", "OCF_CHECK_LEVEL", "crm_feature_set")
+STANDARD_PARAMS = ("trace_ra", "trace_file", "trace_dir", "OCF_CHECK_LEVEL", "crm_feature_set")
 
 
 def action(*, timeout: float, interval: float | None = None, depth: int | None = None,
@@ -285,7 +285,7 @@ class Agent:
         for key in self.env:
             if key.startswith("OCF_RESKEY_") and not key.startswith("OCF_RESKEY_CRM_meta_"):
                 pname = key[len("OCF_RESKEY_"):]
-                if pname not in self._params and pname not in _STANDARD:
+                if pname not in self._params and pname not in STANDARD_PARAMS:
                     problems.append(f"unknown parameter {pname}")
         return problems
 

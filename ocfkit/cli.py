@@ -76,9 +76,9 @@ def unknown_params(cls, params: list[str]) -> list[str]:
     """One message for each name=value whose name the agent does not declare, with close matches."""
     import difflib
 
-    from ocf.agent import _STANDARD
+    from ocf.agent import STANDARD_PARAMS
 
-    known = sorted(set(cls._params) | set(_STANDARD))
+    known = sorted(set(cls._params) | set(STANDARD_PARAMS))
     out = []
     for item in params:
         name = item.partition("=")[0]
