@@ -207,7 +207,7 @@ class Agent:
             from ocf.log import mask
 
             # Mask before quoting: quoting changes a secret that holds a quote or a space.
-            self._trace.write(f"+ {mask(quote_argv([mask(str(a)) for a in argv]))}\n")
+            self._traced(f"+ {mask(quote_argv([mask(str(a)) for a in argv]))}\n")
         if self._runner is None:
             from ocf.exec import run as _run
 
@@ -218,14 +218,14 @@ class Agent:
             if self._trace is not None:
                 from ocf.log import mask
 
-                self._trace.write(mask(f"  failed: {e.reason}\n"))
+                self._traced(mask(f"  failed: {e.reason}\n"))
             raise
         if self._trace is not None:
             from ocf.log import mask
 
             # Mask before repr(): it escapes quotes, backslashes and newlines inside a secret.
-            self._trace.write(mask(f"  rc={result.returncode}\n  stdout={mask(result.stdout)!r}\n"
-                                   f"  stderr={mask(result.stderr)!r}\n"))
+            self._traced(mask(f"  rc={result.returncode}\n  stdout={mask(result.stdout)!r}\n"
+                              f"  stderr={mask(result.stderr)!r}\n"))
         return result
 
     def wait_for(self, what: str, predicate, *, interval: float = 0.5, rc: int = Rc.ERR_GENERIC):
@@ -390,13 +390,14 @@ class Agent:
 
     def _configuration_checks(self) -> None:
         """check_params and check_config (what runs before every action body but validate-all's)."""
-        self.check_params()
-        self._check_config()
+        self._check_config(self.check_params)
+        self._check_config(self.check_config)
 
-    def _check_config(self) -> None:
-        """check_config; anything unexpected it raises is a configuration error (the same everywhere)."""
+    def _check_config(self, check=None) -> None:
+        """Run check (check_config); anything unexpected it raises is a configuration error: these
+        checks see only the configuration, so the failure is the same on every node."""
         try:
-            self.check_config()
+            (check or self.check_config)()
         except OcfError:
             raise
         except Exception as e:  # noqa: BLE001 - see the docstring
@@ -515,20 +516,32 @@ class Agent:
             return
         from ocf.log import mask
 
-        self._trace.write(f"+ {self.type_name()} {self.action} (pid {_posix.getpid()})\n")
+        self._traced(f"+ {self.type_name()} {self.action} (pid {_posix.getpid()})\n")
         for k in sorted(env):
             if k.startswith("OCF_") or k.startswith("HA_"):
                 p = self._params.get(k[len("OCF_RESKEY_"):]) if k.startswith("OCF_RESKEY_") else None
-                self._trace.write(f"+ env {k}={'***' if p is not None and p.secret else mask(env[k])}\n")
+                self._traced(f"+ env {k}={'***' if p is not None and p.secret else mask(env[k])}\n")
         if self._log is not None:
             self._log.trace = self._trace
 
+    def _traced(self, text: str) -> None:
+        """Write text to the trace file; a full disk ends tracing instead of failing the action."""
+        if self._trace is None:
+            return
+        try:
+            self._trace.write(text)
+        except (OSError, ValueError):
+            self._stop_trace()
+
     def _stop_trace(self) -> None:
         if self._trace is not None:
-            self._trace.close()
-            self._trace = None
+            trace, self._trace = self._trace, None
             if self._log is not None:
                 self._log.trace = None
+            try:
+                trace.close()
+            except (OSError, ValueError):
+                pass  # the trace is an aid: losing it never changes the action's result
 
 
 # What a subclass may set (class settings: str) and override (hooks: methods); every other name the

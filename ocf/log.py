@@ -80,7 +80,10 @@ class Logger:
         msg = mask(str(msg))
         line = f"{self.tag}: {_PRIO_WORD[level]}: {msg}"
         if self.trace is not None:
-            self.trace.write(f"+ log {level}: {msg}\n")
+            try:
+                self.trace.write(f"+ log {level}: {msg}\n")
+            except (OSError, ValueError):
+                self.trace = None  # a full disk or a closed trace never fails the action
         stamp = time.strftime("%Y/%m/%d_%H:%M:%S")
         if level == "debug" and not self.debug_on:
             if not stderr and self.debuglog:

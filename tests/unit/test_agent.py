@@ -338,3 +338,10 @@ def test_trace_masks_a_secret_in_the_environment_argv_output_and_log_lines(tmp_p
     assert "stdout='welcome ***\\n'" in text and "stderr='warning: *** is weak\\n'" in text
     assert "logging in with ***" in text
     assert "  failed: tool login --password '***': exit 3: *** rejected" in text
+
+
+@pytest.mark.parametrize("action", ["start", "stop"])
+def test_a_trace_file_that_cannot_be_written_never_changes_the_result(action):
+    # /dev/full: every write fails with ENOSPC, as on a full /var.
+    r = FakeRunner().expect(["tool", action, "obj", *(["3"] if action == "start" else [])])
+    assert main(Sample, action, env(OCF_TRACE_RA="1", OCF_TRACE_FILE="/dev/full"), r) == Rc.SUCCESS
