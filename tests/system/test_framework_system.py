@@ -233,6 +233,18 @@ def test_installed_agents_end_through_finish(fresh_install):
             assert f.read().rstrip().endswith(f"ocf.bundle.finish({AGENTS[name].split(':')[1]}.main())")
 
 
+def test_an_agent_that_fails_to_import_reports_one_reason_and_no_traceback():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__import__("ocf").__file__)))
+    code = ("import sys\nsys.path.insert(0, %r)\nimport ocf.bundle\nocf.bundle.use('/nonexistent.bundle')\n"
+            "from ocf.agent import Agent\nfrom ocf.params import Param\n"
+            "class Bad(Agent):\n    run = Param()\n" % root)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=30,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("ocf-exit-reason:Bad.run: a parameter may not shadow the framework's 'run'")
+    assert out.stderr.count("\n") == 1
+
+
 def test_environment_without_os_reads_like_os_environ():
     # The hot path decodes posix.environ itself; os.environ (loaded afterwards) must agree, including on
     # bytes that are not UTF-8 (surrogateescape), and os must not have been loaded by the first read.

@@ -345,3 +345,20 @@ def test_a_trace_file_that_cannot_be_written_never_changes_the_result(action):
     # /dev/full: every write fails with ENOSPC, as on a full /var.
     r = FakeRunner().expect(["tool", action, "obj", *(["3"] if action == "start" else [])])
     assert main(Sample, action, env(OCF_TRACE_RA="1", OCF_TRACE_FILE="/dev/full"), r) == Rc.SUCCESS
+
+
+def test_an_exception_escaping_an_installed_stub_is_one_reason_line(tmp_path, monkeypatch, capsys):
+    # An agent module that fails to import (a Param shadowing Agent.run is now a TypeError) never
+    # shows the cluster a traceback: ocf.bundle.use() installs this hook first.
+    from ocf.bundle import report_uncaught
+
+    debuglog = tmp_path / "debug.log"
+    monkeypatch.setenv("HA_DEBUGLOG", str(debuglog))
+    try:
+        raise TypeError("Bad.run shadows the framework's Agent.run")
+    except TypeError as e:
+        report_uncaught(type(e), e, e.__traceback__)
+    err = capsys.readouterr().err
+    assert err.startswith("ocf-exit-reason:Bad.run shadows the framework's Agent.run (internal error: TypeError")
+    assert err.count("\n") == 1
+    assert "Traceback" in debuglog.read_text()
