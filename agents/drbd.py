@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from agents.tools.drbd import resource_name
 from ocf.agent import Agent, action
 from ocf.errors import OcfError, Rc
-from ocf.params import Param, boolean, path, string
+from ocf.params import Param, boolean, path
 
 # Promotion scores: where Pacemaker may promote. A node whose disk is not known good never gets a
 # positive score, so it is never promoted over good data.
@@ -35,7 +36,7 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
 
     shortdesc = "Manages a DRBD resource as a promotable clone"
 
-    drbd_resource = Param(string, required=True, shortdesc="DRBD resource name",
+    drbd_resource = Param(resource_name, required=True, shortdesc="DRBD resource name",
                           longdesc="The name of the DRBD resource from the DRBD configuration.")
     drbdconf = Param(path(), shortdesc="DRBD configuration file",
                      longdesc="drbdadm -c FILE; default: drbdadm's own (/etc/drbd.conf).")
@@ -80,7 +81,8 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
         """Take the resource down (demoting first)."""
         from agents.tools import drbd as tool
 
-        res = tool.status(self.run, self.drbd_resource)
+        # No DRBD in the kernel proves that nothing is up; missing tools with DRBD loaded do not.
+        res = tool.known_status(self.run, self.drbd_resource)
         if res is not None:
             if res.role == "Primary":
                 tool.adm(self.run, "secondary", self.drbd_resource, self.drbdconf)
@@ -137,7 +139,9 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
     @action(timeout=20, interval=31, depth=0, role="Unpromoted")
     def monitor(self) -> int:
         """0 Secondary, 8 Primary, 9 Primary with a failed disk, 7 down; sets the promotion score."""
-        res = self._status()
+        from agents.tools import drbd as tool
+
+        res = tool.known_status(self.run, self.drbd_resource)
         if res is None:
             return Rc.NOT_RUNNING
         self._score(res)

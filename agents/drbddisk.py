@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import time
 
+from agents.tools.drbd import resource_name
 from ocf.agent import Agent, action
-from ocf.errors import OcfError, Rc
-from ocf.params import Param, boolean, path, string
+from ocf.errors import NotInstalledError, OcfError, Rc
+from ocf.params import Param, boolean, path
 
 
 def _openers(device: str) -> list[str]:
@@ -41,7 +42,7 @@ class drbddisk(Agent):  # noqa: N801 - the class name is the OCF type
 
     shortdesc = "Manages the DRBD role (heartbeat drbddisk)"
 
-    drbd_resource = Param(string, default="all", shortdesc="DRBD resource name",
+    drbd_resource = Param(resource_name, default="all", shortdesc="DRBD resource name",
                           longdesc="The DRBD resource, or all.")
     drbdconf = Param(path(), shortdesc="DRBD configuration file",
                      longdesc="drbdadm -c FILE; default: drbdadm's own (/etc/drbd.conf).")
@@ -87,8 +88,12 @@ class drbddisk(Agent):  # noqa: N801 - the class name is the OCF type
         """Become Secondary; fails, naming the openers, while the device is in use."""
         from agents.tools import drbd
 
+        if not drbd.module_loaded():
+            self.log.info("no DRBD in the kernel: nothing can be Primary")
+            return Rc.SUCCESS
+        # With DRBD loaded, a missing drbdadm (names of "all") or drbdsetup fails the stop.
         for res in self._names():
-            st = drbd.status(self.run, res)  # no module: NotInstalledError, and stop reports success
+            st = drbd.known_status(self.run, res)
             if st is None or st.role != "Primary":
                 continue
             while True:
@@ -107,7 +112,14 @@ class drbddisk(Agent):  # noqa: N801 - the class name is the OCF type
         """0 when this node is Primary of every resource, 7 when of none."""
         from agents.tools import drbd
 
-        roles = [getattr(drbd.status(self.run, res), "role", "Down") for res in self._names()]
+        if not drbd.module_loaded():
+            return Rc.NOT_RUNNING  # no DRBD in the kernel: certain
+        try:
+            names = self._names()
+        except NotInstalledError as e:
+            # A probe never guesses: "not installed" would read as stopped, but DRBD is loaded.
+            raise OcfError(f"{e.reason}: cannot list the resources while DRBD is loaded") from None
+        roles = [getattr(drbd.known_status(self.run, res), "role", "Down") for res in names]
         if roles and all(r == "Primary" for r in roles):
             return Rc.SUCCESS
         if any(r == "Primary" for r in roles):

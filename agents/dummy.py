@@ -46,11 +46,16 @@ class Dummy(Agent):
         if self.op_sleep:
             time.sleep(min(self.op_sleep, max(self.deadline.remaining(), 0)))
         if self.envfile:
-            with open(self.envfile, "a", encoding="utf-8") as f:
-                f.write(f"# {self.action} {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
-                for k in sorted(self.env):
-                    if k.startswith("OCF_") and k != "OCF_RESKEY_passwd":
-                        f.write(f"{k}={self.env[k]}\n")
+            try:
+                with open(self.envfile, "a", encoding="utf-8") as f:
+                    f.write(f"# {self.action} {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
+                    for k in sorted(self.env):
+                        if k.startswith("OCF_") and k != "OCF_RESKEY_passwd":
+                            f.write(f"{k}={self.env[k]}\n")
+            except OSError as e:
+                # A debugging aid: the shell Dummy carries on when its redirection fails, and a stop
+                # that failed over it would get the node fenced.
+                self.log.warning(f"cannot write the environment to {self.envfile}: {e.strerror}")
 
     def _check_fail_start_on(self) -> None:
         if self.fail_start_on and self.fail_start_on == posix.uname().nodename:

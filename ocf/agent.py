@@ -20,7 +20,7 @@ _GOOD = {Rc.SUCCESS, Rc.RUNNING_PROMOTED, Rc.DEGRADED, Rc.DEGRADED_PROMOTED}
 # Errors that mean "this instance cannot run here": the context rules below apply to them.
 _ENV_RCS = (Rc.ERR_ARGS, Rc.ERR_INSTALLED, Rc.ERR_CONFIGURED)
 # Parameters every agent may be given without declaring them.
-_STANDARD = ("trace_ra", "trace_file", "trace_dir", "OCF_CHECK_LEVEL", "crm_feature_set")
+STANDARD_PARAMS = ("trace_ra", "trace_file", "trace_dir", "OCF_CHECK_LEVEL", "crm_feature_set")
 
 
 def action(*, timeout: float, interval: float | None = None, depth: int | None = None,
@@ -34,6 +34,25 @@ def action(*, timeout: float, interval: float | None = None, depth: int | None =
         return func
 
     return deco
+
+
+def describe(e: BaseException) -> str:
+    """A one-line reason for an unexpected exception, its cause first (no traceback)."""
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    where = f"{tb.tb_frame.f_code.co_filename.rpartition('/')[2]}:{tb.tb_lineno}" if tb is not None else "?"
+    if isinstance(e, OSError) and e.strerror:
+        if e.filename is None:
+            return f"{e.strerror} ({type(e).__name__} at {where})"
+        what = _text(e.filename) + (f" -> {_text(e.filename2)}" if e.filename2 is not None else "")
+        return f"cannot access {what}: {e.strerror}"
+    text = str(e).strip().replace("\n", " ") or type(e).__name__
+    return f"{text} (internal error: {type(e).__name__} at {where})"
+
+
+def _text(name) -> str:
+    return name.decode("utf-8", "backslashreplace") if isinstance(name, bytes) else str(name)
 
 
 class Deadline:
@@ -64,15 +83,23 @@ class Agent:
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        for attr, value in vars(cls).items():
+            _check_member(cls, attr, value)
+        # Each attribute as the class sees it (the most derived definition wins), so that a
+        # subclass replacing a parameter or an action leaves no stale one behind.
+        resolved: dict[str, object] = {}
+        for klass in reversed(cls.__mro__[:-1]):  # object declares nothing of ours
+            resolved.update(vars(klass))
         params: dict[str, Param] = {}
         actions: dict[str, tuple[str, list[dict]]] = {}
-        for klass in reversed(cls.__mro__):
-            for attr, value in vars(klass).items():
-                if isinstance(value, Param):
-                    params[value.name] = value
-                adverts = getattr(value, "_ocf_actions", None)
-                if adverts:
-                    actions[adverts[0]["name"]] = (attr, adverts)
+        for attr, value in resolved.items():
+            if isinstance(value, Param):
+                if value.name in params:
+                    raise TypeError(f"{cls.__name__}.{attr}: parameter {value.name!r} is declared twice")
+                params[value.name] = value
+            adverts = getattr(value, "_ocf_actions", None)
+            if adverts:
+                actions[adverts[0]["name"]] = (attr, adverts)
         cls._params = params
         cls._actions = actions
 
@@ -89,8 +116,9 @@ class Agent:
 
     @classmethod
     def type_name(cls) -> str:
-        """The OCF resource type."""
-        return cls.__dict__.get("name") or cls.__name__
+        """The OCF resource type: the class attribute name (a str) when set, else the class name."""
+        name = cls.__dict__.get("name")
+        return name if isinstance(name, str) and name else cls.__name__
 
     @property
     def instance(self) -> str:
@@ -178,17 +206,26 @@ class Agent:
             from ocf.exec import quote_argv
             from ocf.log import mask
 
-            self._trace.write(f"+ {mask(quote_argv([str(a) for a in argv]))}\n")
+            # Mask before quoting: quoting changes a secret that holds a quote or a space.
+            self._traced(f"+ {mask(quote_argv([mask(str(a)) for a in argv]))}\n")
         if self._runner is None:
             from ocf.exec import run as _run
 
             self._runner = _run
-        result = self._runner(argv, ok=ok, timeout=t, input=input)
+        try:
+            result = self._runner(argv, ok=ok, timeout=t, input=input)
+        except OcfError as e:
+            if self._trace is not None:
+                from ocf.log import mask
+
+                self._traced(mask(f"  failed: {e.reason}\n"))
+            raise
         if self._trace is not None:
             from ocf.log import mask
 
-            self._trace.write(mask(f"  rc={result.returncode}\n  stdout={result.stdout!r}\n"
-                                   f"  stderr={result.stderr!r}\n"))
+            # Mask before repr(): it escapes quotes, backslashes and newlines inside a secret.
+            self._traced(mask(f"  rc={result.returncode}\n  stdout={mask(result.stdout)!r}\n"
+                              f"  stderr={mask(result.stderr)!r}\n"))
         return result
 
     def wait_for(self, what: str, predicate, *, interval: float = 0.5, rc: int = Rc.ERR_GENERIC):
@@ -232,9 +269,10 @@ class Agent:
     def _parse(self, p: Param, text: str):
         try:
             return p.parse(text)
-        except ValueError as e:
+        except Exception as e:  # noqa: BLE001 - a parser that fails on a value: the value is bad
             shown = "***" if p.secret else repr(text)
-            raise ConfigError(f"parameter {p.name}={shown}: {e}") from None
+            why = e if isinstance(e, ValueError) else self._unexpected(e)
+            raise ConfigError(f"parameter {p.name}={shown}: {why}") from None
 
     def param_problems(self) -> list[str]:
         """Every parameter problem at once (syntax only: OCF_CHECK_LEVEL 0)."""
@@ -247,7 +285,7 @@ class Agent:
         for key in self.env:
             if key.startswith("OCF_RESKEY_") and not key.startswith("OCF_RESKEY_CRM_meta_"):
                 pname = key[len("OCF_RESKEY_"):]
-                if pname not in self._params and pname not in _STANDARD:
+                if pname not in self._params and pname not in STANDARD_PARAMS:
                     problems.append(f"unknown parameter {pname}")
         return problems
 
@@ -282,7 +320,7 @@ class Agent:
         problems = self.param_problems()
         if problems:
             raise ConfigError("; ".join(problems))
-        self.check_config()
+        self._check_config()
         if self.check_level >= 10:
             self.check_environment()
         return Rc.SUCCESS
@@ -329,38 +367,70 @@ class Agent:
         self._register_secrets()
         self._start_trace()
         try:
-            method = getattr(self, self._actions[name][0])
-            try:
-                if name != "validate-all":
-                    self.check_params()
-                    self.check_config()
-                rc = method()
-                rc = Rc.SUCCESS if rc is None else int(rc)
-                reason = ""
-            except OcfError as e:
-                rc, reason = e.rc, e.reason
-            return self._finish(rc, reason)
+            return self._dispatch(name)
         finally:
             self._stop_trace()
 
-    def _finish(self, rc: int, reason: str) -> int:
+    def _dispatch(self, name: str) -> int:
+        method = getattr(self, self._actions[name][0])
+        if name != "validate-all":
+            # The checks before the body: a failure here means the resource cannot have been
+            # started with this configuration, so the context rules apply (stop 0, probe 7).
+            try:
+                self._configuration_checks()
+            except OcfError as e:
+                return self._finish(e.rc, e.reason, before=True)
+        try:
+            rc = method()
+        except OcfError as e:
+            return self._finish(e.rc, e.reason)
+        except Exception as e:  # noqa: BLE001 - a bug or an unexpected OS error: see _finish
+            return self._finish(Rc.ERR_GENERIC, self._unexpected(e), unexpected=True)
+        return self._finish(Rc.SUCCESS if rc is None else int(rc), "")
+
+    def _configuration_checks(self) -> None:
+        """check_params and check_config (what runs before every action body but validate-all's)."""
+        self._check_config(self.check_params)
+        self._check_config(self.check_config)
+
+    def _check_config(self, check=None) -> None:
+        """Run check (check_config); anything unexpected it raises is a configuration error: these
+        checks see only the configuration, so the failure is the same on every node."""
+        try:
+            (check or self.check_config)()
+        except OcfError:
+            raise
+        except Exception as e:  # noqa: BLE001 - see the docstring
+            raise ConfigError(self._unexpected(e)) from None
+
+    def _finish(self, rc: int, reason: str, *, before: bool = False, unexpected: bool = False) -> int:
+        """Apply the context rules to an action's outcome and report a failure.
+
+        before: raised by the checks before the action body (check_params, check_config).
+        unexpected: an exception that is not an OcfError (a bug, an OS error) from the body."""
         name = self.action
+        monitor = name in ("monitor", "status")
         # The context rules of ocf-rarun's handle_invalid_env, applied once for every agent.
-        if rc in _ENV_RCS:
-            if name == "stop":
-                self.log.warning(f"stop: {reason or 'invalid environment'}: nothing can be running; success")
+        if rc in _ENV_RCS and not unexpected:
+            if name == "stop" and before:
+                # Nothing can have been started with a configuration that fails these checks.
+                self.log.warning(f"stop: {reason or 'invalid configuration'}: cannot be running; success")
                 return Rc.SUCCESS
-            if name in ("monitor", "status") and self.is_probe:
+            if monitor and self.is_probe:
+                # Pacemaker reads a probe's "not installed" / "not configured" as stopped.
                 self.log.info(f"probe: {reason or 'invalid environment'}: reporting not running")
                 return Rc.NOT_RUNNING
-            if name in ("monitor", "status") and rc == Rc.ERR_CONFIGURED:
-                # rc 6 from a recurring monitor would ban the resource cluster-wide.
-                rc = Rc.ERR_GENERIC
+        if monitor and not self.is_probe and rc == Rc.ERR_CONFIGURED:
+            # rc 6 from a recurring monitor would ban the resource cluster-wide.
+            rc = Rc.ERR_GENERIC
         if name == "notify" and rc != Rc.SUCCESS:
             # Pacemaker ignores notify failures; say what went wrong and carry on.
             self.log.warning(f"notify failed (rc {rc}): {reason}")
-        if rc in _GOOD or (rc == Rc.NOT_RUNNING and name in ("monitor", "status")):
+        if rc in _GOOD or (rc == Rc.NOT_RUNNING and monitor):
             return rc
+        if name == "stop":
+            # A failed stop is never turned into success here: the cluster must recover (fence).
+            self.log.error(f"stop failed (rc {rc}): {self.instance} may still be running")
         return self._fail(rc, reason or f"{name} failed (rc {rc})")
 
     def _fail(self, rc: int, reason: str) -> int:
@@ -370,23 +440,32 @@ class Agent:
         prefix = self.env.get("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
         try:
             self.log.error(reason)
+        except Exception:  # noqa: BLE001 - reporting must not raise
+            pass
+        try:
             sys.stderr.write(f"{prefix}{reason}\n")
             sys.stderr.flush()
         except Exception:  # noqa: BLE001 - reporting must not raise
             pass
         return rc
 
-    def _internal_error(self, e: BaseException) -> int:
-        if isinstance(e, SystemExit) and isinstance(e.code, int):
-            return e.code
+    def _unexpected(self, e: BaseException) -> str:
+        """Log e's traceback at debug level only and return a one-line reason, its cause first."""
         try:
             import traceback
 
-            self.log.error("internal error:\n" + "".join(traceback.format_exception(type(e), e, e.__traceback__)))
-        except Exception:  # noqa: BLE001
+            self.log.detail("traceback:\n" + "".join(traceback.format_exception(type(e), e, e.__traceback__)))
+        except Exception:  # noqa: BLE001 - reporting must not raise
             pass
-        what = "interrupted" if isinstance(e, KeyboardInterrupt) else f"internal error: {type(e).__name__}: {e}"
-        return self._fail(Rc.ERR_GENERIC, what)
+        return describe(e)
+
+    def _internal_error(self, e: BaseException) -> int:
+        """What main does with an exception that escaped _main (meta-data, usage, the trace...)."""
+        if isinstance(e, SystemExit) and isinstance(e.code, int):
+            return e.code
+        if isinstance(e, KeyboardInterrupt):
+            return self._fail(Rc.ERR_GENERIC, "interrupted")
+        return self._fail(Rc.ERR_GENERIC, self._unexpected(e))
 
     def _register_secrets(self) -> None:
         for p in self._params.values():
@@ -404,32 +483,91 @@ class Agent:
         env = self.env
         if not (is_true(env.get("OCF_TRACE_RA")) or is_true(env.get("OCF_RESKEY_trace_ra"))):
             return
+        import os
+
         target = env.get("OCF_TRACE_FILE") or env.get("OCF_RESKEY_trace_file")
         try:
+            # 0600 from the start (no chmod after the fact, no umask race): a trace holds every command
+            # and its output, which can name what a secret protects even with the secret masked.
+            flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC
             if not target:
                 base = env.get("OCF_RESKEY_trace_dir") or (env.get("HA_VARLIB") or "/var/lib/heartbeat") + "/trace_ra"
                 d = f"{base}/{self.type_name()}"
-                import os
-
-                os.makedirs(d, exist_ok=True)
-                target = f"{d}/{self.instance}.{self.action}.{time.strftime('%Y-%m-%d.%H:%M:%S')}"
-            self._trace = open(target, "a", encoding="utf-8")  # noqa: SIM115 - closed in _stop_trace
+                os.makedirs(os.path.dirname(base.rstrip("/")) or "/", exist_ok=True)
+                for directory in (base, d):
+                    try:
+                        os.mkdir(directory, 0o700)
+                    except FileExistsError:
+                        pass
+                instance = self.instance.replace("/", "_")
+                target = f"{d}/{instance}.{self.action}.{time.strftime('%Y-%m-%d.%H:%M:%S')}"
+                flags |= os.O_NOFOLLOW  # a name of ours: never follow a link planted under it
+            fd = os.open(target, flags, 0o600)
+            try:
+                st = os.fstat(fd)
+                if (st.st_mode & 0o170000) == 0o100000 and st.st_mode & 0o077 and st.st_uid == os.geteuid():
+                    os.fchmod(fd, 0o600)  # an existing trace file of ours, made before this rule
+                self._trace = os.fdopen(fd, "a", encoding="utf-8")
+            except BaseException:
+                os.close(fd)
+                raise
         except OSError as e:
-            self.log.warning(f"cannot open trace file {target}: {e}")
+            self.log.warning(f"cannot open trace file {target}: {e.strerror}")
             return
         from ocf.log import mask
 
-        self._trace.write(f"+ {self.type_name()} {self.action} (pid {_posix.getpid()})\n")
+        self._traced(f"+ {self.type_name()} {self.action} (pid {_posix.getpid()})\n")
         for k in sorted(env):
             if k.startswith("OCF_") or k.startswith("HA_"):
                 p = self._params.get(k[len("OCF_RESKEY_"):]) if k.startswith("OCF_RESKEY_") else None
-                self._trace.write(f"+ env {k}={'***' if p is not None and p.secret else mask(env[k])}\n")
+                self._traced(f"+ env {k}={'***' if p is not None and p.secret else mask(env[k])}\n")
         if self._log is not None:
             self._log.trace = self._trace
 
+    def _traced(self, text: str) -> None:
+        """Write text to the trace file; a full disk ends tracing instead of failing the action."""
+        if self._trace is None:
+            return
+        try:
+            self._trace.write(text)
+        except (OSError, ValueError):
+            self._stop_trace()
+
     def _stop_trace(self) -> None:
         if self._trace is not None:
-            self._trace.close()
-            self._trace = None
+            trace, self._trace = self._trace, None
             if self._log is not None:
                 self._log.trace = None
+            try:
+                trace.close()
+            except (OSError, ValueError):
+                pass  # the trace is an aid: losing it never changes the action's result
+
+
+# What a subclass may set (class settings: str) and override (hooks: methods); every other name the
+# framework uses is refused at class creation, so that a parameter called "run" or "name" cannot
+# silently replace Agent.run or break the meta-data.
+_SETTINGS = ("name", "version", "shortdesc")
+_HOOKS = ("check_config", "environment_problems")
+_INSTANCE = ("env", "action", "_runner", "_values", "_log", "_deadline", "_trace")
+_FRAMEWORK = frozenset(n for n in vars(Agent) if not (n.startswith("__") and n.endswith("__"))) | set(_INSTANCE)
+
+
+def _check_member(cls: type, attr: str, value: object) -> None:
+    """Raise TypeError when attr of an Agent subclass shadows the framework or is not a valid hook."""
+    where = f"{cls.__name__}.{attr}"
+    if isinstance(value, Param):
+        name = value.name
+        if not (name.isascii() and name.replace("_", "a").isalnum()):
+            raise TypeError(f"{where}: parameter name {name!r} is not letters, digits and _")
+        if attr in _FRAMEWORK or attr in _SETTINGS:
+            raise TypeError(f"{where}: a parameter may not shadow the framework's {attr!r}; "
+                            f"declare it as {attr}_ = Param(..., name={attr!r})")
+    elif attr in _SETTINGS:
+        if not isinstance(value, str):
+            raise TypeError(f"{where} must be a str")
+    elif attr in _HOOKS:
+        if not callable(value):
+            raise TypeError(f"{where} must be a method")
+    elif attr in _FRAMEWORK:
+        raise TypeError(f"{where} shadows the framework's Agent.{attr}")

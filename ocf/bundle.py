@@ -97,9 +97,37 @@ class BundleFinder:
         return True
 
 
+def report_uncaught(kind, value, tb) -> None:
+    """sys.excepthook of an installed agent: what escapes Agent.main (an agent module that fails to
+    import, a broken stub) reaches the cluster as one exit-reason line, its cause first; the
+    traceback goes to HA_DEBUGLOG only. The exit status stays 1 (unknown state: never success)."""
+    try:
+        from ocf import environ
+        from ocf.agent import describe
+
+        env = environ()
+        reason = describe(value).replace("\n", " ")
+        debuglog = env.get("HA_DEBUGLOG")
+        if debuglog:
+            import traceback
+
+            with open(debuglog, "a", encoding="utf-8") as f:
+                f.write("".join(traceback.format_exception(kind, value, tb)))
+        prefix = env.get("OCF_EXIT_REASON_PREFIX", "ocf-exit-reason:")
+    except BaseException:  # noqa: BLE001 - even the framework may be what is broken
+        reason, prefix = f"{kind.__name__} (internal error)", "ocf-exit-reason:"
+    try:
+        sys.stderr.write(f"{prefix}{reason}\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+
+
 def use(path: str) -> bool:
     """Put the bundle at path first on sys.meta_path and run the modules that importing its agent
-    runs; False (nothing changed) if the bundle cannot be used."""
+    runs; False (nothing changed) if the bundle cannot be used. Either way, an exception that the
+    stub does not catch is reported as an exit reason, never as a traceback (report_uncaught)."""
+    sys.excepthook = report_uncaught
     try:
         with open(path, "rb") as f:
             fmt, tag, preload, modules = marshal.loads(f.read())

@@ -26,6 +26,9 @@ def add_secret(value: str) -> None:
     """Remember a secret value so that it is masked in every log line and exit reason."""
     if value:
         _secrets.add(value)
+        if "'" in value:
+            # As quote_argv writes it inside a quoted word (command lines in reasons and logs).
+            _secrets.add(value.replace("'", "'\"'\"'"))
 
 
 def mask(text: str) -> str:
@@ -64,15 +67,28 @@ class Logger:
 
     def log(self, level: str, msg: str) -> None:
         """Log msg at one of debug, info, notice, warning, err, crit."""
+        self._emit(level, msg, stderr=True)
+
+    def detail(self, msg: str) -> None:
+        """Log a multi-line detail (a traceback) at debug level, never on stderr (the cluster reads
+        that): the trace file and HA_DEBUGLOG always, syslog and HA_LOGFILE only with HA_debug."""
+        self._emit("debug", msg, stderr=False)
+
+    def _emit(self, level: str, msg: str, *, stderr: bool) -> None:
         if not self._ready:
             self._setup()
         msg = mask(str(msg))
         line = f"{self.tag}: {_PRIO_WORD[level]}: {msg}"
         if self.trace is not None:
-            self.trace.write(f"+ log {level}: {msg}\n")
-        if level == "debug" and not self.debug_on:
-            return
+            try:
+                self.trace.write(f"+ log {level}: {msg}\n")
+            except (OSError, ValueError):
+                self.trace = None  # a full disk or a closed trace never fails the action
         stamp = time.strftime("%Y/%m/%d_%H:%M:%S")
+        if level == "debug" and not self.debug_on:
+            if not stderr and self.debuglog:
+                _append(self.debuglog, f"{stamp} {line}\n")
+            return
         if self.facility:
             import syslog
 
@@ -81,7 +97,7 @@ class Logger:
             syslog.syslog(_LEVELS[level], line)
         if self.logfile:
             _append(self.logfile, f"{stamp} {line}\n")
-        if not self.facility and not self.logfile:
+        if stderr and not self.facility and not self.logfile:
             try:
                 sys.stderr.write(f"{stamp} {line}\n")
                 sys.stderr.flush()

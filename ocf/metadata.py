@@ -45,7 +45,8 @@ def _docstring(cls) -> tuple[str, str]:
     doc = (cls.__doc__ or cls.type_name()).strip()
     lines = [ln.strip() for ln in doc.splitlines()]
     text = " ".join(ln for ln in lines if ln)
-    short = cls.__dict__.get("shortdesc") or lines[0]
+    short = cls.__dict__.get("shortdesc")
+    short = short if isinstance(short, str) and short else lines[0]
     return text, short
 
 

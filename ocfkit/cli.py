@@ -72,6 +72,24 @@ def run_env(cls_name: str, params: list[str], *, instance: str | None, provider:
     return env
 
 
+def unknown_params(cls, params: list[str]) -> list[str]:
+    """One message for each name=value whose name the agent does not declare, with close matches."""
+    import difflib
+
+    from ocf.agent import STANDARD_PARAMS
+
+    known = sorted(set(cls._params) | set(STANDARD_PARAMS))
+    out = []
+    for item in params:
+        name = item.partition("=")[0]
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f"did you mean {' or '.join(close)}?" if close else f"{cls.type_name()} takes: {', '.join(known)}"
+        out.append(f"{cls.type_name()} has no parameter {name!r} ({hint})")
+    return out
+
+
 def cmd_run(args) -> int:
     import subprocess
 
@@ -80,6 +98,10 @@ def cmd_run(args) -> int:
     cls, module = _load(args.agent)
     env = run_env(cls.type_name(), args.params, instance=args.instance, provider="ocfkit",
                   timeout=args.timeout, interval=args.interval, check_level=args.check_level)
+    unknown = unknown_params(cls, args.params)
+    if unknown and not args.force:
+        # The agent would ignore a misspelled name and act on the default (validate-all alone reports it).
+        raise UsageError("; ".join(unknown) + "; --force passes it anyway")
     argv = [sys.executable, "-c", f"import sys; from {module} import {cls.__name__} as A; sys.exit(A.main())",
             args.action]
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.path.dirname(os.path.dirname(_pkg_file())),
@@ -226,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--timeout", type=float, help="the action timeout in seconds (OCF_RESKEY_CRM_meta_timeout)")
     s.add_argument("--interval", type=float, help="monitor interval in seconds; 0 or unset makes it a probe")
     s.add_argument("--check-level", type=int, help="OCF_CHECK_LEVEL (0, 10, 20)")
+    s.add_argument("--force", action="store_true", help="pass parameters the agent does not declare")
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("install", help="install the agents under DESTDIR/usr/lib/ocf/resource.d/PROVIDER")

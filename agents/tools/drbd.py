@@ -9,7 +9,26 @@ from __future__ import annotations
 
 import os
 
+from ocf.params import Parser
+
 NO_MODULE = 20  # drbdsetup: "Could not connect to 'drbd' generic netlink family"
+# The characters the LINBIT agent accepts in a resource name (REFERENCE.md 2.8).
+_NAME_CHARS = frozenset("-%+./0123456789:=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
+
+
+class _ResourceName(Parser):
+    def parse(self, text: str) -> str:
+        t = text.strip()
+        # A leading "-" would reach drbdadm and drbdsetup as an option.
+        if not t or t[0] == "-" or not set(t) <= _NAME_CHARS:
+            raise ValueError("expected a DRBD resource name: letters, digits and -%+./:=@_, not starting with -")
+        return t
+
+    def hint(self) -> str:
+        return "Letters, digits and -%+./:=@_, not starting with -."
+
+
+resource_name = _ResourceName()
 
 
 def module_loaded() -> bool:
@@ -97,6 +116,22 @@ def status(run, resource: str) -> Resource | None:
     if r.returncode != 0:
         return None
     return parse_events2(r.stdout).get(resource)
+
+
+def known_status(run, resource: str) -> Resource | None:
+    """status() for stop and monitor, which must not guess: None (down) when no DRBD is in the kernel,
+    which proves that nothing can be up; an error (rc 1) when the tools are missing while DRBD is
+    loaded, because then the resource may well be up."""
+    from ocf.errors import NotInstalledError, OcfError
+
+    if not module_loaded():
+        return None
+    try:
+        return status(run, resource)
+    except NotInstalledError as e:
+        if not module_loaded():  # unloaded meanwhile
+            return None
+        raise OcfError(f"{e.reason}, but DRBD is loaded in the kernel: {resource} may be up") from None
 
 
 def _adm(conf: str | None) -> list[str]:

@@ -233,6 +233,18 @@ def test_installed_agents_end_through_finish(fresh_install):
             assert f.read().rstrip().endswith(f"ocf.bundle.finish({AGENTS[name].split(':')[1]}.main())")
 
 
+def test_an_agent_that_fails_to_import_reports_one_reason_and_no_traceback():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__import__("ocf").__file__)))
+    code = ("import sys\nsys.path.insert(0, %r)\nimport ocf.bundle\nocf.bundle.use('/nonexistent.bundle')\n"
+            "from ocf.agent import Agent\nfrom ocf.params import Param\n"
+            "class Bad(Agent):\n    run = Param()\n" % root)
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, timeout=30,
+                         env={"PATH": "/usr/bin:/bin"})
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert out.stderr.startswith("ocf-exit-reason:Bad.run: a parameter may not shadow the framework's 'run'")
+    assert out.stderr.count("\n") == 1
+
+
 def test_environment_without_os_reads_like_os_environ():
     # The hot path decodes posix.environ itself; os.environ (loaded afterwards) must agree, including on
     # bytes that are not UTF-8 (surrogateescape), and os must not have been loaded by the first read.
@@ -331,7 +343,27 @@ def test_trace_ra_writes_commands_and_masks_secrets(tmp_path):
     assert run_agent("Dummy", "start", env).returncode == 0
     text = trace.read_text()
     assert "Dummy start" in text and "topsecret" not in text and "OCF_RESKEY_passwd=***" in text
+    assert trace.stat().st_mode & 0o777 == 0o600
     run_agent("Dummy", "stop", env)
+
+
+def test_trace_dir_and_file_of_the_installed_agent_are_private(tmp_path):
+    env = ocf_env("tr2", {"passwd": "topsecret", "trace_ra": "1", "trace_dir": f"{tmp_path}/traces"},
+                  rsctmp=str(tmp_path))
+    assert run_agent("Dummy", "monitor", env).returncode == 7
+    [trace] = list((tmp_path / "traces" / "Dummy").iterdir())
+    assert trace.stat().st_mode & 0o777 == 0o600 and (tmp_path / "traces").stat().st_mode & 0o777 == 0o700
+    assert "topsecret" not in trace.read_text()
+
+
+def test_an_os_error_in_a_stop_is_one_reason_line_and_a_failed_stop_without_traceback(tmp_path):
+    # The state file is a directory: the stop cannot remove it, so it must not say stopped.
+    (tmp_path / "state").mkdir()
+    env = ocf_env("oe", {"state": f"{tmp_path}/state"}, rsctmp=str(tmp_path), extra={"HA_debug": "1"})
+    r = run_agent("Dummy", "stop", env)
+    assert r.returncode == 1 and "Traceback" not in r.stderr
+    reasons = [ln for ln in r.stderr.splitlines() if ln.startswith("ocf-exit-reason:")]
+    assert reasons == [f"ocf-exit-reason:cannot access {tmp_path}/state: Is a directory"], r.stderr
 
 
 # ----- Pacemaker's tools ---------------------------------------------------------------------------
@@ -380,3 +412,15 @@ def test_ocfkit_run_passes_the_exit_code_through_and_shows_the_reason(tmp_path):
     assert r.returncode == 0 and not (tmp_path / "s").exists()
     r = subprocess.run([ocfkit, "run"], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "Traceback" not in r.stderr
+
+
+def test_ocfkit_run_refuses_a_misspelled_parameter_unless_forced(tmp_path):
+    ocfkit = os.path.join(os.path.dirname(sys.executable), "ocfkit")
+    env = dict(os.environ, HA_RSCTMP=str(tmp_path))
+    r = subprocess.run([ocfkit, "run", "Dummy", "start", "stat=/x"], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert r.returncode == 2 and "did you mean state?" in r.stderr and not list(tmp_path.iterdir())
+    r = subprocess.run([ocfkit, "run", "--force", "Dummy", "start", "stat=/x"], capture_output=True, text=True,
+                       env=env, timeout=60)
+    assert r.returncode == 0 and (tmp_path / "Dummy-dummy.state").exists()
+    subprocess.run([ocfkit, "run", "Dummy", "stop"], env=env, timeout=60, check=True, capture_output=True)

@@ -2,7 +2,7 @@
 
 from ocf.agent import Agent, action
 from ocf.errors import ArgsError, NotInstalledError, OcfError, Rc
-from ocf.params import Param, boolean, choice, integer, string
+from ocf.params import Param, Parser, boolean, choice, integer, string
 
 
 class Sample(Agent):
@@ -73,3 +73,60 @@ class Broken(Agent):
     @action(timeout=20)
     def notify(self):
         raise OcfError("notify broke")
+
+
+class _Fragile(Parser):
+    """A parser with a bug: it fails with something other than ValueError on "boom"."""
+
+    def parse(self, text):
+        if text == "boom":
+            raise TypeError("parser bug")
+        return text
+
+
+class Faulty(Agent):
+    """An agent that fails where its parameters say, to test where the context rules apply."""
+
+    fault = Param(choice("none", "bug", "oserror", "notinstalled", "args", "config"), default="none",
+                  shortdesc="What the action body raises")
+    config_fault = Param(choice("none", "bug", "oserror"), default="none", shortdesc="What check_config raises")
+    fragile = Param(_Fragile(), shortdesc="Parsed by a parser with a bug")
+    secret = Param(string, secret=True, shortdesc="A CHAP-like secret")
+
+    def _body(self):
+        if self.secret:
+            self.log.info(f"logging in with {self.secret}")
+            self.run(["tool", "login", "--password", self.secret])
+        fault = self.fault
+        if fault == "bug":
+            raise KeyError("bug")
+        if fault == "oserror":
+            with open("/nonexistent-ocfkit-dir/state", encoding="utf-8") as f:
+                f.read()
+        if fault == "notinstalled":
+            raise NotInstalledError("tool: command not found")
+        if fault == "args":
+            raise ArgsError("device /dev/nothing does not exist")
+        if fault == "config":
+            from ocf.errors import ConfigError
+
+            raise ConfigError("found out in the body")
+        return Rc.SUCCESS
+
+    def check_config(self):
+        if self.config_fault == "bug":
+            {}["missing"]  # noqa: B018 - the bug under test
+        if self.config_fault == "oserror":
+            raise PermissionError(13, "Permission denied", "/etc/ocfkit-test.conf")
+
+    @action(timeout=20)
+    def start(self):
+        return self._body()
+
+    @action(timeout=20)
+    def stop(self):
+        return self._body()
+
+    @action(timeout=20, interval=10)
+    def monitor(self):
+        return self._body()

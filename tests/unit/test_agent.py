@@ -2,7 +2,7 @@ import pytest
 
 from ocf.errors import Rc
 from ocf.testing import FakeRunner
-from tests.unit.framework_agents import Broken, Sample
+from tests.unit.framework_agents import Broken, Faulty, Sample
 
 
 def env(**kw):
@@ -52,8 +52,101 @@ def test_recurring_monitor_of_a_misconfigured_resource_is_1_never_6(capsys):
     assert "ocf-exit-reason:parameter count='x'" in capsys.readouterr().err
 
 
-def test_stop_when_the_tool_is_not_installed_is_0():
-    assert main(Broken, "stop", {}) == Rc.SUCCESS
+def reasons(err: str) -> list[str]:
+    return [ln for ln in err.splitlines() if ln.startswith("ocf-exit-reason:")]
+
+
+@pytest.mark.parametrize(("fault", "rc"), [("notinstalled", Rc.ERR_INSTALLED), ("args", Rc.ERR_ARGS),
+                                           ("config", Rc.ERR_CONFIGURED)])
+def test_an_environment_error_inside_a_stop_body_is_a_real_stop_failure(fault, rc, capsys):
+    # Only the checks before the body prove that nothing can be running; the body may already have
+    # found the resource active (issue 20: Filesystem without umount said stopped while mounted).
+    assert main(Faulty, "stop", {"OCF_RESKEY_fault": fault}) == rc
+    err = capsys.readouterr().err
+    assert len(reasons(err)) == 1
+    assert "may still be running" in err
+
+
+def test_stop_when_the_tool_is_not_installed_fails_with_its_reason(capsys):
+    assert main(Broken, "stop", {}) == Rc.ERR_INSTALLED
+    assert reasons(capsys.readouterr().err) == ["ocf-exit-reason:tool missing"]
+
+
+@pytest.mark.parametrize("fault", ["notinstalled", "args", "config"])
+def test_an_environment_error_inside_a_probe_body_is_7(fault):
+    assert main(Faulty, "monitor", {"OCF_RESKEY_fault": fault}) == Rc.NOT_RUNNING
+
+
+def test_an_environment_error_inside_a_recurring_monitor_is_never_6():
+    rec = {"OCF_RESKEY_CRM_meta_interval": "10000"}
+    assert main(Faulty, "monitor", dict(rec, OCF_RESKEY_fault="config")) == Rc.ERR_GENERIC
+    assert main(Faulty, "monitor", dict(rec, OCF_RESKEY_fault="notinstalled")) == Rc.ERR_INSTALLED
+
+
+@pytest.mark.parametrize("where", [{"OCF_RESKEY_config_fault": "bug"}, {"OCF_RESKEY_config_fault": "oserror"},
+                                   {"OCF_RESKEY_fragile": "boom"}])
+def test_an_unexpected_exception_before_the_body_is_a_configuration_error_with_the_context_rules(where, capsys):
+    # check_config and the parameter parsers see only the configuration: a failure there is the same on
+    # every node, and the resource cannot have been started with it.
+    assert main(Faulty, "stop", where) == Rc.SUCCESS
+    assert main(Faulty, "monitor", where) == Rc.NOT_RUNNING
+    assert main(Faulty, "validate-all", dict(where, OCF_CHECK_LEVEL="0")) == Rc.ERR_CONFIGURED
+    assert main(Faulty, "start", where) == Rc.ERR_CONFIGURED
+    assert main(Faulty, "monitor", dict(where, OCF_RESKEY_CRM_meta_interval="10000")) == Rc.ERR_GENERIC
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fault", ["bug", "oserror"])
+def test_an_unexpected_exception_inside_a_stop_or_probe_body_is_never_success_or_not_running(fault):
+    # We do not know that it stopped, nor whether it runs: a probe never guesses.
+    e = {"OCF_RESKEY_fault": fault}
+    assert main(Faulty, "stop", e) == Rc.ERR_GENERIC
+    assert main(Faulty, "monitor", e) == Rc.ERR_GENERIC
+    assert main(Faulty, "monitor", dict(e, OCF_RESKEY_CRM_meta_interval="10000")) == Rc.ERR_GENERIC
+
+
+def test_an_os_error_becomes_a_reason_naming_the_file_and_the_cause(capsys):
+    assert main(Faulty, "start", {"OCF_RESKEY_fault": "oserror"}) == Rc.ERR_GENERIC
+    assert reasons(capsys.readouterr().err) == [
+        "ocf-exit-reason:cannot access /nonexistent-ocfkit-dir/state: No such file or directory"]
+    main(Faulty, "start", {"OCF_RESKEY_config_fault": "oserror"})
+    assert reasons(capsys.readouterr().err) == [
+        "ocf-exit-reason:cannot access /etc/ocfkit-test.conf: Permission denied"]
+
+
+def test_a_traceback_goes_only_to_the_debug_log(tmp_path, capsys):
+    debuglog = tmp_path / "debug.log"
+    # HA_debug without a log file would send debug lines to stderr: never the traceback.
+    e = {"OCF_RESKEY_fault": "bug", "HA_debug": "1", "HA_DEBUGLOG": str(debuglog)}
+    assert main(Faulty, "start", e) == Rc.ERR_GENERIC
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and 'raise KeyError("bug")' not in err
+    assert reasons(err) == [reasons(err)[0]] and reasons(err)[0].startswith("ocf-exit-reason:'bug' (internal error: ")
+    text = debuglog.read_text()
+    assert "Traceback" in text and 'raise KeyError("bug")' in text
+    # The error-level lines (in the log file) carry the one-line reason, not the traceback.
+    logfile = tmp_path / "ha.log"
+    main(Faulty, "start", {"OCF_RESKEY_fault": "bug", "HA_LOGFILE": str(logfile)})
+    assert "Traceback" not in logfile.read_text() and "ERROR: 'bug' (internal error" in logfile.read_text()
+
+
+def test_meta_data_and_usage_fail_with_one_line_and_no_traceback(monkeypatch, capsys):
+    from ocf import params
+
+    monkeypatch.setattr(params._Integer, "hint", lambda self: 1 / 0)
+    assert Sample.main(["agent", "meta-data"], env(HA_debug="1"), FakeRunner()) == Rc.ERR_GENERIC
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert reasons(err) and reasons(err)[0].startswith("ocf-exit-reason:division by zero (internal error: ")
+
+    class Closed:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr("sys.stdout", Closed())
+    assert Sample.main(["agent", "usage"], env(), FakeRunner()) == Rc.ERR_GENERIC
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and reasons(err)[0].startswith("ocf-exit-reason:Broken pipe (BrokenPipeError at ")
 
 
 def test_unknown_action_is_3_with_a_reason(capsys):
@@ -71,10 +164,12 @@ def test_help_is_usage_and_success(capsys):
     assert "start|stop|monitor" in capsys.readouterr().out
 
 
-def test_a_bug_is_rc_1_with_a_reason_and_no_traceback_on_the_reason_line(capsys):
+def test_a_bug_is_rc_1_with_one_reason_line_its_cause_first_and_no_traceback(capsys):
     assert main(Broken, "start", {}) == Rc.ERR_GENERIC
     err = capsys.readouterr().err
-    assert "ocf-exit-reason:internal error: KeyError: 'bug'" in err
+    [line] = reasons(err)
+    assert line.startswith("ocf-exit-reason:'bug' (internal error: KeyError at framework_agents.py:")
+    assert "Traceback" not in err
 
 
 def test_failing_monitor_has_a_reason(capsys):
@@ -185,3 +280,85 @@ def test_fake_runner_effects_follow_only_successful_commands():
         r(["tool", "del"], timeout=5)
     r.assert_done()
     assert seen == ["added"]
+
+
+def test_dummy_stop_is_not_failed_by_its_environment_dump(tmp_path, capsys):
+    from agents.dummy import Dummy
+
+    state = tmp_path / "d.state"
+    state.write_text("")
+    e = {"OCF_RESOURCE_INSTANCE": "d", "OCF_RESKEY_state": str(state),
+         "OCF_RESKEY_envfile": str(tmp_path / "missing-dir" / "env")}
+    assert main(Dummy, "stop", e) == Rc.SUCCESS
+    assert not state.exists()
+    assert "cannot write the environment to" in capsys.readouterr().err
+
+
+SECRET = "Zq9'X v\"K\\w7"  # quotes, a space and a backslash: quoting and repr() change it
+
+
+def test_trace_file_is_created_0600_in_a_0700_directory_whatever_the_umask(tmp_path):
+    import os
+
+    old = os.umask(0)
+    try:
+        e = {"OCF_RESOURCE_INSTANCE": "t1", "OCF_TRACE_RA": "1", "OCF_RESKEY_trace_dir": str(tmp_path / "tr")}
+        assert main(Faulty, "monitor", e) == Rc.SUCCESS
+    finally:
+        os.umask(old)
+    d = tmp_path / "tr" / "Faulty"
+    [trace] = list(d.iterdir())
+    assert trace.name.startswith("t1.monitor.")
+    assert trace.stat().st_mode & 0o777 == 0o600
+    assert d.stat().st_mode & 0o777 == 0o700 and (tmp_path / "tr").stat().st_mode & 0o777 == 0o700
+
+
+def test_an_existing_trace_file_of_ours_is_made_0600(tmp_path):
+    trace = tmp_path / "trace"
+    trace.write_text("")
+    trace.chmod(0o644)
+    main(Faulty, "monitor", {"OCF_TRACE_RA": "1", "OCF_TRACE_FILE": str(trace)})
+    assert trace.stat().st_mode & 0o777 == 0o600
+
+
+def test_trace_masks_a_secret_in_the_environment_argv_output_and_log_lines(tmp_path, capsys):
+    trace = tmp_path / "trace"
+    r = FakeRunner().expect(["tool", "login", "--password", SECRET], stdout=f"welcome {SECRET}\n",
+                            stderr=f"warning: {SECRET} is weak\n")
+    e = {"OCF_RESKEY_secret": SECRET, "OCF_TRACE_RA": "1", "OCF_TRACE_FILE": str(trace)}
+    assert main(Faulty, "start", e, r) == Rc.SUCCESS
+    r = FakeRunner().expect(["tool", "login", "--password", SECRET], stderr=f"{SECRET} rejected\n", rc=3)
+    assert main(Faulty, "stop", e, r) == Rc.ERR_GENERIC
+    text = trace.read_text()
+    for piece in ("Zq9", "w7"):
+        assert piece not in text, text
+        assert piece not in capsys.readouterr().err
+    assert "+ env OCF_RESKEY_secret=***" in text
+    assert "+ tool login --password '***'" in text or "+ tool login --password ***" in text
+    assert "stdout='welcome ***\\n'" in text and "stderr='warning: *** is weak\\n'" in text
+    assert "logging in with ***" in text
+    assert "  failed: tool login --password '***': exit 3: *** rejected" in text
+
+
+@pytest.mark.parametrize("action", ["start", "stop"])
+def test_a_trace_file_that_cannot_be_written_never_changes_the_result(action):
+    # /dev/full: every write fails with ENOSPC, as on a full /var.
+    r = FakeRunner().expect(["tool", action, "obj", *(["3"] if action == "start" else [])])
+    assert main(Sample, action, env(OCF_TRACE_RA="1", OCF_TRACE_FILE="/dev/full"), r) == Rc.SUCCESS
+
+
+def test_an_exception_escaping_an_installed_stub_is_one_reason_line(tmp_path, monkeypatch, capsys):
+    # An agent module that fails to import (a Param shadowing Agent.run is now a TypeError) never
+    # shows the cluster a traceback: ocf.bundle.use() installs this hook first.
+    from ocf.bundle import report_uncaught
+
+    debuglog = tmp_path / "debug.log"
+    monkeypatch.setenv("HA_DEBUGLOG", str(debuglog))
+    try:
+        raise TypeError("Bad.run shadows the framework's Agent.run")
+    except TypeError as e:
+        report_uncaught(type(e), e, e.__traceback__)
+    err = capsys.readouterr().err
+    assert err.startswith("ocf-exit-reason:Bad.run shadows the framework's Agent.run (internal error: TypeError")
+    assert err.count("\n") == 1
+    assert "Traceback" in debuglog.read_text()

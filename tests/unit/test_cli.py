@@ -95,3 +95,23 @@ def test_a_bad_command_line_is_an_error_not_a_traceback(capsys):
         cli.main(["frobnicate"])
     assert e.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_run_rejects_a_misspelled_parameter_naming_the_close_match(capsys):
+    # The agent would run with the default state file instead (issue 20); nothing is started.
+    assert cli.main(["run", "Dummy", "start", "stat=/tmp/ocfkit-never"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "Dummy has no parameter 'stat' (did you mean state?)" in err and "--force" in err
+
+
+def test_run_lists_the_parameters_when_nothing_is_close(capsys):
+    assert cli.main(["run", "Dummy", "monitor", "zzz=1"]) == 2
+    assert "Dummy takes: " in capsys.readouterr().err
+
+
+def test_run_accepts_declared_and_standard_parameters():
+    from agents.dummy import Dummy
+
+    assert cli.unknown_params(Dummy, ["state=/x", "trace_ra=1", "passwd=a=b"]) == []
+    assert len(cli.unknown_params(Dummy, ["stat=/x", "fak=1"])) == 2

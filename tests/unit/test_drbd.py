@@ -83,18 +83,83 @@ def test_without_the_kernel_module_start_is_5_probe_7_stop_0(capsys, monkeypatch
     monkeypatch.setattr(drbdtool, "module_loaded", lambda: False)
     for action, rc in (("start", Rc.ERR_INSTALLED), ("monitor", Rc.NOT_RUNNING), ("stop", Rc.SUCCESS)):
         r = FakeRunner()
+        if action == "stop":
+            r.expect([*SCORE, "-D"])  # no DRBD in the kernel proves it stopped: its score goes
         assert drbd.main(["drbd", action], dict(ENV, OCF_RESKEY_CRM_meta_interval="0"), r) == rc
-        r.assert_done()  # nothing was run
+        r.assert_done()  # no drbdsetup or drbdadm was run
     assert "DRBD kernel module is not loaded" in capsys.readouterr().err
 
 
-def test_module_gone_under_drbdsetup_is_reported_as_not_installed(capsys):
+def test_module_gone_under_drbdsetup_is_reported_as_not_installed(capsys, monkeypatch):
     nomod = "Could not connect to 'drbd' generic netlink family"
-    for action, rc, interval in (("start", Rc.ERR_INSTALLED, "0"), ("monitor", Rc.NOT_RUNNING, "0"),
-                                 ("stop", Rc.SUCCESS, "0")):
-        r = FakeRunner().expect(STATUS, "", nomod, rc=20)
-        assert drbd.main(["drbd", action], dict(ENV, OCF_RESKEY_CRM_meta_interval=interval), r) == rc
+    loaded = iter([True, True, True, False])  # start looks once; stop twice, then finds it gone
+    monkeypatch.setattr(drbdtool, "module_loaded", lambda: next(loaded))
+    r = FakeRunner().expect(STATUS, "", nomod, rc=20)
+    assert drbd.main(["drbd", "start"], dict(ENV, OCF_RESKEY_CRM_meta_interval="0"), r) == Rc.ERR_INSTALLED
     assert "DRBD kernel module is not loaded" in capsys.readouterr().err
+    r = FakeRunner().expect(STATUS, "", nomod, rc=20).expect([*SCORE, "-D"])
+    assert drbd.main(["drbd", "stop"], ENV, r) == Rc.SUCCESS
+    r.assert_done()
+
+
+@pytest.mark.parametrize("agent", [drbd, drbddisk])
+def test_stop_with_drbd_loaded_but_drbdsetup_missing_fails(agent, capsys):
+    # Missing tools prove nothing while DRBD is in the kernel: the resource may be Primary.
+    r = FakeRunner().expect(STATUS, missing=True)
+    assert agent.main(["x", "stop"], ENV, r) == Rc.ERR_GENERIC
+    r.assert_done()
+    err = capsys.readouterr().err
+    assert "ocf-exit-reason:drbdsetup: command not found, but DRBD is loaded in the kernel: r0 may be up" in err
+
+
+@pytest.mark.parametrize("agent", [drbd, drbddisk])
+def test_probe_with_drbd_loaded_but_drbdsetup_missing_does_not_guess(agent):
+    r = FakeRunner().expect(STATUS, missing=True)
+    assert agent.main(["x", "monitor"], dict(ENV, OCF_RESKEY_CRM_meta_interval="0"), r) == Rc.ERR_GENERIC
+
+
+def test_drbd_stop_of_a_primary_without_drbdadm_fails_with_5(capsys):
+    r = FakeRunner().expect(STATUS, fixture("primary-connected")).expect(["drbdadm", "secondary", "r0"], missing=True)
+    assert drbd.main(["drbd", "stop"], ENV, r) == Rc.ERR_INSTALLED
+    r.assert_done()
+    assert "may still be running" in capsys.readouterr().err
+
+
+def test_drbddisk_all_without_drbdadm_fails_stop_while_drbd_is_loaded():
+    r = FakeRunner().expect(["drbdadm", "sh-resources"], missing=True)
+    e = dict(ENV, OCF_RESKEY_drbd_resource="all")
+    assert drbddisk.main(["drbddisk", "stop"], e, r) == Rc.ERR_INSTALLED
+    r = FakeRunner().expect(["drbdadm", "sh-resources"], missing=True)
+    assert drbddisk.main(["drbddisk", "monitor"], dict(e, OCF_RESKEY_CRM_meta_interval="0"), r) == Rc.ERR_GENERIC
+
+
+@pytest.mark.parametrize("conf", ["/nonexistent/drbd.conf", "/etc"])
+def test_drbddisk_misconfigured_on_a_node_without_drbd_probe_7_stop_0(conf, monkeypatch):
+    # issue 20: "all" with an unusable drbdconf made probe and stop return 1 (drbdadm sh-resources failed).
+    monkeypatch.setattr(drbdtool, "module_loaded", lambda: False)
+    e = dict(ENV, OCF_RESKEY_drbd_resource="all", OCF_RESKEY_drbdconf=conf, OCF_RESKEY_CRM_meta_interval="0")
+    for action, rc in (("monitor", Rc.NOT_RUNNING), ("stop", Rc.SUCCESS)):
+        r = FakeRunner()
+        assert drbddisk.main(["drbddisk", action], e, r) == rc
+        r.assert_done()
+
+
+@pytest.mark.parametrize("agent", [drbd, drbddisk])
+@pytest.mark.parametrize("name", ["-v", "--help", "r 0", "r0;x", ""])
+def test_a_resource_name_that_drbd_cannot_have_is_a_configuration_error(agent, name):
+    # It never reaches drbdadm/drbdsetup (as an option); such a resource cannot be running.
+    e = dict(ENV, OCF_RESKEY_drbd_resource=name, OCF_RESKEY_CRM_meta_interval="0")
+    if name == "":
+        if agent is drbddisk:
+            return  # unset: drbddisk's default "all"
+        expected = {"start": Rc.ERR_CONFIGURED, "monitor": Rc.NOT_RUNNING, "stop": Rc.SUCCESS}
+    else:
+        expected = {"start": Rc.ERR_CONFIGURED, "monitor": Rc.NOT_RUNNING, "stop": Rc.SUCCESS,
+                    "validate-all": Rc.ERR_CONFIGURED}
+    for action, rc in expected.items():
+        r = FakeRunner()
+        assert agent.main(["x", action], e, r) == rc, action
+        r.assert_done()
 
 
 def test_promotion_of_an_outdated_disk_is_refused(capsys):

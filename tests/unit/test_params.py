@@ -1,6 +1,17 @@
 import pytest
 
-from ocf.params import boolean, canonical_ip, choice, duration, integer, ip_address, is_true, parse_duration, path
+from ocf.params import (
+    Param,
+    boolean,
+    canonical_ip,
+    choice,
+    duration,
+    integer,
+    ip_address,
+    is_true,
+    parse_duration,
+    path,
+)
 
 
 @pytest.mark.parametrize("text", ["yes", "YES", "True", "true", "1", "on", "ON", "ja"])
@@ -66,3 +77,74 @@ def test_path_must_be_absolute():
     assert path().parse("/srv/x") == "/srv/x"
     with pytest.raises(ValueError, match="absolute"):
         path().parse("srv/x")
+
+
+# ----- parameter names and the framework's own names (issue 20) ---------------------------------
+
+@pytest.mark.parametrize("attr", ["run", "name", "log", "env", "action", "version", "shortdesc", "param", "main",
+                                  "check_config", "_values"])
+def test_a_parameter_that_shadows_a_framework_name_is_refused_at_class_creation(attr):
+    from ocf.agent import Agent
+
+    with pytest.raises(TypeError, match=f"{attr}"):
+        type("Bad", (Agent,), {attr: Param(shortdesc="x")})
+
+
+@pytest.mark.parametrize("attr", ["run", "log", "instance", "is_probe", "_finish", "usage"])
+def test_a_method_or_attribute_that_shadows_the_framework_is_refused(attr):
+    from ocf.agent import Agent
+
+    with pytest.raises(TypeError, match=f"shadows the framework's Agent.{attr}"):
+        type("Bad", (Agent,), {attr: lambda self: None})
+
+
+def test_settings_and_hooks_may_be_overridden_with_the_right_kind_of_value():
+    from ocf.agent import Agent
+
+    ok = type("Ok", (Agent,), {"name": "Ok-type", "version": "2.0", "shortdesc": "s",
+                               "check_config": lambda self: None, "environment_problems": lambda self: []})
+    assert ok.type_name() == "Ok-type"
+    with pytest.raises(TypeError, match="must be a str"):
+        type("Bad", (Agent,), {"name": 3})
+    with pytest.raises(TypeError, match="must be a method"):
+        type("Bad", (Agent,), {"check_config": "no"})
+
+
+def test_an_ocf_parameter_called_name_or_run_is_declared_under_another_attribute(capsys):
+    from ocf.agent import Agent, action
+    from ocf.errors import Rc
+
+    class Named(Agent):
+        """Has parameters whose OCF names are framework names."""
+
+        name_ = Param(required=True, name="name", shortdesc="The name")
+        run_ = Param(name="run", default="once", shortdesc="How to run")
+
+        @action(timeout=10)
+        def start(self):
+            self.log.info(f"start {self.name_} {self.run_}")
+            return Rc.SUCCESS
+
+    assert Named.main(["x", "meta-data"], {}) == Rc.SUCCESS
+    out = capsys.readouterr().out
+    assert '<resource-agent name="Named"' in out and '<parameter name="name"' in out
+    assert Named.main(["x", "start"], {"OCF_RESKEY_name": "n1"}) == Rc.SUCCESS
+    assert "start n1 once" in capsys.readouterr().err
+
+
+def test_parameter_names_are_unique_and_a_subclass_replaces_an_inherited_one():
+    from ocf.agent import Agent
+
+    with pytest.raises(TypeError, match="declared twice"):
+        type("Bad", (Agent,), {"a": Param(name="x"), "x": Param()})
+    base = type("Base", (Agent,), {"a": Param(), "b": Param()})
+    sub = type("Sub", (base,), {"a": Param(name="a2")})
+    assert sorted(sub._params) == ["a2", "b"]
+
+
+@pytest.mark.parametrize("name", ["a b", "a-b", "x\n", "é"])
+def test_a_parameter_name_outside_letters_digits_and_underscore_is_refused(name):
+    from ocf.agent import Agent
+
+    with pytest.raises(TypeError, match="not letters, digits and _"):
+        type("Bad", (Agent,), {"p": Param(name=name)})
