@@ -123,18 +123,18 @@ def parse_xml(data: bytes, what: str, *, max_depth: int = MAX_DEPTH, max_element
             line = text.count("\n", 0, at) + 1
             raise InputError(f"{what} line {line}: {banned[2:]} declarations are refused "
                              "(a CIB has none; entities can expand without bound)")
-    parser = ET.XMLPullParser(events=("start", "end"))
+    parser: ET.XMLPullParser = ET.XMLPullParser(events=("start", "end"))
     depth = elements = 0
-    root = None
+    root: ET.Element | None = None
     try:
         for i in range(0, len(text), 1 << 16):
             parser.feed(text[i:i + (1 << 16)])
-            for event, elem in parser.read_events():
+            for event, elem in parser.read_events():  # type: ignore[misc]
                 if event == "start":
                     depth += 1
                     elements += 1
                     if root is None:
-                        root = elem
+                        root = elem  # type: ignore[assignment]
                     if depth > max_depth:
                         raise InputError(f"{what}: elements nested more than {max_depth} deep")
                     if elements > max_elements:
@@ -247,8 +247,8 @@ def corosync_findings(conf: Section, cib: ET.Element) -> list[tuple[str, str, st
     cs_nodes = nodelist.all("node") if nodelist else []
     names, unnamed, ids = [], [], {}
     for nd in cs_nodes:
-        name = nd.get("name") or (nd.get("ring0_addr") if nd.get("ring0_addr") and not _is_address(nd.get("ring0_addr"))
-                                  else None)
+        ring0 = nd.get("ring0_addr") or ""
+        name = nd.get("name") or (ring0 if ring0 and not _is_address(ring0) else None)
         if name:
             names.append(name)
             if nd.get("nodeid"):
@@ -443,10 +443,10 @@ def score(value: str | None) -> int | None:
 def primitives(cib: ET.Element) -> list[tuple[ET.Element, list[ET.Element]]]:
     """Every primitive with its ancestors in the resources section (innermost first)."""
     res = cib.find("configuration/resources")
-    out = []
+    out: list[tuple[ET.Element, list[ET.Element]]] = []
     if res is None:
         return out
-    stack = [(child, []) for child in reversed(list(res))]
+    stack: list[tuple[ET.Element, list[ET.Element]]] = [(child, []) for child in reversed(list(res))]
     while stack:
         elem, parents = stack.pop()
         if elem.tag == "primitive":
