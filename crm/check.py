@@ -480,7 +480,9 @@ def targets(prim: ET.Element, all_nodes: list[str]) -> tuple[set[str] | None, st
     """The nodes a fence device can fence (None: decided by the agent at run time) and how we know."""
     params = _pairs(prim, "instance_attributes")
     host_list = _split(params.get("pcmk_host_list", ""))
-    host_map = [re.split(r"[:=]", e, maxsplit=1)[0] for e in _split(params.get("pcmk_host_map", "")) if e]
+    # pcmk_host_map: "node1:port;node2:port,port" (entries split by ; or blanks, ports by commas).
+    entries = [e for e in re.split(r"[\s;]+", params.get("pcmk_host_map", "").strip()) if e]
+    host_map = [re.split(r"[:=]", e, maxsplit=1)[0] for e in entries]
     check = params.get("pcmk_host_check")
     if check is None:
         check = "static-list" if host_list or host_map else "dynamic-list"

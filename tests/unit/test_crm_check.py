@@ -228,8 +228,10 @@ def test_node_without_a_device_targeting_it_is_an_error():
 
 
 def test_host_map_names_the_targets():
-    src = IPMI.replace('name="pcmk_host_list" value="pollux"', 'name="pcmk_host_map" value="pollux:2;other:3"')
+    src = IPMI.replace('name="pcmk_host_list" value="pollux"', 'name="pcmk_host_map" value="pollux:2,3;other:4"')
     assert verdicts(ck.fencing_findings(cib(src)))["fencing of pollux"] == "ok"
+    device = cib(src).find(".//primitive[@id='st_pollux']")
+    assert ck.targets(device, ["castor", "pollux"])[0] == {"pollux", "other"}
 
 
 def test_rule_banning_every_node_but_the_target_is_an_error():
