@@ -31,6 +31,7 @@ MAX_NODES = 64
 STEP_TIMEOUT = 60.0
 DEADLINE = 240.0
 INFINITY = 1_000_000
+NODE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,252}")
 ROLE_NAMES = {"Master": "Promoted", "Slave": "Unpromoted"}  # Pacemaker < 2.1 and the 3.x aliases
 
 
@@ -831,7 +832,12 @@ def _simulate(step: _Steps, rep: Report, cib: ET.Element, copy: str, *, work: st
         rep.add("crm_simulate", "error", f"--fail-node {fail_node}: not a node of the CIB ({', '.join(names)})")
         return
     sim1, sim2, sim3 = (os.path.join(work, f"sim{i}.xml") for i in (1, 2, 3))
-    up = [a for n in names for a in ("-u", n)]
+    unsafe = [n for n in names + ([fail_node] if fail_node else []) if not NODE_NAME.fullmatch(n)]
+    if unsafe:
+        rep.add("crm_simulate", "error", "node names this check does not pass to crm_simulate: "
+                + ", ".join(repr(n[:40]) for n in unsafe[:5]) + " (letters, digits, '.', '_', '-'; not a leading '-')")
+        return
+    up = [f"--node-up={n}" for n in names]
     r = step("crm_simulate (cold start)", ["crm_simulate", "-x", copy, "-S", *up, "-q", "1", "-O", sim1], ok=range(256))
     if r is None:
         return
@@ -863,8 +869,8 @@ def _simulate(step: _Steps, rep: Report, cib: ET.Element, copy: str, *, work: st
     # Fail the node that runs the services: where a single-instance resource (a group) runs.
     single = [v[0][0] for k, v in placed.items() if len(v) == 1 and k not in stonith]
     target = fail_node or (single[0] if single else names[0])
-    r = step(f"crm_simulate (failure of {target})", ["crm_simulate", "-x", sim2, "-S", "-f", target, "-q", "1",
-                                                     "-O", sim3], ok=range(256))
+    r = step(f"crm_simulate (failure of {target})",
+             ["crm_simulate", "-x", sim2, "-S", f"--node-fail={target}", "-q", "1", "-O", sim3], ok=range(256))
     if r is None:
         return
     after = _locate(step, rep, f"crm_simulate (failure of {target})", sim3)

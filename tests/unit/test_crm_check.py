@@ -467,3 +467,12 @@ def test_missing_tool_is_one_line_naming_the_package(tmp_path):
     rep = ck.check(str(f), run=run)
     assert rep.steps[1] == ("well-formed XML (xmllint)", "error",
                             "xmllint is not installed (Debian: pacemaker-cli-utils, libxml2-utils)")
+
+
+def test_node_names_that_could_pass_for_options_never_reach_crm_simulate(tmp_path):
+    f = tmp_path / "cib.xml"
+    f.write_text(IPMI.replace('uname="pollux"', 'uname="--save-output=/etc/x"'))
+    tools = Tools(simulate_rc=0)
+    rep = ck.check(str(f), run=tools)
+    assert "crm_simulate" not in [name for name, _t in tools.seen]
+    assert [v for s, v, _d in rep.steps if s == "crm_simulate"] == ["error"]
