@@ -476,3 +476,13 @@ def test_node_names_that_could_pass_for_options_never_reach_crm_simulate(tmp_pat
     rep = ck.check(str(f), run=tools)
     assert "crm_simulate" not in [name for name, _t in tools.seen]
     assert [v for s, v, _d in rep.steps if s == "crm_simulate"] == ["error"]
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "nan", "inf", "soon"])
+def test_cli_refuses_a_timeout_that_is_not_a_positive_number(value, tmp_path, capsys):
+    from ocfkit.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["crm", "check", str(tmp_path / "cib.xml"), "--timeout", value])
+    assert e.value.code == 2
+    assert "seconds between 0 and 86400" in capsys.readouterr().err
