@@ -69,6 +69,10 @@ def test_corosync_parser_names_the_line_of_a_grammar_error(src, message):
     assert message in str(e.value)
 
 
+def test_xml_declaring_utf8_is_read():
+    assert ck.parse_xml(b'<?xml version="1.0" encoding="UTF-8"?>\n<cib a="\xc3\xa9"/>', "x").get("a") == "\u00e9"
+
+
 def test_corosync_parser_refuses_deep_nesting():
     with pytest.raises(ck.CorosyncError, match="nested more than 16"):
         ck.parse_corosync("a {\n" * 1000 + "}\n" * 1000)
@@ -334,6 +338,7 @@ LAUGHS = ('<?xml version="1.0"?><!DOCTYPE cib [<!ENTITY a "lol">'
     (b"<cib>" + b"<a>" * 100 + b"</a>" * 100 + b"</cib>", "nested more than 64 deep"),
     (b"<cib>" + b"<a/>" * (ck.MAX_ELEMENTS + 1) + b"</cib>", f"more than {ck.MAX_ELEMENTS} elements"),
     ('<?xml version="1.0" encoding="UTF-16"?><cib/>'.encode("utf-16"), "not UTF-8"),
+    (b'<?xml version="1.0" encoding="EBCDIC-US"?><cib/>', "declares encoding 'EBCDIC-US': only UTF-8 is read"),
     (b"<cib><unclosed></cib>", "not well-formed"),
     (b"", "not well-formed"),
 ])
