@@ -491,3 +491,82 @@ def test_cli_refuses_a_timeout_that_is_not_a_positive_number(value, tmp_path, ca
         main(["crm", "check", str(tmp_path / "cib.xml"), "--timeout", value])
     assert e.value.code == 2
     assert "seconds between 0 and 86400" in capsys.readouterr().err
+
+
+# --- properties (hypothesis, when installed: the campaign's test extras) -----------------------------
+
+try:
+    import hypothesis
+except ImportError:  # the campaign's test extras bring it
+    hypothesis = None
+
+
+if hypothesis is None:
+
+    def test_properties_need_hypothesis():
+        pytest.skip("hypothesis is not installed (pip install .[test])")
+
+else:
+    st = hypothesis.strategies
+
+
+    NAMES = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+    VALUES = st.from_regex(r"[a-zA-Z0-9_.:/ -]{0,20}", fullmatch=True).map(str.strip)
+    TREES = st.recursive(
+        st.lists(st.tuples(NAMES, VALUES), max_size=4).map(lambda pairs: ("pairs", pairs)),
+        lambda inner: st.tuples(NAMES, st.lists(inner, max_size=3)).map(lambda s: ("section", s)),
+        max_leaves=20)
+
+
+    def render(tree, indent=0) -> str:
+        kind, body = tree
+        pad = "    " * indent
+        if kind == "pairs":
+            return "".join(f"{pad}{k}: {v}\n" for k, v in body)
+        name, children = body
+        return f"{pad}{name} {{\n" + "".join(render(c, indent + 1) for c in children) + f"{pad}}}\n"
+
+
+    def shape(sec: ck.Section):
+        return [(k, v) for k, v, _ln in sec.pairs], [(s.name, shape(s)) for s in sec.sections]
+
+
+    def expected(trees):
+        pairs, sections = [], []
+        for kind, body in trees:
+            if kind == "pairs":
+                pairs += body
+            else:
+                sections.append((body[0], expected(body[1])))
+        return pairs, sections
+
+
+    @hypothesis.settings(max_examples=200, deadline=None, derandomize=True)
+    @hypothesis.given(st.lists(TREES, max_size=4))
+    def test_corosync_parser_reads_back_what_its_grammar_writes(trees):
+        src = "# generated\n" + "".join(render(t) for t in trees)
+        try:
+            conf = ck.parse_corosync(src)
+        except ck.CorosyncError as e:
+            assert "nested more than 16" in str(e)
+            return
+        assert shape(conf) == expected(trees)
+
+
+    @hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+    @hypothesis.given(st.text(alphabet="{}:#\n ab\t\r", max_size=200))
+    def test_corosync_parser_returns_a_tree_or_one_grammar_error(src):
+        try:
+            ck.parse_corosync(src)
+        except ck.CorosyncError as e:
+            assert str(e).startswith("corosync.conf") and "\n" not in str(e)
+
+
+    @hypothesis.settings(max_examples=300, deadline=None, derandomize=True)
+    @hypothesis.given(st.binary(max_size=300)
+                      | st.text(alphabet='<>/!?="cib xa&;[]-DOCTYPE', max_size=200).map(str.encode))
+    def test_xml_reader_returns_an_element_or_one_input_error(data):
+        try:
+            ck.parse_xml(data, "CIB")
+        except ck.InputError as e:
+            assert "\n" not in str(e)
