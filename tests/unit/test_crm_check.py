@@ -347,7 +347,7 @@ def test_hostile_xml_is_refused_with_one_line(data, message):
     with pytest.raises(ck.InputError) as e:
         ck.parse_xml(data, "CIB x")
     assert message in str(e.value) and "\n" not in str(e.value)
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 10  # generous: 2 cores shared by many; ~0.7 s when idle
 
 
 def never_run(argv, **kw):
@@ -374,7 +374,7 @@ def test_check_refuses_hostile_input_fast_without_running_a_tool(kind, tmp_path)
     path = hostile_paths(tmp_path)[kind]
     start = time.monotonic()
     rep = ck.check(path, run=never_run)
-    assert time.monotonic() - start < 3
+    assert time.monotonic() - start < 10  # generous: 2 cores shared by many; ~0.7 s when idle
     assert not rep.ok and [s for s, _v, _d in rep.steps] == ["input"]
     assert path in rep.steps[0][2] or kind in ("billion laughs", "deep nesting")
 
