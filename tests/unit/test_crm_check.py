@@ -83,7 +83,7 @@ def test_corosync_parser_is_linear_on_a_megabyte():
     assert len(big) < ck.MAX_COROSYNC_BYTES
     start = time.monotonic()
     conf = ck.parse_corosync(big)
-    assert time.monotonic() - start < 2
+    assert time.monotonic() - start < 5  # a quadratic parser needs minutes here
     assert len(conf.first("totem").pairs) == 70_000
 
 
