@@ -522,22 +522,37 @@ def _rule_matches(rule: ET.Element, node: str) -> bool | None:
     return any(results) if rule.get("boolean-op") == "or" else all(results)
 
 
-def allowed_nodes(prim: ET.Element, parents: list[ET.Element], cib: ET.Element,
-                  all_nodes: list[str]) -> tuple[set[str], list[str], list[str]]:
+def locations(cib: ET.Element) -> dict[str | None, list[ET.Element]]:
+    """rsc_location constraints by the resource id they name (None: those with an rsc-pattern), built once
+    so that checking many devices against many constraints stays linear."""
+    index: dict[str | None, list[ET.Element]] = {}
+    for loc in cib.iter("rsc_location"):
+        if loc.get("rsc-pattern"):
+            index.setdefault(None, []).append(loc)
+            continue
+        for rid in {loc.get("rsc")} | {r.get("id") for r in loc.iter("resource_ref")}:
+            if rid:
+                index.setdefault(rid, []).append(loc)
+    return index
+
+
+def allowed_nodes(prim: ET.Element, parents: list[ET.Element], cib: ET.Element, all_nodes: list[str], *,
+                  index: dict[str | None, list[ET.Element]] | None = None,
+                  symmetric: bool | None = None) -> tuple[set[str], list[str], list[str]]:
     """(nodes where the resource may run, why the others are excluded, constraints not evaluated)."""
-    ids = {e.get("id") for e in [prim, *parents]}
-    symmetric = is_true(properties(cib).get("symmetric-cluster"), True)
+    if index is None:
+        index = locations(cib)
+    if symmetric is None:
+        symmetric = is_true(properties(cib).get("symmetric-cluster"), True)
     banned: dict[str, str] = {}
     preferred: set[str] = set()
-    unevaluated: list[str] = []
-    for loc in cib.iter("rsc_location"):
+    unevaluated = [f"{loc.get('id', '?')} (rsc-pattern)" for loc in index.get(None, [])]
+    seen: set[int] = set()
+    for loc in [loc for e in [prim, *parents] for loc in index.get(e.get("id"), [])]:
+        if id(loc) in seen:
+            continue
+        seen.add(id(loc))
         cid = loc.get("id", "?")
-        refs = {loc.get("rsc")} | {r.get("id") for r in loc.iter("resource_ref")}
-        if loc.get("rsc-pattern"):
-            unevaluated.append(f"{cid} (rsc-pattern)")
-            continue
-        if not ids & refs:
-            continue
         if loc.get("node"):
             s = score(loc.get("score"))
             if s is None:
@@ -587,7 +602,7 @@ def fencing_findings(cib: ET.Element) -> list[tuple[str, str, str]]:
                  "runs can then run twice. Acceptable for a test cluster only")]
     devices = [(p, parents) for p, parents in primitives(cib) if p.get("class") == "stonith"]
     if not devices:
-        if score(props.get("stonith-watchdog-timeout")) not in (None, 0):
+        if props.get("stonith-watchdog-timeout", "0").strip() not in ("", "0", "0s"):
             return [("fencing", "warning", "no fence device, stonith-watchdog-timeout set: watchdog-only (diskless) "
                                            "SBD; nodes fence themselves, which needs sbd and a watchdog on every node")]
         return [("fencing", "error", "stonith-enabled is true (the default) and no fence device (class stonith) is "
@@ -597,6 +612,8 @@ def fencing_findings(cib: ET.Element) -> list[tuple[str, str, str]]:
         return [("fencing", "warning", "the CIB names no nodes: which node each device fences is not checked")]
     info = []
     notes = set()
+    index = locations(cib)
+    symmetric = is_true(props.get("symmetric-cluster"), True)
     for prim, parents in devices:
         meta = {}
         for e in reversed([prim, *parents]):
@@ -605,7 +622,7 @@ def fencing_findings(cib: ET.Element) -> list[tuple[str, str, str]]:
             notes.add(f"{prim.get('id')} is disabled (target-role=Stopped) and fences nothing")
             continue
         tgt, how = targets(prim, node_names)
-        allowed, why, unevaluated = allowed_nodes(prim, parents, cib, node_names)
+        allowed, why, unevaluated = allowed_nodes(prim, parents, cib, node_names, index=index, symmetric=symmetric)
         for u in unevaluated:
             notes.add(f"{prim.get('id')}: location {u} not evaluated")
         info.append((prim.get("id", "?"), prim.get("type", "?"), tgt, how, allowed, why))

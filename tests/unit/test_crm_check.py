@@ -299,6 +299,27 @@ def test_opt_in_cluster_needs_a_location_allowing_another_node():
     assert "symmetric-cluster=false" in detail(found, "fencing of castor")
 
 
+def test_watchdog_only_sbd_is_a_warning_not_a_missing_device():
+    src = SBD.replace('<nvpair id="opt-cluster-name"', '<nvpair id="opt-wd" name="stonith-watchdog-timeout" '
+                                                       'value="10s"/><nvpair id="opt-cluster-name"')
+    start, end = src.index('<primitive id="st_sbd"'), src.index('<clone id="ms_drbd">')
+    found = ck.fencing_findings(cib(src[:start] + src[end:]))
+    assert verdicts(found) == {"fencing": "warning"} and "watchdog-only" in detail(found, "fencing")
+
+
+def test_many_devices_and_constraints_are_checked_in_linear_time():
+    devs = "".join(f'<primitive id="st_{i}" class="stonith" type="fence_ipmilan"><instance_attributes id="st_{i}-ia">'
+                   f'<nvpair id="st_{i}-h" name="pcmk_host_list" value="castor"/></instance_attributes></primitive>'
+                   for i in range(4000))
+    locs = "".join(f'<rsc_location id="l_{i}" rsc="st_{i}" node="castor" score="-INFINITY"/>' for i in range(4000))
+    src = IPMI.replace('<clone id="ms_drbd">', devs + '<clone id="ms_drbd">').replace("<constraints>",
+                                                                                      "<constraints>" + locs)
+    start = time.monotonic()
+    found = ck.fencing_findings(cib(src))
+    assert time.monotonic() - start < 10  # quadratic: 16 million constraint visits, minutes
+    assert verdicts(found)["fencing of castor"] == "ok"
+
+
 def test_two_nodes_without_a_fencing_delay_warn_of_a_fence_race():
     src = IPMI.replace('<nvpair id="st_castor-delay" name="pcmk_delay_base" value="10s"/>', "")
     assert "fence race" in detail(ck.fencing_findings(cib(src)), "fencing")
