@@ -19,6 +19,7 @@ import stat
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 
 SCHEMA_DIR = "/usr/share/pacemaker"
 MAX_CIB_BYTES = 20 * 1024 * 1024
@@ -267,13 +268,14 @@ def corosync_findings(conf: Section, cib: ET.Element) -> list[tuple[str, str, st
                                    "from it"))
     else:
         problems, notes = [], []
-        dup = sorted({n for n in names if names.count(n) > 1})
+        dup = sorted(n for n, k in Counter(names).items() if k > 1)
         if dup:
             problems.append("the same name twice: " + ", ".join(dup))
         cib_names = [u for u, _i in cib_nodes]
         if cib_names:
-            missing = [n for n in cib_names if n not in names]
-            extra = [n for n in names if n not in cib_names]
+            name_set, cib_set = set(names), set(cib_names)
+            missing = [n for n in cib_names if n not in name_set]
+            extra = [n for n in names if n not in cib_set][:20]
             if missing and not unnamed:
                 problems.append("in the CIB but not in corosync.conf: " + ", ".join(missing)
                                 + " (Pacemaker would never see them join)")
@@ -381,7 +383,7 @@ def corosync_findings(conf: Section, cib: ET.Element) -> list[tuple[str, str, st
                 problems.append(f"{label} has no {', '.join(lacking)}: every node needs an address on every link")
         for i in all_links:
             addrs = [links[i] for _nd, links in per_node if i in links]
-            dups = sorted({a for a in addrs if addrs.count(a) > 1})
+            dups = sorted(a for a, k in Counter(addrs).items() if k > 1)[:20]
             if dups:
                 problems.append(f"link {i}: the same address for two nodes: {', '.join(dups)}")
         for itf in totem.all("interface"):

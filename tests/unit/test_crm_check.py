@@ -193,6 +193,17 @@ def test_interface_for_a_link_no_node_has_is_an_error():
     assert "configures link 2" in detail(membership(src), "corosync.conf: transport and links")
 
 
+def test_a_megabyte_of_nodes_is_checked_in_linear_time():
+    many = "".join(f"    node {{\n        name: n{i}\n        ring0_addr: 10.{i // 65536}.{i // 256 % 256}.{i % 256}\n"
+                   f"    }}\n" for i in range(15_000))
+    src = COROSYNC.replace("nodelist {\n", "nodelist {\n" + many)
+    assert len(src) < ck.MAX_COROSYNC_BYTES
+    start = time.monotonic()
+    found = membership(src)
+    assert time.monotonic() - start < 5  # quadratic: 225 million comparisons per list
+    assert verdicts(found)["corosync.conf: nodes"] == "error"
+
+
 def test_same_address_for_two_nodes_is_an_error():
     found = membership(COROSYNC.replace("10.0.0.2", "10.0.0.1"))
     assert "the same address for two nodes: 10.0.0.1" in detail(found, "corosync.conf: transport and links")
