@@ -627,22 +627,42 @@ def fencing_findings(cib: ET.Element) -> list[tuple[str, str, str]]:
         allowed, why, unevaluated = allowed_nodes(prim, parents, cib, node_names, index=index, symmetric=symmetric)
         for u in unevaluated:
             notes.add(f"{prim.get('id')}: location {u} not evaluated")
+        how = how if len(how) <= 100 else how[:100] + "..."
         info.append((prim.get("id", "?"), prim.get("type", "?"), tgt, how, allowed, why))
+    shown = 8  # lines per verdict and node; the rest are counted (thousands of devices stay fast)
     for node in node_names:
         step = f"fencing of {node}"
-        good, maybe, bad = [], [], []
+        good: list[str] = []
+        maybe: list[str] = []
+        bad: list[str] = []
+        more = {"good": 0, "maybe": 0, "bad": 0}
         for rid, agent, tgt, how, allowed, why in info:
-            others = sorted(allowed - {node})
-            if tgt is not None and node not in tgt:
-                bad.append(f"{rid} ({agent}) does not target {node} ({how})")
-            elif not others:
-                reason = "; ".join(why) if why else "no other node"
-                bad.append(f"{rid} ({agent}) targets {node} but can run only on "
-                           + (node if node in allowed else "no node") + f" ({reason}): a node cannot fence itself")
+            can_run_elsewhere = len(allowed) > (1 if node in allowed else 0)
+            if (tgt is not None and node not in tgt) or not can_run_elsewhere:
+                kind = "bad"
             elif tgt is None:
-                maybe.append(f"{rid} ({agent}) may fence {node} from {', '.join(others)}: {how}")
+                kind = "maybe"
             else:
-                good.append(f"{rid} ({agent}, {how}) fences {node} from {', '.join(others)}")
+                kind = "good"
+            lines = {"good": good, "maybe": maybe, "bad": bad}[kind]
+            if len(lines) >= shown:
+                more[kind] += 1
+                continue
+            rest = sorted(allowed - {node})
+            others = ", ".join(rest[:4]) + (f" (+{len(rest) - 4} more)" if len(rest) > 4 else "")
+            if tgt is not None and node not in tgt:
+                lines.append(f"{rid} ({agent}) does not target {node} ({how})")
+            elif not can_run_elsewhere:
+                reason = "; ".join(why) if why else "no other node"
+                lines.append(f"{rid} ({agent}) targets {node} but can run only on "
+                             + (node if node in allowed else "no node") + f" ({reason}): a node cannot fence itself")
+            elif tgt is None:
+                lines.append(f"{rid} ({agent}) may fence {node} from {others}: {how}")
+            else:
+                lines.append(f"{rid} ({agent}, {how}) fences {node} from {others}")
+        for kind, lines in (("good", good), ("maybe", maybe), ("bad", bad)):
+            if more[kind]:
+                lines.append(f"... and {more[kind]} more")
         if good:
             out.append((step, "ok", "\n".join(good)))
         elif maybe:

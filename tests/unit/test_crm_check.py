@@ -331,6 +331,22 @@ def test_many_devices_and_constraints_are_checked_in_linear_time():
     assert verdicts(found)["fencing of castor"] == "ok"
 
 
+def test_thousands_of_devices_on_many_nodes_give_a_short_report_fast():
+    nodes_xml = "".join(f'<node id="{i + 3}" uname="n{i}"/>' for i in range(62))
+    devs = "".join(f'<primitive id="st_{i}" class="stonith" type="fence_ipmilan"><instance_attributes id="st_{i}-ia">'
+                   f'<nvpair id="st_{i}-h" name="pcmk_host_list" value="castor n1 n2"/></instance_attributes>'
+                   "</primitive>" for i in range(4990))
+    src = IPMI.replace("</nodes>", nodes_xml + "</nodes>")
+    src = src.replace('<clone id="ms_drbd">', devs + '<clone id="ms_drbd">')
+    start = time.monotonic()
+    found = ck.fencing_findings(cib(src))
+    assert time.monotonic() - start < 10  # 4 s before the report was capped, 0.4 s after
+    castor = detail(found, "fencing of castor").splitlines()
+    assert len(castor) == 9 and castor[-1] == "... and 4983 more"
+    assert castor[0].endswith("fences castor from n0, n1, n10, n11 (+59 more)")
+    assert verdicts(found)["fencing of n5"] == "error"
+
+
 def test_two_nodes_without_a_fencing_delay_warn_of_a_fence_race():
     src = IPMI.replace('<nvpair id="st_castor-delay" name="pcmk_delay_base" value="10s"/>', "")
     assert "fence race" in detail(ck.fencing_findings(cib(src)), "fencing")
