@@ -289,8 +289,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("crm", help="Pacemaker configuration tools")
     crm_sub = s.add_subparsers(dest="crm_command", metavar="ACTION")
     crm_sub.required = True
-    c = crm_sub.add_parser("check", help="offline checks: schema, crm_verify, fencing of every node, corosync.conf, "
-                                                  "crm_simulate start and failover")
+    c = crm_sub.add_parser("check", help="offline checks: schema, crm_verify, fencing of every node, "
+                                         "corosync.conf, crm_simulate start and failover")
     c.add_argument("cib", help="CIB XML file")
     c.add_argument("--fail-node", help="node to fail in the simulation (default: where the services run)")
     c.add_argument("--corosync", metavar="FILE",
