@@ -184,10 +184,21 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _seconds(value: str) -> float:
+    """A positive, finite number of seconds (argparse type of crm check's --timeout)."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = float("nan")
+    if not 0 < seconds < 86400:
+        raise argparse.ArgumentTypeError(f"{value!r}: seconds between 0 and 86400")
+    return seconds
+
+
 def cmd_crm_check(args) -> int:
     from crm.check import check
 
-    rep = check(args.cib, fail_node=args.fail_node)
+    rep = check(args.cib, fail_node=args.fail_node, corosync=args.corosync, timeout=args.timeout)
     sys.stdout.write(rep.text())
     return 0 if rep.ok else 1
 
@@ -300,9 +311,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("crm", help="Pacemaker configuration tools")
     crm_sub = s.add_subparsers(dest="crm_command", metavar="ACTION")
     crm_sub.required = True
-    c = crm_sub.add_parser("check", help="offline pipeline: schema, crm_verify, crm_simulate start and failover")
+    c = crm_sub.add_parser("check", help="offline checks: schema, crm_verify, fencing of every node, "
+                                         "corosync.conf, crm_simulate start and failover")
     c.add_argument("cib", help="CIB XML file")
     c.add_argument("--fail-node", help="node to fail in the simulation (default: where the services run)")
+    c.add_argument("--corosync", metavar="FILE",
+                   help="corosync.conf to check against the CIB (default: a corosync.conf beside the CIB, if any)")
+    c.add_argument("--timeout", type=_seconds, default=240.0,
+                   help="total time limit in seconds for the tools (each one also stops after 60 s)")
     c.set_defaults(func=cmd_crm_check)
     c = crm_sub.add_parser("graph", help="ordering and colocation as Graphviz DOT (SVG with --svg when dot exists)")
     c.add_argument("cib", help="CIB XML file")
