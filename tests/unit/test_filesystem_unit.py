@@ -1,0 +1,196 @@
+"""Filesystem decisions on a scripted mountinfo (OCFKIT_PROC_ROOT) and scripted commands."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from agents.filesystem import Filesystem
+from ocf.testing import FakeRunner
+
+ROOT = "22 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+
+
+class Mountinfo:
+    """A fake /proc/self/mountinfo the agent reads through OCFKIT_PROC_ROOT."""
+
+    def __init__(self, tmp_path, *lines: str) -> None:
+        (tmp_path / "proc" / "self").mkdir(parents=True)
+        self.path = tmp_path / "proc" / "self" / "mountinfo"
+        self.proc = str(tmp_path / "proc")
+        self.path.write_text(ROOT + "".join(line + "\n" for line in lines))
+
+    def drop(self, mount_id: int):
+        """An effect: the mount with this ID is gone."""
+
+        def effect():
+            kept = [line for line in self.path.read_text().splitlines() if line.split(" ")[0] != str(mount_id)]
+            self.path.write_text("\n".join(kept) + "\n")
+
+        return effect
+
+
+def env(mi: Mountinfo, **params: str) -> dict[str, str]:
+    e = {"OCFKIT_PROC_ROOT": mi.proc, "OCF_RESOURCE_INSTANCE": "fs1", "OCF_RESKEY_CRM_meta_timeout": "20000"}
+    e.update({f"OCF_RESKEY_{k}": v for k, v in params.items()})
+    return e
+
+
+def _devno(path) -> str:
+    st = os.stat(path)
+    return f"{os.major(st.st_dev)}:{os.minor(st.st_dev)}"
+
+
+# ----- stop acts on its own mount only ------------------------------------------------------------
+
+def test_stop_of_a_bind_mount_unmounts_only_its_own_mount_point(tmp_path):
+    src = tmp_path / "data"
+    src.mkdir()
+    dev = _devno(src)
+    mi = Mountinfo(tmp_path,
+                   f"40 22 {dev} / /srv/ocfk-fs rw - ext4 /dev/vdb rw",
+                   f"41 22 {dev} /data /run/netns rw - ext4 /dev/vdb rw",  # the admin's: not ours
+                   f"42 22 {dev} /data /srv/ocfk-a rw - ext4 /dev/vdb rw")  # ours
+    r = FakeRunner().expect(["umount", "--", "/srv/ocfk-a"], effect=mi.drop(42))
+    e = env(mi, device=str(src), directory="/srv/ocfk-a/", fstype="none", options="bind")
+    assert Filesystem.main(["Filesystem", "stop"], e, r) == 0
+    r.assert_done()
+    assert "/run/netns" in mi.path.read_text()
+
+
+def test_stop_of_a_filesystem_mounted_at_several_places_unmounts_only_ours(tmp_path, capsys):
+    mi = Mountinfo(tmp_path,
+                   "40 22 0:77 / /srv/ocfk-fs rw - tmpfs ocfk-tmp rw",
+                   "41 22 0:77 /sub /run/netns rw - tmpfs ocfk-tmp rw",
+                   "43 22 0:77 / /mnt/again rw - tmpfs ocfk-tmp rw")
+    r = FakeRunner().expect(["umount", "--", "/srv/ocfk-fs"], effect=mi.drop(40))
+    e = env(mi, device="ocfk-tmp", directory="/srv/ocfk-fs", fstype="tmpfs")
+    assert Filesystem.main(["Filesystem", "stop"], e, r) == 0
+    r.assert_done()
+    assert "still in use through mounts that are not ours: /run/netns, /mnt/again" in capsys.readouterr().err
+
+
+def test_stop_unmounts_nested_mounts_then_its_own_by_mount_id(tmp_path):
+    mi = Mountinfo(tmp_path,
+                   "40 22 0:30 / /srv/ocfk-fs rw - tmpfs ocfk-tmp rw",     # someone else's, below ours
+                   "50 40 0:31 / /srv/ocfk-fs rw - tmpfs ocfk-mine rw",    # ours, stacked on it
+                   "51 50 0:32 / /srv/ocfk-fs/in rw - tmpfs other rw")     # nested in ours
+    r = (FakeRunner().expect(["umount", "--", "/srv/ocfk-fs/in"], effect=mi.drop(51))
+         .expect(["umount", "--", "/srv/ocfk-fs"], effect=mi.drop(50)))
+    e = env(mi, device="ocfk-mine", directory="/srv/ocfk-fs", fstype="tmpfs")
+    assert Filesystem.main(["Filesystem", "stop"], e, r) == 0
+    r.assert_done()
+    assert "ocfk-tmp" in mi.path.read_text()
+
+
+def test_stop_leaves_another_device_on_the_directory_alone(tmp_path):
+    mi = Mountinfo(tmp_path, "40 22 0:55 / /srv/ocfk-nfs rw - nfs4 otherhost:/export rw")
+    e = env(mi, device="filer:/export", directory="/srv/ocfk-nfs", fstype="nfs4")
+    r = FakeRunner()
+    assert Filesystem.main(["Filesystem", "stop"], e, r) == 0
+    r.assert_done()
+    # Ours under someone else's mount: it cannot be unmounted without touching theirs.
+    mi = Mountinfo(tmp_path / "2", "40 22 0:55 / /srv/ocfk-nfs rw - nfs4 filer:/export rw",
+                   "41 40 0:56 / /srv/ocfk-nfs rw - nfs4 otherhost:/export rw")
+    e = env(mi, device="filer:/export", directory="/srv/ocfk-nfs", fstype="nfs4")
+    assert Filesystem.main(["Filesystem", "stop"], e, r) == 1
+    r.assert_done()
+
+
+def test_stop_with_umount_missing_fails_while_mounted(tmp_path, capsys):
+    mi = Mountinfo(tmp_path, "40 22 0:31 / /srv/ocfk-fs rw - tmpfs ocfk-mine rw")
+    e = env(mi, device="ocfk-mine", directory="/srv/ocfk-fs", fstype="tmpfs")
+    r = FakeRunner().expect(["umount", "--", "/srv/ocfk-fs"], missing=True)
+    assert Filesystem.main(["Filesystem", "stop"], e, r) == 1
+    r.assert_done()
+    assert "ocf-exit-reason:umount: command not found: /srv/ocfk-fs is still mounted" in capsys.readouterr().err
+
+
+def test_stop_of_an_unmounted_filesystem_needs_no_tool(tmp_path):
+    mi = Mountinfo(tmp_path)
+    e = env(mi, device="UUID=0cfk0000-dead", directory="/srv/ocfk-fs", fstype="ext4")
+    r = FakeRunner()
+    assert Filesystem.main(["Filesystem", "stop"], e, r) == 0
+    r.assert_done()
+
+
+def test_a_device_that_cannot_be_resolved_is_unmounted_as_ours_and_never_reported_stopped(tmp_path, capsys):
+    mi = Mountinfo(tmp_path, "40 22 8:33 / /srv/ocfk-fs rw - ext4 /dev/sdc1 rw")
+    e = env(mi, device="UUID=0cfk0000-dead", directory="/srv/ocfk-fs", fstype="ext4")
+    blkid = ["blkid", "-U", "0cfk0000-dead"]
+    # The probe does not guess: something is mounted where ours belongs.
+    r = FakeRunner().expect(blkid, rc=2)
+    assert Filesystem.main(["Filesystem", "monitor"], e, r) == 1
+    assert "cannot be resolved" in capsys.readouterr().err
+    # blkid missing too: still not "stopped".
+    r = FakeRunner().expect(blkid, missing=True).expect(["umount", "--", "/srv/ocfk-fs"], effect=mi.drop(40))
+    assert Filesystem.main(["Filesystem", "stop"], e, r) == 0
+    r.assert_done()
+    assert "unmounting it as ours" in capsys.readouterr().err
+
+
+# ----- validate-all on a node that cannot see the device --------------------------------------------
+
+@pytest.mark.parametrize("device", ["/dev/drbd99", "/dev/disk/by-label/ocfk-none"])
+def test_validate_all_passes_where_the_device_appears_only_on_promotion(tmp_path, capsys, device):
+    mi = Mountinfo(tmp_path)
+    e = env(mi, device=device, directory="/srv/ocfk-fs", fstype="ext4")
+    assert Filesystem.main(["Filesystem", "validate-all"], e, FakeRunner()) == 0
+    assert "does not exist on this node (yet)" in capsys.readouterr().err
+
+
+def test_validate_all_passes_when_no_device_has_the_uuid_yet(tmp_path):
+    mi = Mountinfo(tmp_path)
+    e = env(mi, device="UUID=0cfk0000-dead", directory="/srv/ocfk-fs", fstype="ext4")
+    r = FakeRunner().expect(["blkid", "-U", "0cfk0000-dead"], rc=2)
+    assert Filesystem.main(["Filesystem", "validate-all"], e, r) == 0
+    r.assert_done()
+
+
+# ----- nothing a user gives reaches mount's argv as an option ------------------------------------------
+
+@pytest.mark.parametrize(("param", "value"), [
+    ("device", "-a"), ("device", "--all"), ("fstype", "-v"), ("fstype", "ext4 -o"), ("fstype", ""),
+    ("statusfile_prefix", "../../etc/"), ("statusfile_prefix", "/etc/x"), ("term_signals", "TERM FOO"),
+    ("kill_signals", "-9"),
+])
+def test_a_value_that_could_become_an_option_fails_validation_naming_the_parameter(tmp_path, capsys, param, value):
+    mi = Mountinfo(tmp_path)
+    params = {"device": "/dev/ocfk-x", "directory": "/srv/ocfk-fs", "fstype": "ext4", param: value}
+    r = FakeRunner()
+    assert Filesystem.main(["Filesystem", "validate-all"], env(mi, **params), r) == 6
+    err = capsys.readouterr().err
+    assert param in err.split("ocf-exit-reason:", 1)[1]
+    assert Filesystem.main(["Filesystem", "start"], env(mi, **params), r) == 6
+    r.assert_done()  # not a single command ran
+
+
+def test_start_passes_source_and_target_after_double_dash(tmp_path):
+    mi = Mountinfo(tmp_path)
+    mp = tmp_path / "mnt"
+    r = FakeRunner().expect(["mount", "-t", "tmpfs", "-o", "size=1m", "--", "ocfk-tmp", str(mp)])
+    e = env(mi, device="ocfk-tmp", directory=str(mp), fstype="tmpfs", options="size=1m")
+    assert Filesystem.main(["Filesystem", "start"], e, r) == 0
+    r.assert_done()
+
+
+def test_signal_names_are_accepted_with_or_without_sig(tmp_path):
+    mi = Mountinfo(tmp_path)
+    e = env(mi, device="/dev/ocfk-x", directory="/srv/ocfk-fs", fstype="ext4", term_signals="SIGTERM,hup",
+            kill_signals="KILL")
+    agent = Filesystem(e, FakeRunner())
+    assert agent.term_signals == ["TERM", "HUP"] and agent.kill_signals == ["KILL"]
+
+
+# ----- meta-data -----------------------------------------------------------------------------------------
+
+def test_each_advertised_monitor_depth_has_its_own_interval(capsys):
+    import xml.etree.ElementTree as ET
+
+    assert Filesystem.main(["Filesystem", "meta-data"], {}, FakeRunner()) == 0
+    monitors = [a.attrib for a in ET.fromstring(capsys.readouterr().out).iter("action") if a.get("name") == "monitor"]
+    assert sorted(m.get("depth", "0") for m in monitors) == ["0", "10", "20"]
+    intervals = [m["interval"] for m in monitors]
+    assert len(set(intervals)) == len(intervals), intervals  # Pacemaker tells operations apart by interval
+    assert next(m for m in monitors if m.get("depth", "0") == "0")["interval"] == "20s"
