@@ -432,6 +432,11 @@ class Filesystem(Agent):
     def _read_device(self) -> None:
         import stat
 
+        if not self.is_block:
+            # NFS, CIFS, bind mounts, tmpfs: there is no device of ours to read (pcs configures depth 10 and
+            # 20 monitors for every Filesystem it creates).
+            self.log.debug(f"{self.device} is not a block device: depth 10 is a no-op")
+            return
         try:
             dev = self.resolve_device()
             if not stat.S_ISBLK(os.stat(dev).st_mode):
@@ -445,7 +450,9 @@ class Filesystem(Agent):
         inst = self.instance
         clone = self.env.get("OCF_RESKEY_CRM_meta_clone", "")
         name = f"{inst}_{clone}" if clone and ":" not in inst else inst
-        return os.path.join(self.mountpoint, f"{self.statusfile_prefix}{name}_{os.uname().nodename}")
+        # One file name: an instance name (ocfkit run, a wrapper) with "/" cannot lead out of the mount point.
+        name = f"{name}_{os.uname().nodename}".replace("/", "_")
+        return os.path.join(self.mountpoint, f"{self.statusfile_prefix}{name}")
 
     def _write_status_file(self) -> None:
         p = self._status_path()

@@ -194,3 +194,28 @@ def test_each_advertised_monitor_depth_has_its_own_interval(capsys):
     intervals = [m["interval"] for m in monitors]
     assert len(set(intervals)) == len(intervals), intervals  # Pacemaker tells operations apart by interval
     assert next(m for m in monitors if m.get("depth", "0") == "0")["interval"] == "20s"
+
+
+def test_the_status_file_stays_under_the_mount_point_whatever_the_instance_name(tmp_path):
+    mp, src = tmp_path / "mnt", tmp_path / "src"
+    mp.mkdir()
+    src.mkdir()
+    mi = Mountinfo(tmp_path, f"40 22 {_devno(src)} /src {mp} rw - ext4 /dev/vdb rw")
+    e = dict(env(mi, device=str(src), directory=str(mp), fstype="none", options="bind"), OCF_CHECK_LEVEL="20",
+             OCF_RESOURCE_INSTANCE="../../../escaped", OCF_RESKEY_CRM_meta_interval="22000")
+    assert Filesystem.main(["Filesystem", "monitor"], e, FakeRunner()) == 0
+    written = [p for p in tmp_path.rglob("*escaped*")]
+    assert written and all(str(p).startswith(str(mp / ".Filesystem_status")) for p in written), written
+
+
+@pytest.mark.parametrize(("device", "fstype", "options"), [("filer:/export", "nfs4", ""), ("ocfk-tmp", "tmpfs", ""),
+                                                           ("/srv/ocfk-src", "none", "bind")])
+def test_monitor_depth_10_has_nothing_to_read_without_a_block_device(tmp_path, device, fstype, options):
+    src = tmp_path / "src"
+    src.mkdir()
+    device = str(src) if options == "bind" else device
+    mp = tmp_path / "mnt"
+    mi = Mountinfo(tmp_path, f"40 22 {_devno(src)} / {mp} rw - {fstype} {device} rw")
+    e = dict(env(mi, device=device, directory=str(mp), fstype=fstype, options=options), OCF_CHECK_LEVEL="10",
+             OCF_RESKEY_CRM_meta_interval="21000")
+    assert Filesystem.main(["Filesystem", "monitor"], e, FakeRunner()) == 0
