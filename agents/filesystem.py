@@ -426,7 +426,12 @@ class Filesystem(Agent):
         if level >= 10:
             self._read_device()
         if level >= 20:
-            self._write_status_file()
+            if "ro" in (self.options or "").split(","):
+                # Mounted read-only on purpose: there is nothing to write (pcs configures the depth-20 monitor
+                # for every Filesystem it creates). A filesystem that the kernel turned read-only still fails.
+                self.log.debug(f"{self.mountpoint} is mounted ro: depth 20 checks what depth 10 checks")
+            else:
+                self._write_status_file()
         return Rc.SUCCESS
 
     def _read_device(self) -> None:
@@ -456,7 +461,10 @@ class Filesystem(Agent):
 
     def _write_status_file(self) -> None:
         p = self._status_path()
-        os.makedirs(os.path.dirname(p), exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+        except OSError as e:
+            raise OcfError(f"cannot create the status directory {os.path.dirname(p)}: {e.strerror}") from None
         payload = f"{self.instance} {time.time():.3f}\n".encode()
         got = _direct_io(p, payload)
         if got != payload:

@@ -290,3 +290,18 @@ def test_stop_with_umount_missing_fails_while_mounted(tmp_path, mns, ext4):
     finally:
         mns.run(str(real), "/usr/bin/umount")
     assert agent(mns, "stop", env).returncode == 0
+
+
+def test_every_advertised_depth_passes_on_a_read_only_bind_mount(tmp_path, mns):
+    src = tmp_path / "src"
+    src.mkdir()
+    env = ocf_env("robind", {"device": str(src), "directory": str(tmp_path / "ro"), "fstype": "none",
+                             "options": "bind,ro"}, rsctmp=str(tmp_path), interval_ms=22000)
+    assert agent(mns, "start", env).returncode == 0
+    try:
+        assert "ro" in mns.run("findmnt", "-n", "-o", "OPTIONS", str(tmp_path / "ro")).stdout.split(",")
+        for level in ("0", "10", "20"):
+            r = agent(mns, "monitor", dict(env, OCF_CHECK_LEVEL=level))
+            assert r.returncode == 0, (level, r.stderr)
+    finally:
+        assert agent(mns, "stop", env).returncode == 0

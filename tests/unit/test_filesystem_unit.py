@@ -219,3 +219,27 @@ def test_monitor_depth_10_has_nothing_to_read_without_a_block_device(tmp_path, d
     e = dict(env(mi, device=device, directory=str(mp), fstype=fstype, options=options), OCF_CHECK_LEVEL="10",
              OCF_RESKEY_CRM_meta_interval="21000")
     assert Filesystem.main(["Filesystem", "monitor"], e, FakeRunner()) == 0
+
+
+def test_monitor_depth_20_writes_nothing_on_a_filesystem_mounted_ro_on_purpose(tmp_path):
+    mp, src = tmp_path / "mnt", tmp_path / "src"
+    mp.mkdir()
+    src.mkdir()
+    mi = Mountinfo(tmp_path, f"40 22 {_devno(src)} /src {mp} ro - ext4 /dev/vdb rw")
+    e = dict(env(mi, device=str(src), directory=str(mp), fstype="none", options="bind,ro"), OCF_CHECK_LEVEL="20",
+             OCF_RESKEY_CRM_meta_interval="22000")
+    assert Filesystem.main(["Filesystem", "monitor"], e, FakeRunner()) == 0
+    assert not (mp / ".Filesystem_status").exists()  # on a real ro mount the write would fail the monitor
+
+
+def test_a_status_directory_that_cannot_be_made_is_a_reason_not_a_traceback(tmp_path, capsys):
+    mp, src = tmp_path / "mnt", tmp_path / "src"
+    mp.mkdir()
+    src.mkdir()
+    (mp / "blocked").write_text("a file where the status directory should be\n")
+    mi = Mountinfo(tmp_path, f"40 22 {_devno(src)} /src {mp} rw - ext4 /dev/vdb rw")
+    e = dict(env(mi, device=str(src), directory=str(mp), fstype="none", options="bind",
+                 statusfile_prefix="blocked/"), OCF_CHECK_LEVEL="20", OCF_RESKEY_CRM_meta_interval="22000")
+    assert Filesystem.main(["Filesystem", "monitor"], e, FakeRunner()) == 1
+    err = capsys.readouterr().err
+    assert "ocf-exit-reason:cannot create the status directory" in err and "Traceback" not in err
