@@ -43,6 +43,12 @@ def _without_lvm(e: NotInstalledError, what: str, kernel) -> OcfError:
     return OcfError(f"{e.reason}: cannot tell whether {what} is active ({seen})")
 
 
+def _unknown_to_lvm(what: str, kernel) -> OcfError:
+    """The kernel has device-mapper devices that lvm does not report (a PV gone, metadata unreadable): neither
+    running nor stopped can be said."""
+    return OcfError(f"the kernel has {len(kernel)} device-mapper device(s) of {what}, which lvm does not report")
+
+
 def _check_open(run, vgname: str, lvname: str = "") -> None:
     from agents.tools import lvm
 
@@ -158,6 +164,8 @@ class LVM(Agent):
             if kernel:  # a probe must not say "not running" while the kernel shows its devices
                 raise _without_lvm(e, f"volume group {self.volgrpname}", kernel) from None
             raise
+        if kernel and not total:
+            raise _unknown_to_lvm(self.volgrpname, kernel)
         if not active:
             return Rc.NOT_RUNNING
         if len(active) < total:
@@ -352,6 +360,8 @@ class LVMActivate(Agent):
             if mine:  # a probe must not say "not running" while the kernel shows our devices
                 raise _without_lvm(e, self._target(), mine) from None
             raise
+        if mine and not total:
+            raise _unknown_to_lvm(self._target(), mine)
         if not active:
             return Rc.NOT_RUNNING
         if len(active) < total:

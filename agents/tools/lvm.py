@@ -72,9 +72,15 @@ def _report(run, command: str, options: list[str], names: list[str], key: str) -
     r = run(["lvm", command, *options, "--reportformat", "json", "--", *names], ok=(0, 5))
     try:
         data = json.loads(r.stdout or "{}")
-    except ValueError:
-        return None
-    rows = [row for part in data.get("report", []) for row in part.get(key, [])]
+        rows = [row for part in data.get("report", []) for row in part.get(key, [])]
+        if not all(isinstance(row, dict) for row in rows):
+            raise ValueError("a row that is not an object")
+    except (ValueError, AttributeError, TypeError):
+        # Never read as "nothing there": garbage says nothing about what is active.
+        from ocf.errors import OcfError
+
+        raise OcfError(f"lvm {command} printed no JSON report (exit {r.returncode}): "
+                       f"{(r.stderr or r.stdout).strip()[:200]}") from None
     if r.returncode == 5 and not rows:
         return None
     return rows

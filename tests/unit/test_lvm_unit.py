@@ -319,3 +319,34 @@ def test_lvm_activate_validate_all_passes_where_the_vg_is_not_visible_yet(tmp_pa
     # What this node must provide is still checked.
     r = FakeRunner().expect(VG_ARGV, '{"report":[{"vg":[]}]}', rc=5).expect(["lvm", "systemid"], "")
     assert LVMActivate.main(["LVM-activate", "validate-all"], env, r) == 2
+
+
+@pytest.mark.parametrize("garbage", ["", "Segmentation fault", "[1, 2]", '{"report": [{"lv": ["x"]}]}', "{"])
+def test_garbage_from_lvm_is_never_read_as_nothing_active(tmp_path, capsys, garbage):
+    from agents.lvm import LVM, LVMActivate
+    from ocf.testing import FakeRunner
+
+    busy = _sysfs(tmp_path, [("vg0-filer", "LVM-" + "a" * 64, "1", "16384")])  # suspended: lvm must decide
+    r = FakeRunner().expect(_lvs_argv("vg0"), garbage)
+    rc = LVM.main(["LVM", "monitor"], {"OCF_RESKEY_volgrpname": "vg0", "OCFKIT_SYSFS_ROOT": busy}, r)
+    assert rc == 1  # a probe: never 7 while the kernel has devices of the VG
+    r = FakeRunner().expect(LV_ARGV, garbage)
+    env = {"OCF_RESKEY_vgname": "vg0", "OCF_RESKEY_lvname": "filer", "OCF_RESKEY_vg_access_mode": "system_id",
+           "OCFKIT_SYSFS_ROOT": busy}
+    assert LVMActivate.main(["LVM-activate", "monitor"], env, r) == 1
+    r = FakeRunner().expect(VG_ARGV, garbage)
+    assert LVMActivate.main(["LVM-activate", "stop"], env, r) == 1
+    err = capsys.readouterr().err
+    if garbage:  # "" is an empty report: the VG's LVs unknown to lvm
+        assert "printed no JSON report" in err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+def test_monitor_fails_when_the_kernel_has_devices_lvm_does_not_report(tmp_path):
+    from agents.lvm import LVM
+    from ocf.testing import FakeRunner
+
+    busy = _sysfs(tmp_path, [("vg0-filer", "LVM-" + "a" * 64)])
+    r = FakeRunner().expect(_lvs_argv("vg0"), '{"report":[{"lv":[]}]}', rc=5)
+    assert LVM.main(["LVM", "monitor"], {"OCF_RESKEY_volgrpname": "vg0", "OCFKIT_SYSFS_ROOT": busy}, r) == 1
+    r.assert_done()
