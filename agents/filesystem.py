@@ -129,7 +129,11 @@ class Filesystem(Agent):
         """The mounts this agent's process sees (/proc/self/mountinfo)."""
         from agents.tools import mounts, system_path
 
-        return mounts.mounts(system_path(self.env, "proc") + "/self/mountinfo")
+        path = system_path(self.env, "proc") + "/self/mountinfo"
+        try:
+            return mounts.mounts(path)
+        except OSError as e:
+            raise OcfError(f"cannot read {path}: {e.strerror}") from None
 
     @property
     def is_bind(self) -> bool:
@@ -270,7 +274,10 @@ class Filesystem(Agent):
                     raise OcfError(f"device {device} is busy: already mounted on {m.mountpoint}")
             self._ensure_fstype()
             self._fsck(device)
-        os.makedirs(mp, exist_ok=True)
+        try:
+            os.makedirs(mp, exist_ok=True)
+        except OSError as e:
+            raise OcfError(f"cannot create the mount point {mp}: {e.strerror}") from None
         argv = ["mount"]
         if self.fstype != "none":
             argv += ["-t", self.fstype]

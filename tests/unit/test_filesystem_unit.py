@@ -243,3 +243,17 @@ def test_a_status_directory_that_cannot_be_made_is_a_reason_not_a_traceback(tmp_
     assert Filesystem.main(["Filesystem", "monitor"], e, FakeRunner()) == 1
     err = capsys.readouterr().err
     assert "ocf-exit-reason:cannot create the status directory" in err and "Traceback" not in err
+
+
+def test_a_mount_point_that_cannot_be_made_or_an_unreadable_mountinfo_is_a_reason(tmp_path, capsys):
+    mi = Mountinfo(tmp_path)
+    (tmp_path / "file").write_text("")
+    e = env(mi, device="ocfk-tmp", directory=str(tmp_path / "file" / "mnt"), fstype="tmpfs")
+    assert Filesystem.main(["Filesystem", "start"], e, FakeRunner()) == 1
+    assert "ocf-exit-reason:cannot create the mount point" in capsys.readouterr().err
+    e = env(mi, device="ocfk-tmp", directory="/srv/ocfk-fs", fstype="tmpfs")
+    mi.path.unlink()
+    assert Filesystem.main(["Filesystem", "stop"], e, FakeRunner()) == 1  # cannot tell: never "stopped"
+    assert Filesystem.main(["Filesystem", "monitor"], e, FakeRunner()) == 1
+    err = capsys.readouterr().err
+    assert "ocf-exit-reason:cannot read" in err and "internal error" not in err
