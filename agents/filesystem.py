@@ -7,7 +7,7 @@ import time
 
 from ocf.agent import Agent, action
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
-from ocf.params import Param, Parser, boolean, choice, duration, path, string
+from ocf.params import Param, Parser, boolean, choice, duration, path, string, words
 
 # Filesystems that need no fsck before mount (journaled or not block based), as the reference agent.
 NO_FSCK = {"ext3", "ext4", "xfs", "reiserfs", "reiser4", "jfs", "vfat", "fat", "nfs", "nfs4", "cifs", "smbfs",
@@ -47,26 +47,17 @@ class _Fstype(Parser):
         return t
 
 
-class _Prefix(Parser):
-    """A path relative to the mount point that cannot leave it."""
-
-    def parse(self, text: str) -> str:
-        if text.startswith("/") or ".." in text.split("/") or any(c in text for c in "\0\n"):
-            raise ValueError("must be a path relative to the mount point, without '..'")
-        return text
+def prefix_problem(text: str) -> str:
+    """Why a status file prefix could leave the mount point ("" when it cannot)."""
+    if text.startswith("/") or ".." in text.split("/") or any(c in text for c in "\0\n"):
+        return "must be a path relative to the mount point, without '..'"
+    return ""
 
 
-class _Signals(Parser):
-    """Signal names (TERM, SIGKILL, ...), separated by spaces or commas."""
-
-    def parse(self, text: str) -> list[str]:
-        names = [w.upper().removeprefix("SIG") for w in text.replace(",", " ").split()]
-        bad = [n for n in names if n not in SIGNALS]
-        if bad:
-            raise ValueError(f"unknown signal {bad[0]}")
-        if not names:
-            raise ValueError("expected at least one signal name")
-        return names
+def signal_names(words: list[str]) -> tuple[list[str], list[str]]:
+    """(signal names without SIG, the words that name no signal)."""
+    names = [w.upper().removeprefix("SIG") for w in words]
+    return [n for n in names if n in SIGNALS], [w for w, n in zip(words, names) if n not in SIGNALS]
 
 
 class Filesystem(Agent):
@@ -88,7 +79,7 @@ class Filesystem(Agent):
     fstype = Param(_Fstype(), required=True, shortdesc="filesystem type",
                    longdesc="The filesystem type (ext4, xfs, nfs, ..., none for bind mounts).")
     options = Param(string, shortdesc="options", longdesc="Mount options (-o), e.g. noatime or bind,ro.")
-    statusfile_prefix = Param(_Prefix(), default=".Filesystem_status/", shortdesc="status file prefix",
+    statusfile_prefix = Param(string, default=".Filesystem_status/", shortdesc="status file prefix",
                               longdesc="Prefix of the status file written by monitor depth 20, relative to the "
                                        "mount point.")
     run_fsck = Param(choice("auto", "force", "no"), default="auto", shortdesc="run fsck before mount",
@@ -103,9 +94,9 @@ class Filesystem(Agent):
                           longdesc="true or safe: processes that keep the filesystem busy are signalled (found "
                                    "by walking /proc with readlink only, which never hangs on a dead network "
                                    "filesystem; both values behave the same); false: never signal.")
-    term_signals = Param(_Signals(), default="TERM", shortdesc="signals to send first",
+    term_signals = Param(words, default="TERM", shortdesc="signals to send first",
                          longdesc="Signals sent to holders first, in order.")
-    kill_signals = Param(_Signals(), default="KILL", shortdesc="signals to send last",
+    kill_signals = Param(words, default="KILL", shortdesc="signals to send last",
                          longdesc="Signals sent to holders that survived the term signals.")
     signal_delay = Param(duration, default="1", shortdesc="delay between signals",
                          longdesc="Time between two rounds of signals.")
@@ -174,7 +165,15 @@ class Filesystem(Agent):
         return dev
 
     def check_config(self) -> None:
-        """Rules that hold on every node."""
+        """Rules that hold on every node.
+
+        The status file prefix and the signals are not needed to find and unmount our mount: a bad one
+        must not turn a stop into "misconfigured, success" while mounted. Stop meets them where it uses
+        them (a bad signal fails it, a bad prefix skips the status file); every other action refuses them."""
+        if self.action != "stop":
+            problems = [f"parameter {name}={value!r}: {why}" for name, value, why in self._tunable_problems()]
+            if problems:
+                raise ConfigError("; ".join(problems))
         if self.mountpoint == "/":  # also through a symlink: stop would unmount everything below /
             raise ConfigError("directory must not be /")
         if self.is_clone and self.fstype not in CLUSTER_SAFE and not self.force_clones:
@@ -183,6 +182,18 @@ class Filesystem(Agent):
             else:
                 raise ConfigError(f"DANGER: {self.fstype} is not cluster-aware and must not be cloned "
                                   "(set force_clones to override)")
+
+    def _tunable_problems(self) -> list[tuple[str, str, str]]:
+        out = []
+        why = prefix_problem(self.statusfile_prefix)
+        if why:
+            out.append(("statusfile_prefix", self.statusfile_prefix, why))
+        for name in ("term_signals", "kill_signals"):
+            words = self.param(name)
+            names, bad = signal_names(words)
+            if bad or not names:
+                out.append((name, " ".join(words), f"unknown signal {bad[0]}" if bad else "no signal given"))
+        return out
 
     def environment_problems(self) -> list[OcfError]:
         """validate-all level 10: the tools. A device or bind source that this node cannot see is only a
@@ -365,7 +376,10 @@ class Filesystem(Agent):
         from agents.tools import holders
 
         argv = ["umount", *(["-f"] if self.is_network else []), "--", target.mountpoint]
-        signals = [*self.term_signals, *self.kill_signals]
+        signals, bad = signal_names([*self.term_signals, *self.kill_signals])
+        if bad:
+            self.log.warning(f"ignoring what names no signal in term_signals/kill_signals: {' '.join(bad)}")
+        signals = signals or ["TERM", "KILL"]
         round_no = 0
         survivors: dict[int, str] = {}
         while True:
@@ -400,9 +414,7 @@ class Filesystem(Agent):
     def _signal(self, pids: dict[int, str], sig: str, target: str) -> None:
         import signal as _signal
 
-        num = getattr(_signal, "SIG" + sig, None)
-        if num is None:
-            raise OcfError(f"signal {sig} does not exist here: {target} is still mounted")
+        num = getattr(_signal, "SIG" + sig, None) or _signal.SIGKILL  # SIGNALS names Linux's; IOT etc. are aliases
         from agents.tools.holders import comm
 
         self.log.info(f"sending SIG{sig} to holders of {target}: " + ", ".join(f"{comm(p)}[{p}]" for p in sorted(pids)))
@@ -478,6 +490,8 @@ class Filesystem(Agent):
             raise OcfError(f"status file {p} read back differently")
 
     def _remove_status_file(self) -> None:
+        if prefix_problem(self.statusfile_prefix):
+            return  # it could lead out of the mount point (only stop gets here with such a prefix)
         try:
             os.unlink(self._status_path())
         except OSError:

@@ -176,11 +176,13 @@ def test_start_passes_source_and_target_after_double_dash(tmp_path):
 
 
 def test_signal_names_are_accepted_with_or_without_sig(tmp_path):
+    from agents.filesystem import signal_names
+
     mi = Mountinfo(tmp_path)
     e = env(mi, device="/dev/ocfk-x", directory="/srv/ocfk-fs", fstype="ext4", term_signals="SIGTERM,hup",
             kill_signals="KILL")
-    agent = Filesystem(e, FakeRunner())
-    assert agent.term_signals == ["TERM", "HUP"] and agent.kill_signals == ["KILL"]
+    assert Filesystem.main(["Filesystem", "validate-all"], dict(e, OCF_CHECK_LEVEL="0"), FakeRunner()) == 0
+    assert signal_names(["SIGTERM", "hup", "KILL", "x"]) == (["TERM", "HUP", "KILL"], ["x"])
 
 
 # ----- meta-data -----------------------------------------------------------------------------------------
@@ -257,3 +259,14 @@ def test_a_mount_point_that_cannot_be_made_or_an_unreadable_mountinfo_is_a_reaso
     assert Filesystem.main(["Filesystem", "monitor"], e, FakeRunner()) == 1
     err = capsys.readouterr().err
     assert "ocf-exit-reason:cannot read" in err and "internal error" not in err
+
+
+@pytest.mark.parametrize(("param", "value"), [("statusfile_prefix", "../../etc/"), ("term_signals", "FOO"),
+                                              ("kill_signals", "-9")])
+def test_a_bad_tunable_does_not_turn_stop_into_success_while_mounted(tmp_path, param, value):
+    mi = Mountinfo(tmp_path, "40 22 0:31 / /srv/ocfk-fs rw - tmpfs ocfk-mine rw")
+    e = env(mi, device="ocfk-mine", directory="/srv/ocfk-fs", fstype="tmpfs", **{param: value})
+    r = FakeRunner().expect(["umount", "--", "/srv/ocfk-fs"], effect=mi.drop(40))
+    assert Filesystem.main(["Filesystem", "stop"], e, r) == 0
+    r.assert_done()  # it did unmount
+    assert Filesystem.main(["Filesystem", "start"], e, FakeRunner()) == 6  # every other action refuses it
