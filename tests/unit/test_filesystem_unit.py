@@ -270,3 +270,15 @@ def test_a_bad_tunable_does_not_turn_stop_into_success_while_mounted(tmp_path, p
     assert Filesystem.main(["Filesystem", "stop"], e, r) == 0
     r.assert_done()  # it did unmount
     assert Filesystem.main(["Filesystem", "start"], e, FakeRunner()) == 6  # every other action refuses it
+
+
+def test_an_open_file_holds_only_the_mount_it_was_opened_through(tmp_path):
+    from agents.tools.holders import _fd_mount_id, holds
+
+    with open(tmp_path / "held", "w") as f:
+        mnt_id = _fd_mount_id(os.getpid(), str(f.fileno()))
+        assert isinstance(mnt_id, int)
+        assert holds(os.getpid(), str(tmp_path), mnt_id) == "fd"
+        assert holds(os.getpid(), str(tmp_path)) == "fd"
+        # The same path on another mount (stacked there in between) is not this mount's holder.
+        assert holds(os.getpid(), str(tmp_path), mnt_id + 100000) == ""
