@@ -7,7 +7,7 @@ import time
 
 from ocf.agent import Agent, action
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
-from ocf.params import Param, boolean, choice, duration, path, string, words
+from ocf.params import Param, Parser, boolean, choice, duration, path, string, words
 
 # Filesystems that need no fsck before mount (journaled or not block based), as the reference agent.
 NO_FSCK = {"ext3", "ext4", "xfs", "reiserfs", "reiser4", "jfs", "vfat", "fat", "nfs", "nfs4", "cifs", "smbfs",
@@ -17,6 +17,47 @@ NO_FSCK = {"ext3", "ext4", "xfs", "reiserfs", "reiser4", "jfs", "vfat", "fat", "
 CLUSTER_SAFE = {"nfs", "nfs4", "efs", "smbfs", "cifs", "none", "gfs2", "glusterfs", "ceph", "ocfs2", "overlay",
                 "overlayfs", "tmpfs", "cvfs", "lustre"}
 NETWORK = {"nfs", "nfs4", "efs", "cifs", "smbfs", "glusterfs", "ceph"}
+# Linux signal names (signal(7)), checked without importing signal on every action.
+SIGNALS = frozenset({"HUP", "INT", "QUIT", "ILL", "TRAP", "ABRT", "IOT", "BUS", "FPE", "KILL", "USR1", "SEGV", "USR2",
+                     "PIPE", "ALRM", "TERM", "STKFLT", "CHLD", "CONT", "STOP", "TSTP", "TTIN", "TTOU", "URG", "XCPU",
+                     "XFSZ", "VTALRM", "PROF", "WINCH", "IO", "POLL", "PWR", "SYS"})
+_FSTYPE_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.+-")
+
+
+class _Device(Parser):
+    """What mount, fsck and blkid take as their source: never something that reads as an option."""
+
+    def parse(self, text: str) -> str:
+        t = text.strip()
+        if t.startswith("-"):
+            raise ValueError("must not start with '-' (give a path, UUID=... or LABEL=...)")
+        if any(c in t for c in "\0\n"):
+            raise ValueError("contains a NUL byte or a newline")
+        return t
+
+
+class _Fstype(Parser):
+    """A filesystem type as /proc/filesystems and mount -t name it (ext4, nfs4, fuse.sshfs)."""
+
+    def parse(self, text: str) -> str:
+        t = text.strip()
+        if not t or t[0] in "-.+_" or not set(t) <= _FSTYPE_CHARS:
+            raise ValueError("expected a filesystem type (letters, digits and _ . + -, not starting with one "
+                             "of _ . + -)")
+        return t
+
+
+def prefix_problem(text: str) -> str:
+    """Why a status file prefix could leave the mount point ("" when it cannot)."""
+    if text.startswith("/") or ".." in text.split("/") or any(c in text for c in "\0\n"):
+        return "must be a path relative to the mount point, without '..'"
+    return ""
+
+
+def signal_names(words: list[str]) -> tuple[list[str], list[str]]:
+    """(signal names without SIG, the words that name no signal)."""
+    names = [w.upper().removeprefix("SIG") for w in words]
+    return [n for n in names if n in SIGNALS], [w for w, n in zip(words, names) if n not in SIGNALS]
 
 
 class Filesystem(Agent):
@@ -30,12 +71,12 @@ class Filesystem(Agent):
     shortdesc = "Manages filesystem mounts"
     version = "1.0"
 
-    device = Param(string, required=True, shortdesc="block device",
+    device = Param(_Device(), required=True, shortdesc="block device",
                    longdesc="The device to mount: a block device path, UUID=... or LABEL=... (resolved with "
                             "blkid), host:/export for NFS, //server/share for CIFS, a directory for a bind mount "
                             "(fstype none, options bind), or an image file (options loop).")
     directory = Param(path(), required=True, shortdesc="mount point", longdesc="The mount point.")
-    fstype = Param(string, required=True, shortdesc="filesystem type",
+    fstype = Param(_Fstype(), required=True, shortdesc="filesystem type",
                    longdesc="The filesystem type (ext4, xfs, nfs, ..., none for bind mounts).")
     options = Param(string, shortdesc="options", longdesc="Mount options (-o), e.g. noatime or bind,ro.")
     statusfile_prefix = Param(string, default=".Filesystem_status/", shortdesc="status file prefix",
@@ -64,9 +105,26 @@ class Filesystem(Agent):
 
     @property
     def mountpoint(self) -> str:
-        """The directory without a trailing slash, resolved if it exists."""
-        d = self.directory.rstrip("/") or "/"
-        return os.path.realpath(d) if os.path.exists(d) else d
+        """The directory without a trailing slash; resolved only when mountinfo does not list it as is
+        (resolving stats it, which hangs on a dead NFS server)."""
+        if self._mountpoint is None:
+            d = self.directory.rstrip("/") or "/"
+            if not any(m.mountpoint == d for m in self.mounts()) and os.path.exists(d):
+                d = os.path.realpath(d)
+            self._mountpoint = d
+        return self._mountpoint
+
+    _mountpoint: str | None = None
+
+    def mounts(self):
+        """The mounts this agent's process sees (/proc/self/mountinfo)."""
+        from agents.tools import mounts, system_path
+
+        path = system_path(self.env, "proc") + "/self/mountinfo"
+        try:
+            return mounts.mounts(path)
+        except OSError as e:
+            raise OcfError(f"cannot read {path}: {e.strerror}") from None
 
     @property
     def is_bind(self) -> bool:
@@ -79,8 +137,20 @@ class Filesystem(Agent):
         """A network filesystem (NFS, CIFS...)."""
         return self.fstype in NETWORK
 
+    @property
+    def is_block(self) -> bool:
+        """Whether the device is expected to be a block device (or UUID=/LABEL= naming one)."""
+        return not self.is_network and not self.is_bind and self.fstype not in ("none", "tmpfs")
+
+    _resolved: str | None = None
+
     def resolve_device(self) -> str:
-        """The device path: UUID=/LABEL= resolved through /dev/disk or blkid."""
+        """The device path: UUID=/LABEL= resolved through /dev/disk or blkid (once per action)."""
+        if self._resolved is None:
+            self._resolved = self._resolve()
+        return self._resolved
+
+    def _resolve(self) -> str:
         dev = self.device
         for key, d in (("UUID=", "by-uuid"), ("LABEL=", "by-label")):
             if dev.upper().startswith(key):
@@ -95,8 +165,16 @@ class Filesystem(Agent):
         return dev
 
     def check_config(self) -> None:
-        """Rules that hold on every node."""
-        if self.mountpoint == "/":
+        """Rules that hold on every node.
+
+        The status file prefix and the signals are not needed to find and unmount our mount: a bad one
+        must not turn a stop into "misconfigured, success" while mounted. Stop meets them where it uses
+        them (a bad signal fails it, a bad prefix skips the status file); every other action refuses them."""
+        if self.action != "stop":
+            problems = [f"parameter {name}={value!r}: {why}" for name, value, why in self._tunable_problems()]
+            if problems:
+                raise ConfigError("; ".join(problems))
+        if self.mountpoint == "/":  # also through a symlink: stop would unmount everything below /
             raise ConfigError("directory must not be /")
         if self.is_clone and self.fstype not in CLUSTER_SAFE and not self.force_clones:
             if "ro" in (self.options or "").split(","):
@@ -105,62 +183,79 @@ class Filesystem(Agent):
                 raise ConfigError(f"DANGER: {self.fstype} is not cluster-aware and must not be cloned "
                                   "(set force_clones to override)")
 
+    def _tunable_problems(self) -> list[tuple[str, str, str]]:
+        out = []
+        why = prefix_problem(self.statusfile_prefix)
+        if why:
+            out.append(("statusfile_prefix", self.statusfile_prefix, why))
+        for name in ("term_signals", "kill_signals"):
+            words = self.param(name)
+            names, bad = signal_names(words)
+            if bad or not names:
+                out.append((name, " ".join(words), f"unknown signal {bad[0]}" if bad else "no signal given"))
+        return out
+
     def environment_problems(self) -> list[OcfError]:
-        """validate-all level 10: tools, the filesystem type and the device."""
+        """validate-all level 10: the tools. A device or bind source that this node cannot see is only a
+        warning, as in the reference agent: it appears with promotion (a DRBD Secondary, an iSCSI LUN
+        logged in by another resource, a directory on another cluster filesystem), and pcs runs
+        validate-all on whichever node creates the resource."""
         from ocf.exec import which
 
         problems: list[OcfError] = []
         for tool in ("mount", "umount"):
             if not which(tool):
                 problems.append(NotInstalledError(f"{tool} is not installed"))
-        if not self.is_network and not self.is_bind and self.fstype != "none":
+        if self.is_block:
             try:
                 dev = self.resolve_device()
                 if not os.path.exists(dev):
-                    problems.append(NotInstalledError(f"device {dev} does not exist"))
+                    self.log.warning(f"device {dev} does not exist on this node (yet)")
             except OcfError as e:
-                problems.append(e)
+                self.log.warning(f"{e.reason} on this node (yet)")
         if self.is_bind and not os.path.isdir(self.device):
-            problems.append(NotInstalledError(f"bind source {self.device} is not a directory"))
+            self.log.warning(f"bind source {self.device} is not a directory on this node (yet)")
         return problems
 
     # ----- what is mounted ------------------------------------------------------------------
 
-    def _matches(self, m) -> bool:
-        """Whether mount m is the configured device."""
+    def _owns(self, m) -> bool | None:
+        """Whether mount m is the configured device: True, False (provably another one), or None when
+        that cannot be told (the device has vanished or cannot be resolved)."""
+        import stat
+
         dev = self.device
         if self.is_network:
             return m.source.rstrip("/") == dev.rstrip("/")
         if self.is_bind:
             try:
-                st = os.stat(dev)
+                return m.dev == os.stat(dev).st_dev
             except OSError:
-                return False
-            return m.dev == st.st_dev
+                return None
+        if m.source == dev:
+            return True
         try:
             resolved = self.resolve_device()
             st = os.stat(resolved)
         except (OSError, OcfError):
-            return m.source == dev
-        import stat
-
+            return None
         if stat.S_ISBLK(st.st_mode):
-            return m.dev == st.st_rdev
+            # btrfs shows an anonymous device number in mountinfo: its source still names the device.
+            return m.dev == st.st_rdev or os.path.realpath(m.source) == resolved
         if stat.S_ISREG(st.st_mode) and m.source.startswith("/dev/loop"):
             name = os.path.basename(m.source)
             try:
                 with open(f"/sys/block/{name}/loop/backing_file", encoding="utf-8") as f:
                     return os.path.realpath(f.read().strip()) == os.path.realpath(resolved)
             except OSError:
-                return False
-        return m.source == dev
+                return None
+        return False
 
     def mounted_here(self):
-        """The topmost mount on the mount point, or None."""
+        """The mount visible on the mount point, or None."""
         from agents.tools import mounts
 
-        here = [m for m in mounts.mounts() if m.mountpoint == self.mountpoint]
-        return here[-1] if here else None
+        return mounts.top(self.mounts(), self.mountpoint)
 
     # ----- actions --------------------------------------------------------------------------
 
@@ -172,33 +267,39 @@ class Filesystem(Agent):
         mp = self.mountpoint
         top = self.mounted_here()
         if top is not None:
-            if self._matches(top):
+            owned = self._owns(top)
+            if owned:
                 return Rc.SUCCESS
-            raise OcfError(f"{mp} already has {top.source} ({top.fstype}) mounted, not {self.device}")
-        nested = mounts.below(mounts.mounts(), mp)
+            raise OcfError(f"{mp} already has {top.source} ({top.fstype}) mounted, "
+                           + ("not " if owned is False else "which cannot be told apart from ") + self.device)
+        nested = mounts.below(self.mounts(), mp)
         if nested:
             raise OcfError(f"{nested[0].mountpoint} is mounted below {mp}: refusing to mount over it")
         device = self.device
-        if not self.is_network and not self.is_bind and self.fstype != "none":
+        if self.is_block:
             device = self.resolve_device()
             if not os.path.exists(device):
                 raise NotInstalledError(f"device {device} does not exist")
-            for m in mounts.mounts():
-                if m.mountpoint != mp and self._matches(m) and "bind" not in (self.options or ""):
+            for m in self.mounts():
+                if m.mountpoint != mp and self._owns(m):
                     raise OcfError(f"device {device} is busy: already mounted on {m.mountpoint}")
             self._ensure_fstype()
             self._fsck(device)
-        os.makedirs(mp, exist_ok=True)
+        try:
+            os.makedirs(mp, exist_ok=True)
+        except OSError as e:
+            raise OcfError(f"cannot create the mount point {mp}: {e.strerror}") from None
         argv = ["mount"]
-        if self.fstype and self.fstype != "none":
+        if self.fstype != "none":
             argv += ["-t", self.fstype]
         opts = self.options or ""
         if opts:
             argv += ["-o", opts]
-        self.run([*argv, device, mp])
+        # mount(8) takes what follows "--" as source and target, never as options.
+        self.run([*argv, "--", device, mp])
         if self.is_bind and "ro" in opts.split(","):
             # A bind mount ignores ro until it is remounted (mount(8), "bind mount operation").
-            self.run(["mount", "-o", "remount,bind,ro", mp])
+            self.run(["mount", "-o", "remount,bind,ro", "--", mp])
         self.log.info(f"mounted {device} on {mp}")
         return Rc.SUCCESS
 
@@ -207,15 +308,16 @@ class Filesystem(Agent):
             with open("/proc/filesystems", encoding="ascii") as f:
                 return any(line.split()[-1] == self.fstype for line in f if line.strip())
 
-        if not self.fstype or known():
+        if known():
             return
-        self.run(["modprobe", "-q", self.fstype], ok=(0, 1))
+        self.run(["modprobe", "-q", "--", self.fstype], ok=(0, 1))
         if not known():
             raise NotInstalledError(f"filesystem type {self.fstype} is not supported by this kernel")
 
     def _fsck(self, device: str) -> None:
         if self.run_fsck == "no" or (self.run_fsck == "auto" and self.fstype in NO_FSCK):
             return
+        # No "--" here: fsck(8) hands what follows it to the checker. The device cannot start with "-" (_Device).
         r = self.run(["fsck", "-t", self.fstype, "-p", device], ok=tuple(range(256)))
         if r.returncode >= 4:
             raise OcfError(f"fsck of {device} failed (exit {r.returncode}): {r.stderr.strip() or r.stdout.strip()}")
@@ -224,42 +326,64 @@ class Filesystem(Agent):
 
     @action(timeout=60)
     def stop(self) -> int:
-        """Unmount nested mounts and the mount point, signalling holders within the deadline."""
+        """Unmount our mount on the directory (and what is mounted below it), signalling only holders of
+        files under it, within the deadline. Other mounts of the same filesystem (bind mounts such as
+        /run/netns, an admin's own) are not ours and are left alone."""
         from agents.tools import mounts
 
         mp = self.mountpoint
-        top = self.mounted_here()
-        if top is None:
+        all_mounts = self.mounts()
+        here = [m for m in all_mounts if m.mountpoint == mp]
+        if not here:
             return Rc.SUCCESS
-        self._remove_status_file()
-        all_mounts = mounts.mounts()
-        targets = [m.mountpoint for m in mounts.below(all_mounts, mp)]
+        top = mounts.top(all_mounts, mp)
+        verdict = self._owns(top)
+        if verdict is False:
+            if any(self._owns(m) is not False for m in here if m is not top):
+                raise OcfError(f"{top.source} ({top.fstype}) is mounted on {mp} over {self.device}: refusing to "
+                               "unmount what is not ours")
+            self.log.warning(f"{mp} has {top.source} ({top.fstype}) mounted, not {self.device}: not ours, left "
+                             "alone")
+            return Rc.SUCCESS
+        if verdict is None:
+            self.log.warning(f"cannot tell whether {top.source} on {mp} is {self.device} (the device cannot be "
+                             "resolved): unmounting it as ours")
         if not self.is_network:
-            # Bind mounts of the same filesystem elsewhere keep the device busy too.
-            targets += [m.mountpoint for m in all_mounts
-                        if (m.major, m.minor) == (top.major, top.minor) and m.mountpoint != mp
-                        and not m.mountpoint.startswith(mp + "/") and m.root != "/"]
-        targets.append(mp)
+            self._remove_status_file()  # never touch a network filesystem that may be hung
         budget_end = time.monotonic() + 6 if self.fast_stop else None
-        for target in targets:
-            self._unmount(target, budget_end)
+        for nested in mounts.below(all_mounts, mp):
+            self._unmount(nested, budget_end)
+        self._unmount(top, budget_end)
         self.log.info(f"unmounted {mp}")
+        others = [m.mountpoint for m in self.mounts() if (m.major, m.minor) == (top.major, top.minor)]
+        if others:
+            self.log.warning(f"the filesystem of {top.source} is still in use through mounts that are not ours: "
+                             + ", ".join(others[:10]))
         return Rc.SUCCESS
 
-    def _still_mounted(self, target: str) -> bool:
-        from agents.tools import mounts
+    def _still_mounted(self, target) -> bool:
+        return any(m.mount_id == target.mount_id for m in self.mounts())
 
-        return any(m.mountpoint == target for m in mounts.mounts())
+    def _umount(self, argv: list[str], target):
+        try:
+            return self.run(argv, ok=tuple(range(256)), timeout=max(1.0, min(10.0, self.deadline.remaining())))
+        except NotInstalledError as e:
+            # Not "nothing can be running": the mount is there and stays there.
+            raise OcfError(f"{e.reason}: {target.mountpoint} is still mounted") from None
 
-    def _unmount(self, target: str, budget_end: float | None) -> None:
+    def _unmount(self, target, budget_end: float | None) -> None:
+        """Unmount exactly the mount target (matched by its mount ID), signalling its holders."""
         from agents.tools import holders
 
-        argv = ["umount"] + (["-f"] if self.is_network else []) + [target]
-        signals = [(s, "term") for s in self.term_signals] + [(s, "kill") for s in self.kill_signals]
+        argv = ["umount", *(["-f"] if self.is_network else []), "--", target.mountpoint]
+        signals, bad = signal_names([*self.term_signals, *self.kill_signals])
+        if bad:
+            self.log.warning(f"ignoring what names no signal in term_signals/kill_signals: {' '.join(bad)}")
+        signals = signals or ["TERM", "KILL"]
         round_no = 0
         survivors: dict[int, str] = {}
         while True:
-            r = self.run(argv, ok=tuple(range(256)), timeout=max(1.0, min(10.0, self.deadline.remaining())))
+            r = self._umount(argv, target)
             if not self._still_mounted(target):
                 return
             left = self.deadline.remaining()
@@ -270,10 +394,10 @@ class Filesystem(Agent):
             if self.force_unmount == "false":
                 time.sleep(min(self.signal_delay, left))
                 continue
-            survivors = {pid: how for pid, how in holders.holders(target).items() if not holders.is_protected(pid)}
+            survivors = {pid: how for pid, how in holders.holders(target.mountpoint, target.mount_id).items()
+                         if not holders.is_protected(pid)}
             if survivors:
-                sig = signals[min(round_no, len(signals) - 1)][0]
-                self._signal(survivors, sig, target)
+                self._signal(survivors, signals[min(round_no, len(signals) - 1)], target.mountpoint)
                 round_no += 1
                 # Retry the unmount as soon as the signalled holders are gone, at most signal_delay later.
                 wait_end = time.monotonic() + min(self.signal_delay, max(left - 0.2, 0))
@@ -281,48 +405,62 @@ class Filesystem(Agent):
                     time.sleep(0.02)
             else:
                 time.sleep(min(0.1, max(left - 0.2, 0)))
-        survivors = {pid: how for pid, how in holders.holders(target).items()}
+        survivors = holders.holders(target.mountpoint, target.mount_id)
         named = ", ".join(f"{holders.comm(p) or '?'}[{p}] ({how})" for p, how in sorted(survivors.items())[:10])
         detail = r.stderr.strip() if r.returncode else ""
-        raise OcfError(f"could not unmount {target} before the deadline"
+        raise OcfError(f"could not unmount {target.mountpoint} before the deadline"
                        + (f": still held by {named}" if named else (f": {detail}" if detail else "")))
 
     def _signal(self, pids: dict[int, str], sig: str, target: str) -> None:
         import signal as _signal
 
-        num = getattr(_signal, "SIG" + sig.upper().removeprefix("SIG"), None)
-        if num is None:
-            raise ConfigError(f"unknown signal {sig}")
+        num = getattr(_signal, "SIG" + sig, None) or _signal.SIGKILL  # SIGNALS names Linux's; IOT etc. are aliases
         from agents.tools.holders import comm
 
-        self.log.info(f"sending SIG{sig.upper().removeprefix('SIG')} to holders of {target}: "
-                      + ", ".join(f"{comm(p)}[{p}]" for p in sorted(pids)))
+        self.log.info(f"sending SIG{sig} to holders of {target}: " + ", ".join(f"{comm(p)}[{p}]" for p in sorted(pids)))
         for pid in pids:
             try:
                 os.kill(pid, num)
             except ProcessLookupError:
                 pass
 
+    # Pacemaker tells recurring operations apart by name and interval only, and pcs renumbers (with a
+    # warning) monitors that share one: each depth gets its own interval, depth 0 the reference agent's.
     @action(timeout=40, interval=20, depth=0)
-    @action(timeout=40, interval=20, depth=10)
-    @action(timeout=40, interval=20, depth=20)
+    @action(timeout=40, interval=21, depth=10)
+    @action(timeout=40, interval=22, depth=20)
     def monitor(self) -> int:
         """Depth 0: the configured device is mounted on the directory; 10: it reads; 20: it writes."""
         top = self.mounted_here()
         if top is None:
             return Rc.NOT_RUNNING
-        if not self._matches(top):
+        owned = self._owns(top)
+        if owned is False:
             raise OcfError(f"{self.mountpoint} has {top.source} ({top.fstype}) mounted, not {self.device}")
+        if owned is None:
+            # Never a guess: something is mounted where ours belongs; a failure makes the cluster stop it.
+            raise OcfError(f"{self.mountpoint} has {top.source} ({top.fstype}) mounted and {self.device} cannot be "
+                           "resolved to tell whether it is ours")
         level = self.check_level
         if level >= 10:
             self._read_device()
         if level >= 20:
-            self._write_status_file()
+            if "ro" in (self.options or "").split(","):
+                # Mounted read-only on purpose: there is nothing to write (pcs configures the depth-20 monitor
+                # for every Filesystem it creates). A filesystem that the kernel turned read-only still fails.
+                self.log.debug(f"{self.mountpoint} is mounted ro: depth 20 checks what depth 10 checks")
+            else:
+                self._write_status_file()
         return Rc.SUCCESS
 
     def _read_device(self) -> None:
         import stat
 
+        if not self.is_block:
+            # NFS, CIFS, bind mounts, tmpfs: there is no device of ours to read (pcs configures depth 10 and
+            # 20 monitors for every Filesystem it creates).
+            self.log.debug(f"{self.device} is not a block device: depth 10 is a no-op")
+            return
         try:
             dev = self.resolve_device()
             if not stat.S_ISBLK(os.stat(dev).st_mode):
@@ -336,17 +474,24 @@ class Filesystem(Agent):
         inst = self.instance
         clone = self.env.get("OCF_RESKEY_CRM_meta_clone", "")
         name = f"{inst}_{clone}" if clone and ":" not in inst else inst
-        return os.path.join(self.mountpoint, f"{self.statusfile_prefix}{name}_{os.uname().nodename}")
+        # One file name: an instance name (ocfkit run, a wrapper) with "/" cannot lead out of the mount point.
+        name = f"{name}_{os.uname().nodename}".replace("/", "_")
+        return os.path.join(self.mountpoint, f"{self.statusfile_prefix}{name}")
 
     def _write_status_file(self) -> None:
         p = self._status_path()
-        os.makedirs(os.path.dirname(p), exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+        except OSError as e:
+            raise OcfError(f"cannot create the status directory {os.path.dirname(p)}: {e.strerror}") from None
         payload = f"{self.instance} {time.time():.3f}\n".encode()
         got = _direct_io(p, payload)
         if got != payload:
             raise OcfError(f"status file {p} read back differently")
 
     def _remove_status_file(self) -> None:
+        if prefix_problem(self.statusfile_prefix):
+            return  # it could lead out of the mount point (only stop gets here with such a prefix)
         try:
             os.unlink(self._status_path())
         except OSError:

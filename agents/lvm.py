@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from agents.tools.lvm import lv_name, vg_name
+from agents.tools.lvm import tag as lvm_tag
 from ocf.agent import Agent, action
-from ocf.errors import ArgsError, ConfigError, OcfError, Rc
-from ocf.params import Param, boolean, choice, string
+from ocf.errors import ArgsError, ConfigError, NotInstalledError, OcfError, Rc
+from ocf.params import Param, boolean, choice
 
 
 def _lv_state(run, vgname: str, lvname: str = "", *, extra: str = "") -> tuple[int, list[dict[str, str]]]:
@@ -27,6 +29,26 @@ def _in_kernel(env, vgname: str, lvname: str = ""):
     return [k for k in found if k.vg == vgname and (not lvname or k.lv == lvname)]
 
 
+def _no_lvs(vgname: str) -> ConfigError:
+    # The VG's metadata is the same on every node: no node could ever report it running (ClusterLabs'
+    # LVM-activate refuses it with rc 6 too).
+    return ConfigError(f"volume group {vgname} has no logical volume: nothing to activate, and the monitor "
+                       "could never report it running")
+
+
+def _without_lvm(e: NotInstalledError, what: str, kernel) -> OcfError:
+    """A stop or monitor that cannot ask LVM while the kernel shows (or may show) active LVs fails: it cannot
+    prove that nothing is active."""
+    seen = f"{len(kernel)} device-mapper device(s) of it are active" if kernel else "sysfs cannot tell what is active"
+    return OcfError(f"{e.reason}: cannot tell whether {what} is active ({seen})")
+
+
+def _unknown_to_lvm(what: str, kernel) -> OcfError:
+    """The kernel has device-mapper devices that lvm does not report (a PV gone, metadata unreadable): neither
+    running nor stopped can be said."""
+    return OcfError(f"the kernel has {len(kernel)} device-mapper device(s) of {what}, which lvm does not report")
+
+
 def _check_open(run, vgname: str, lvname: str = "") -> None:
     from agents.tools import lvm
 
@@ -46,11 +68,11 @@ class LVM(Agent):
 
     shortdesc = "Controls the availability of an LVM Volume Group"
 
-    volgrpname = Param(string, required=True, unique=True, shortdesc="Volume group name",
+    volgrpname = Param(vg_name, required=True, unique=True, shortdesc="Volume group name",
                        longdesc="The name of the volume group.")
     exclusive = Param(boolean, default="false", shortdesc="Exclusive activation",
                       longdesc="Activate the VG on this node only, through the ownership tag.")
-    tag = Param(string, default="pacemaker", shortdesc="Exclusive activation tag",
+    tag = Param(lvm_tag, default="pacemaker", shortdesc="Exclusive activation tag",
                 longdesc="The tag that marks ownership in exclusive mode.")
     partial_activation = Param(boolean, default="false", shortdesc="Activate with missing PVs",
                                longdesc="Activate even when physical volumes are missing (--activationmode "
@@ -68,42 +90,60 @@ class LVM(Agent):
 
     @action(timeout=30)
     def start(self) -> int:
-        """Activate the VG (tagging it first in exclusive mode)."""
+        """Activate the VG (tagging it first in exclusive mode); a VG without LVs is refused."""
+        from agents.tools import lvm
+
         vg = self._vg()
         if vg is None:
             raise ArgsError(f"volume group {self.volgrpname} not found")
         if vg.get("vg_missing_pv_count", "0") not in ("", "0") and not self.partial_activation:
             raise OcfError(f"volume group {self.volgrpname} is missing {vg['vg_missing_pv_count']} physical "
                            "volume(s); set partial_activation to activate anyway")
-        argv = ["lvm", "vgchange", "-ay", self.volgrpname]
+        if not lvm.lvs(self.run, self.volgrpname):
+            raise _no_lvs(self.volgrpname)
+        argv = ["lvm", "vgchange", "-ay", "--", self.volgrpname]
         if self.exclusive:
             tags = [t for t in vg.get("vg_tags", "").split(",") if t]
             for t in tags:
                 if t != self.tag:
-                    self.run(["lvm", "vgchange", "--deltag", t, self.volgrpname])
+                    self.run(["lvm", "vgchange", "--deltag", t, "--", self.volgrpname])
             if self.tag not in tags:
-                self.run(["lvm", "vgchange", "--addtag", self.tag, self.volgrpname])
+                self.run(["lvm", "vgchange", "--addtag", self.tag, "--", self.volgrpname])
             argv = ["lvm", "vgchange", "-ay", "--config", f'activation{{volume_list=["@{self.tag}"]}}',
-                    self.volgrpname]
+                    "--", self.volgrpname]
         if self.partial_activation:
             argv[3:3] = ["--activationmode", "partial"]
         self.run(argv)
         total, active = _lv_state(self.run, self.volgrpname)
-        if total and len(active) < total:
+        if not total or len(active) < total:
             raise OcfError(f"volume group {self.volgrpname}: {len(active)} of {total} logical volumes active")
         return Rc.SUCCESS
 
     @action(timeout=30)
     def stop(self) -> int:
-        """Deactivate the VG; fails with a reason while an LV is open."""
-        vg = self._vg()
-        if vg is None:
+        """Deactivate the VG; fails with a reason while an LV is open.
+
+        No device-mapper device of the VG in sysfs proves that nothing is active, without lvm (which
+        may be missing); otherwise only LVM's own report decides."""
+        kernel = _in_kernel(self.env, self.volgrpname)
+        if kernel == []:
             return Rc.SUCCESS
-        total, active = _lv_state(self.run, self.volgrpname)
+        try:
+            return self._deactivate(kernel)
+        except NotInstalledError as e:
+            raise _without_lvm(e, f"volume group {self.volgrpname}", kernel) from None
+
+    def _deactivate(self, kernel) -> int:
+        if self._vg() is None:
+            if kernel:
+                raise OcfError(f"lvm finds no volume group {self.volgrpname}, yet the kernel has {len(kernel)} of "
+                               "its device-mapper devices: they cannot be deactivated through LVM")
+            return Rc.SUCCESS
+        _total, active = _lv_state(self.run, self.volgrpname)
         if not active:
             return Rc.SUCCESS
         _check_open(self.run, self.volgrpname)
-        self.run(["lvm", "vgchange", "-an", self.volgrpname])
+        self.run(["lvm", "vgchange", "-an", "--", self.volgrpname])
         _total, active = _lv_state(self.run, self.volgrpname)
         if active:
             raise OcfError(f"volume group {self.volgrpname}: {', '.join(lv['lv_name'] for lv in active)} still active")
@@ -115,9 +155,17 @@ class LVM(Agent):
 
         The kernel's device-mapper table (sysfs) answers "none active" without a child process; whether
         every LV is active, and the tag, come from one lvs report."""
-        if _in_kernel(self.env, self.volgrpname) == []:
+        kernel = _in_kernel(self.env, self.volgrpname)
+        if kernel == []:
             return Rc.NOT_RUNNING
-        total, active = _lv_state(self.run, self.volgrpname, extra="vg_tags")
+        try:
+            total, active = _lv_state(self.run, self.volgrpname, extra="vg_tags")
+        except NotInstalledError as e:
+            if kernel:  # a probe must not say "not running" while the kernel shows its devices
+                raise _without_lvm(e, f"volume group {self.volgrpname}", kernel) from None
+            raise
+        if kernel and not total:
+            raise _unknown_to_lvm(self.volgrpname, kernel)
         if not active:
             return Rc.NOT_RUNNING
         if len(active) < total:
@@ -142,15 +190,15 @@ class LVMActivate(Agent):
     name = "LVM-activate"
     shortdesc = "Activates a volume group or a logical volume exclusively"
 
-    vgname = Param(string, required=True, shortdesc="Volume group name", longdesc="The volume group.")
-    lvname = Param(string, shortdesc="Logical volume name", longdesc="Only this LV (default: the whole VG).")
+    vgname = Param(vg_name, required=True, shortdesc="Volume group name", longdesc="The volume group.")
+    lvname = Param(lv_name, shortdesc="Logical volume name", longdesc="Only this LV (default: the whole VG).")
     vg_access_mode = Param(choice("system_id", "tagging", "lvmlockd", "clvmd"), required=True,
                            shortdesc="How the VG is protected",
                            longdesc="system_id: the VG belongs to one node's LVM system ID; tagging: a tag and "
                                     "lvm.conf's volume_list. lvmlockd and clvmd are not supported by ocfkit.")
     activation_mode = Param(choice("exclusive", "shared"), default="exclusive", shortdesc="Activation mode",
                             longdesc="exclusive (shared needs lvmlockd or clvmd, which ocfkit does not support).")
-    tag = Param(string, default="pacemaker", shortdesc="Tag for tagging mode", longdesc="The ownership tag.")
+    tag = Param(lvm_tag, default="pacemaker", shortdesc="Tag for tagging mode", longdesc="The ownership tag.")
     partial_activation = Param(boolean, default="false", shortdesc="Activate with missing PVs",
                                longdesc="Activate even when physical volumes are missing.")
 
@@ -166,12 +214,25 @@ class LVMActivate(Agent):
         return f"{self.vgname}/{self.lvname}" if self.lvname else self.vgname
 
     def environment_problems(self) -> list[OcfError]:
-        """validate-all level 10: the VG and what the access mode needs."""
+        """validate-all level 10: what the access mode needs on this node, and the VG where this node sees
+        it. A VG this node cannot see is only a warning: on a DRBD Secondary its PV appears with promotion,
+        and pcs runs validate-all on whichever node creates the resource."""
+        from agents.tools import lvm
+
+        problems: list[OcfError] = []
         try:
-            self._validate()
+            vg = lvm.vg(self.run, self.vgname)
+            if vg is None:
+                self.log.warning(f"volume group {self.vgname} is not visible on this node (yet)")
+            else:
+                self._check_vg(vg)
         except OcfError as e:
-            return [e]
-        return []
+            problems.append(e)
+        try:
+            self._check_node()
+        except OcfError as e:
+            problems.append(e)
+        return problems
 
     def _validate(self) -> dict[str, str]:
         from agents.tools import lvm
@@ -179,12 +240,28 @@ class LVMActivate(Agent):
         vg = lvm.vg(self.run, self.vgname)
         if vg is None:
             raise ArgsError(f"volume group {self.vgname} not found")
+        self._check_vg(vg)
+        self._check_node()
+        return vg
+
+    def _check_vg(self, vg: dict[str, str]) -> None:
+        """The VG's metadata matches the access mode and holds what is to be activated."""
+        from agents.tools import lvm
+
         lock = vg.get("vg_lock_type", "")
         if lock in ("dlm", "sanlock") or vg.get("vg_attr", "")[5:6] == "c":
             raise ConfigError(f"volume group {self.vgname} is shared ({lock or 'clustered'}), which "
                               f"vg_access_mode={self.vg_access_mode} does not match")
-        if self.lvname and self.lvname not in {lv["lv_name"] for lv in lvm.lvs(self.run, self.vgname)}:
+        names = {lv.get("lv_name") for lv in lvm.lvs(self.run, self.vgname)}
+        if not names:
+            raise _no_lvs(self.vgname)
+        if self.lvname and self.lvname not in names:
             raise ConfigError(f"logical volume {self.lvname} is not in {self.vgname}")
+
+    def _check_node(self) -> None:
+        """This node's LVM configuration provides the access mode's ownership mechanism."""
+        from agents.tools import lvm
+
         if self.vg_access_mode == "system_id":
             if not lvm.local_system_id(self.run):
                 raise ArgsError("vg_access_mode=system_id needs a system ID on this node: set global/"
@@ -197,7 +274,6 @@ class LVMActivate(Agent):
             if f'"@{self.tag}"' in vl or f'"{self.vgname}"' in vl:
                 raise ArgsError(f"volume_list in lvm.conf must not contain @{self.tag} or {self.vgname}: every node "
                                 "could activate the VG")
-        return vg
 
     @action(timeout=90)
     def start(self) -> int:
@@ -216,17 +292,17 @@ class LVMActivate(Agent):
                 # The previous owner failed (the cluster fenced it): take the VG over.
                 self.log.info(f"taking {self.vgname} over from system ID {owner or '(none)'}")
                 cfg = f'local/extra_system_ids=["{owner}"]' if owner else "local/extra_system_ids=[]"
-                self.run(["lvm", "vgchange", "-y", "--config", cfg, "--systemid", mine, self.vgname])
-            self.run(["lvm", "lvchange", "-ay", *extra, self._target()])
+                self.run(["lvm", "vgchange", "-y", "--config", cfg, "--systemid", mine, "--", self.vgname])
+            self.run(["lvm", "lvchange", "-ay", *extra, "--", self._target()])
         else:
             tags = [t for t in vg.get("vg_tags", "").split(",") if t]
             for t in tags:
                 if t != self.tag:
-                    self.run(["lvm", "vgchange", "--deltag", t, self.vgname])
+                    self.run(["lvm", "vgchange", "--deltag", t, "--", self.vgname])
             if self.tag not in tags:
-                self.run(["lvm", "vgchange", "--addtag", self.tag, self.vgname])
+                self.run(["lvm", "vgchange", "--addtag", self.tag, "--", self.vgname])
             self.run(["lvm", "lvchange", "-ay", *extra, "--config", f'activation{{volume_list=["@{self.tag}"]}}',
-                      self._target()])
+                      "--", self._target()])
         total, active = _lv_state(self.run, self.vgname, self.lvname or "")
         if not total or len(active) < total:
             raise OcfError(f"{self._target()}: {len(active)} of {total} logical volumes active after activation")
@@ -234,17 +310,33 @@ class LVMActivate(Agent):
 
     @action(timeout=90)
     def stop(self) -> int:
-        """Deactivate (tagging: and remove the tag); fails with a reason while an LV is open."""
+        """Deactivate (tagging: and then remove the tag); fails with a reason while an LV is open.
+
+        No device-mapper device of ours in sysfs proves that nothing is active here, without lvm; then the
+        tag, which is in the VG's shared metadata, is left to the node that may have it active."""
+        kernel = _in_kernel(self.env, self.vgname, self.lvname or "")
+        if kernel == []:
+            return Rc.SUCCESS
+        try:
+            return self._deactivate(kernel)
+        except NotInstalledError as e:
+            raise _without_lvm(e, self._target(), kernel) from None
+
+    def _deactivate(self, kernel) -> int:
         from agents.tools import lvm
 
         if lvm.vg(self.run, self.vgname) is None:
+            if kernel:
+                raise OcfError(f"lvm finds no volume group {self.vgname}, yet the kernel has {len(kernel)} of its "
+                               "device-mapper devices: they cannot be deactivated through LVM")
             return Rc.SUCCESS
         _total, active = _lv_state(self.run, self.vgname, self.lvname or "")
-        if active:
-            _check_open(self.run, self.vgname, self.lvname or "")
-            self.run(["lvm", "lvchange", "-an", self._target()])
+        if not active:
+            return Rc.SUCCESS
+        _check_open(self.run, self.vgname, self.lvname or "")
+        self.run(["lvm", "lvchange", "-an", "--", self._target()])
         if self.vg_access_mode == "tagging":
-            self.run(["lvm", "vgchange", "--deltag", self.tag, self.vgname], ok=(0, 5))
+            self.run(["lvm", "vgchange", "--deltag", self.tag, "--", self.vgname], ok=(0, 5))
         _total, active = _lv_state(self.run, self.vgname, self.lvname or "")
         if active:
             raise OcfError(f"{self._target()}: still active after deactivation")
@@ -262,7 +354,14 @@ class LVMActivate(Agent):
             return Rc.NOT_RUNNING
         if mine and self.lvname and any(k.layer == "" and k.live for k in mine):
             return Rc.SUCCESS
-        total, active = _lv_state(self.run, self.vgname, self.lvname or "")
+        try:
+            total, active = _lv_state(self.run, self.vgname, self.lvname or "")
+        except NotInstalledError as e:
+            if mine:  # a probe must not say "not running" while the kernel shows our devices
+                raise _without_lvm(e, self._target(), mine) from None
+            raise
+        if mine and not total:
+            raise _unknown_to_lvm(self._target(), mine)
         if not active:
             return Rc.NOT_RUNNING
         if len(active) < total:

@@ -22,8 +22,23 @@ def _under(path: str, mountpoint: str) -> bool:
     return path == mountpoint or path.startswith(mountpoint.rstrip("/") + "/")
 
 
-def holds(pid: int, mountpoint: str) -> str:
-    """How pid holds mountpoint ("cwd", "root", "exe", "fd", "map") or "" if it does not."""
+def _fd_mount_id(pid: int, fd: str) -> int | None:
+    """The mount ID an open file lives on (/proc/PID/fdinfo/FD mnt_id), None when unknown."""
+    try:
+        with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("mnt_id:"):
+                    return int(line.split(":", 1)[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def holds(pid: int, mountpoint: str, mount_id: int | None = None) -> str:
+    """How pid holds mountpoint ("cwd", "root", "exe", "fd", "map") or "" if it does not.
+
+    With mount_id, an open file whose fdinfo names another mount (a mount stacked on the same path in
+    between) does not count."""
     base = f"/proc/{pid}"
     for what in ("cwd", "root", "exe"):
         try:
@@ -38,7 +53,8 @@ def holds(pid: int, mountpoint: str) -> str:
     try:
         for fd in os.listdir(f"{base}/fd"):
             try:
-                if _under(os.readlink(f"{base}/fd/{fd}"), mountpoint):
+                if _under(os.readlink(f"{base}/fd/{fd}"), mountpoint) and (
+                        mount_id is None or _fd_mount_id(pid, fd) in (mount_id, None)):
                     return "fd"
             except OSError:
                 continue
@@ -64,8 +80,11 @@ def comm(pid: int) -> str:
         return ""
 
 
-def holders(mountpoint: str) -> dict[int, str]:
-    """pid -> how it holds mountpoint, for every process in our mount namespace."""
+def holders(mountpoint: str, mount_id: int | None = None) -> dict[int, str]:
+    """pid -> how it holds mountpoint, for every process in our mount namespace.
+
+    Only paths under mountpoint count: the kernel names a file by the mount it was reached through,
+    so a holder of the same filesystem through another bind mount is not one of them."""
     me = os.getpid()
     try:
         my_ns = os.readlink("/proc/self/ns/mnt")
@@ -83,7 +102,7 @@ def holders(mountpoint: str) -> dict[int, str]:
                 continue  # paths of another mount namespace mean something else
         except OSError:
             continue
-        how = holds(pid, mountpoint)
+        how = holds(pid, mountpoint, mount_id)
         if how:
             out[pid] = how
     return out

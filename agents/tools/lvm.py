@@ -1,17 +1,86 @@
-"""LVM through `lvm ... --reportformat json`: volume groups and logical volumes as data."""
+"""LVM through `lvm ... --reportformat json`: volume groups and logical volumes as data.
+
+Every name given to lvm comes after "--" (lvm(8), VALID NAMES), so that nothing that reaches it can be
+read as an option; the parameters that carry names are checked against LVM's own rules as well.
+"""
 
 from __future__ import annotations
 
+from ocf.params import Parser
 
-def _report(run, argv: list[str], key: str) -> list[dict[str, str]] | None:
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+_.-")
+_TAG_CHARS = _NAME_CHARS | frozenset("/=!:&#")
+# lvm(8) VALID NAMES: strings an LV name may not contain (LVM's internal sub-LVs), and names it may not
+# start with.
+_LV_RESERVED = ("_cdata", "_cmeta", "_corig", "_iorig", "_mimage", "_mlog", "_pmspare", "_rimage", "_rmeta",
+                "_tdata", "_tmeta", "_vdata", "_vorigin", "_wcorig")
+NAME_MAX = 127  # NAME_LEN 128 with its NUL
+
+
+def name_problem(text: str, *, lv: bool = False) -> str:
+    """Why text is not a valid VG (or LV) name by lvm(8)'s rules, "" when it is."""
+    what = "an LV" if lv else "a VG"
+    if not text:
+        return f"{what} name cannot be empty"
+    if text.startswith("-"):
+        return f"{what} name cannot start with '-'"
+    if text in (".", ".."):
+        return f"{what} name cannot be '.' or '..'"
+    if not set(text) <= _NAME_CHARS:
+        return f"{what} name may contain only a-z A-Z 0-9 + _ . -"
+    if len(text) > NAME_MAX:
+        return f"{what} name is longer than {NAME_MAX} characters"
+    if lv:
+        if text.startswith(("snapshot", "pvmove")):
+            return "an LV name cannot start with 'snapshot' or 'pvmove' (reserved by LVM)"
+        reserved = next((r for r in _LV_RESERVED if r in text), "")
+        if reserved:
+            return f"an LV name cannot contain {reserved!r} (reserved by LVM)"
+    return ""
+
+
+def tag_problem(text: str) -> str:
+    """Why text is not a valid LVM tag, "" when it is (LVM's validate_tag)."""
+    if not text or text.startswith("-") or text in (".", ".."):
+        return "a tag cannot be empty, start with '-' or be '.' or '..'"
+    if not set(text) <= _TAG_CHARS:
+        return "a tag may contain only a-z A-Z 0-9 _ + . - / = ! : & #"
+    if len(text) > 1024:
+        return "a tag is longer than 1024 characters"
+    return ""
+
+
+class _Name(Parser):
+    def __init__(self, check) -> None:
+        self.check = check
+
+    def parse(self, text: str) -> str:
+        problem = self.check(text)
+        if problem:
+            raise ValueError(problem)
+        return text
+
+
+vg_name = _Name(name_problem)
+lv_name = _Name(lambda text: name_problem(text, lv=True))
+tag = _Name(tag_problem)
+
+
+def _report(run, command: str, options: list[str], names: list[str], key: str) -> list[dict[str, str]] | None:
     import json  # only LVM's agents pay for it
 
-    r = run(["lvm", *argv, "--reportformat", "json"], ok=(0, 5))
+    r = run(["lvm", command, *options, "--reportformat", "json", "--", *names], ok=(0, 5))
     try:
         data = json.loads(r.stdout or "{}")
-    except ValueError:
-        return None
-    rows = [row for part in data.get("report", []) for row in part.get(key, [])]
+        rows = [row for part in data.get("report", []) for row in part.get(key, [])]
+        if not all(isinstance(row, dict) for row in rows):
+            raise ValueError("a row that is not an object")
+    except (ValueError, AttributeError, TypeError):
+        # Never read as "nothing there": garbage says nothing about what is active.
+        from ocf.errors import OcfError
+
+        raise OcfError(f"lvm {command} printed no JSON report (exit {r.returncode}): "
+                       f"{(r.stderr or r.stdout).strip()[:200]}") from None
     if r.returncode == 5 and not rows:
         return None
     return rows
@@ -19,8 +88,9 @@ def _report(run, argv: list[str], key: str) -> list[dict[str, str]] | None:
 
 def vg(run, name: str) -> dict[str, str] | None:
     """The volume group's name, attr, tags, systemid, lock_type, missing PV count; None if not found."""
-    rows = _report(run, ["vgs", "--foreign", "-o", "vg_name,vg_attr,vg_tags,vg_systemid,vg_lock_type,"
-                                                   "vg_missing_pv_count", name], "vg")
+    rows = _report(run, "vgs", ["--foreign", "-o", "vg_name,vg_attr,vg_tags,vg_systemid,vg_lock_type,"
+                                                   "vg_missing_pv_count"], [name], "vg")
+    rows = [row for row in rows or () if row.get("vg_name") == name]  # never another VG's answer
     return rows[0] if rows else None
 
 
@@ -28,7 +98,7 @@ def lvs(run, vgname: str, *, extra: str = "") -> list[dict[str, str]]:
     """Logical volumes of the VG with lv_attr (5th char a = active, 6th o = open), lv_active, lv_device_open,
     and the extra fields (e.g. vg_tags); [] when the VG does not exist."""
     fields = "lv_name,lv_attr,lv_active,lv_device_open" + (f",{extra}" if extra else "")
-    return _report(run, ["lvs", "--foreign", "-o", fields, vgname], "lv") or []
+    return _report(run, "lvs", ["--foreign", "-o", fields], [vgname], "lv") or []
 
 
 def split_dm_name(name: str) -> tuple[str, str, str]:

@@ -60,6 +60,14 @@ def mounts(path: str = "/proc/self/mountinfo") -> list[Mount]:
         return parse(f.read())
 
 
+def top(all_mounts: list[Mount], mountpoint: str) -> Mount | None:
+    """The mount visible at mountpoint (the one no other mount there is stacked on), or None."""
+    here = [m for m in all_mounts if m.mountpoint == mountpoint]
+    covered = {m.parent_id for m in here}
+    uncovered = [m for m in here if m.mount_id not in covered]
+    return (uncovered or here or [None])[-1]
+
+
 def below(all_mounts: list[Mount], directory: str) -> list[Mount]:
     """Mounts strictly below directory, deepest first."""
     prefix = directory.rstrip("/") + "/"

@@ -156,7 +156,8 @@ def test_200_cycles_leave_no_mount(tmp_path, mns, ext4):
         assert agent(mns, "start", env).returncode == 0
         assert agent(mns, "stop", env).returncode == 0
     assert not mounted(mns, tmp_path / "mnt")
-    assert "ocfk" not in subprocess.run(["findmnt", "-rn"], capture_output=True, text=True).stdout
+    # Nothing of ours on the host (other tests' network namespaces are mounted there under /run/netns).
+    assert str(tmp_path) not in subprocess.run(["findmnt", "-rn"], capture_output=True, text=True).stdout
 
 
 def test_stop_with_100_holders_finishes_within_its_deadline(tmp_path, mns, ext4):
@@ -186,3 +187,121 @@ def test_ocf_tester_passes_on_the_installed_filesystem(tmp_path, mns, ext4):
                        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HA_RSCTMP": str(tmp_path)})
     assert r.returncode == 0, r.stdout + r.stderr
     assert not mounted(mns, tmp_path / "mnt")
+
+
+# ----- ownership: only our own mount, only its holders ----------------------------------------------
+
+def _holder(ns: MountNs, directory) -> subprocess.Popen:
+    """A process whose working directory is inside directory (the mount namespace's view)."""
+    return subprocess.Popen([*ns.prefix, "sh", "-c", f"cd {directory} && exec sleep 300"])
+
+
+def _mount_ids(ns: MountNs, directory) -> list[str]:
+    r = ns.run("findmnt", "-n", "-o", "ID", "--mountpoint", str(directory), check=False)
+    return r.stdout.split()
+
+
+def test_stop_of_a_bind_mount_leaves_other_bind_mounts_and_their_holders_alone(tmp_path, mns, ext4):
+    base, a, b = tmp_path / "fs", tmp_path / "a", tmp_path / "b"
+    for d in (base, a, b):
+        d.mkdir()
+    mns.run("mount", ext4, str(base))
+    mns.run("mkdir", str(base / "data"))
+    mns.run("mount", "--bind", str(base / "data"), str(b))  # the admin's own bind mount (like /run/netns)
+    env = ocf_env("bindA", {"device": str(base / "data"), "directory": str(a), "fstype": "none",
+                            "options": "bind"}, rsctmp=str(tmp_path), interval_ms=20000)
+    r = agent(mns, "start", env)
+    assert r.returncode == 0, r.stderr
+    held_b, held_a = _holder(mns, b), _holder(mns, a)
+    time.sleep(0.5)
+    try:
+        r = agent(mns, "stop", env)
+        assert r.returncode == 0, r.stderr
+        assert not mounted(mns, a)
+        assert mounted(mns, b) and mounted(mns, base)  # not ours: still there
+        assert held_b.poll() is None  # the other bind mount's holder was never signalled
+        assert held_a.wait(5) is not None  # ours was
+        assert agent(mns, "monitor", env).returncode == 7
+        assert agent(mns, "stop", env).returncode == 0
+    finally:
+        for p in (held_a, held_b):
+            p.kill()
+            p.wait()
+        mns.run("umount", str(b), check=False)
+        mns.run("umount", str(base), check=False)
+
+
+def test_stop_of_a_filesystem_with_other_mounts_unmounts_only_its_own(tmp_path, mns, ext4):
+    env = fs_env(tmp_path, ext4)
+    assert agent(mns, "start", env).returncode == 0
+    mnt, netns, again = tmp_path / "mnt", tmp_path / "netns", tmp_path / "again"
+    netns.mkdir()
+    again.mkdir()
+    mns.run("mkdir", "-p", str(mnt / "sub"))
+    mns.run("mount", "--bind", str(mnt / "sub"), str(netns))  # a bind mount of a directory of ours
+    mns.run("mount", ext4, str(again))  # the same filesystem mounted a second time elsewhere
+    holders = [_holder(mns, netns), _holder(mns, again)]
+    ours = _holder(mns, mnt)
+    time.sleep(0.5)
+    try:
+        r = agent(mns, "stop", env)
+        assert r.returncode == 0, r.stderr
+        assert not mounted(mns, mnt)
+        assert mounted(mns, netns) and mounted(mns, again)
+        assert all(p.poll() is None for p in holders)
+        assert ours.wait(5) is not None
+        assert "still in use through" in r.stderr  # says so, without touching them
+    finally:
+        for p in (*holders, ours):
+            p.kill()
+            p.wait()
+        mns.run("umount", str(netns), check=False)
+        mns.run("umount", str(again), check=False)
+
+
+def test_stop_unmounts_only_its_mount_when_another_is_stacked_below(tmp_path, mns, ext4):
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    mns.run("mount", "-t", "tmpfs", "tmpfs", str(mnt))  # not ours, below where ours goes
+    env = fs_env(tmp_path, ext4)
+    # start refuses to mount over another mount; stack ours on top by hand, as a manual mount would.
+    mns.run("mount", ext4, str(mnt))
+    assert len(_mount_ids(mns, mnt)) == 2
+    r = agent(mns, "stop", env)
+    assert r.returncode == 0, r.stderr
+    assert len(_mount_ids(mns, mnt)) == 1  # the tmpfs below stays
+    assert agent(mns, "stop", env).returncode == 0  # a foreign mount alone is not ours: left alone
+    assert len(_mount_ids(mns, mnt)) == 1
+    mns.run("umount", str(mnt))
+
+
+def test_stop_with_umount_missing_fails_while_mounted(tmp_path, mns, ext4):
+    env = fs_env(tmp_path, ext4)
+    assert agent(mns, "start", env).returncode == 0
+    real = tmp_path / "umount-real"
+    shutil.copy("/usr/bin/umount", real)
+    mns.run("mount", "--bind", "/dev/null", "/usr/bin/umount")  # umount is gone, in this namespace only
+    try:
+        r = agent(mns, "stop", env)
+        assert r.returncode != 0
+        assert "ocf-exit-reason:umount: command not found" in r.stderr and "still mounted" in r.stderr
+        assert mounted(mns, tmp_path / "mnt")
+        assert agent(mns, "monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0")).returncode == 0
+    finally:
+        mns.run(str(real), "/usr/bin/umount")
+    assert agent(mns, "stop", env).returncode == 0
+
+
+def test_every_advertised_depth_passes_on_a_read_only_bind_mount(tmp_path, mns):
+    src = tmp_path / "src"
+    src.mkdir()
+    env = ocf_env("robind", {"device": str(src), "directory": str(tmp_path / "ro"), "fstype": "none",
+                             "options": "bind,ro"}, rsctmp=str(tmp_path), interval_ms=22000)
+    assert agent(mns, "start", env).returncode == 0
+    try:
+        assert "ro" in mns.run("findmnt", "-n", "-o", "OPTIONS", str(tmp_path / "ro")).stdout.split(",")
+        for level in ("0", "10", "20"):
+            r = agent(mns, "monitor", dict(env, OCF_CHECK_LEVEL=level))
+            assert r.returncode == 0, (level, r.stderr)
+    finally:
+        assert agent(mns, "stop", env).returncode == 0

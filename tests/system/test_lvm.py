@@ -102,3 +102,39 @@ def test_lvm_activate_with_volume_list_set_and_system_id_configured(vg, tmp_path
     # The VG is taken over (its system ID set to ours), then activation fails without device-mapper.
     assert r.returncode == 1 and "ocf-exit-reason:" in r.stderr
     assert lvm("vgs", "--noheadings", "-o", "vg_systemid", vgname).stdout.strip() == "castor"
+
+
+@pytest.mark.parametrize("name", ["-v", "--all", "-aay"])
+def test_a_vg_name_that_is_an_lvm_option_is_refused_and_no_vg_is_touched(vg, tmp_path, name):
+    vgname, conf, lvm = vg
+    env = agent_env(tmp_path, conf, {"volgrpname": name, "exclusive": "true", "tag": "castor"})
+    r = run_agent("LVM", "validate-all", env)
+    assert r.returncode == 6 and "ocf-exit-reason:" in r.stderr and "volgrpname" in r.stderr
+    r = run_agent("LVM", "start", env)
+    assert r.returncode == 6 and "volgrpname" in r.stderr
+    assert run_agent("LVM", "stop", env).returncode == 0
+    act = agent_env(tmp_path, conf, {"vgname": name, "vg_access_mode": "tagging", "tag": "castor"})
+    r = run_agent("LVM-activate", "validate-all", act)
+    assert r.returncode == 6 and "vgname" in r.stderr
+    assert run_agent("LVM-activate", "start", act).returncode == 6
+    # Every VG on the node (here: the only one LVM sees) kept its tags.
+    assert lvm("vgs", "--noheadings", "-o", "vg_tags", vgname).stdout.strip() == ""
+
+
+def test_a_vg_without_logical_volumes_fails_start_and_monitor_agrees(vg, tmp_path):
+    vgname, conf, lvm = vg
+    lvm("lvremove", "-y", "--config", "global { activation = 0 }", f"{vgname}/oklv")
+    env = agent_env(tmp_path, conf, {"volgrpname": vgname})
+    r = run_agent("LVM", "start", env)
+    assert r.returncode == 6 and "has no logical volume" in r.stderr
+    assert run_agent("LVM", "monitor", env).returncode == 7
+    assert run_agent("LVM", "monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0")).returncode == 7
+    assert run_agent("LVM", "stop", env).returncode == 0
+    conf_text = (conf / "lvm.conf").read_text()
+    (conf / "lvm.conf").write_text(conf_text + 'global { system_id_source = "lvmlocal" }\n'
+                                   'local { system_id = "castor" }\n')
+    act = agent_env(tmp_path, conf, {"vgname": vgname, "vg_access_mode": "system_id"})
+    r = run_agent("LVM-activate", "start", act)
+    assert r.returncode == 6 and "has no logical volume" in r.stderr
+    assert lvm("vgs", "--noheadings", "-o", "vg_systemid", vgname).stdout.strip() == ""  # not taken over
+    assert run_agent("LVM-activate", "monitor", act).returncode == 7
