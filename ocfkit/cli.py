@@ -145,19 +145,20 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from crm import description
+    from crm import description, render
+    from ocf.exec import run
+
+    def seam(argv, **kw):
+        return run(argv, **kw)
 
     try:
-        files = description.generate(description.load(args.description))
+        desc = description.load(args.description)
+        pacemaker = args.pacemaker or desc.get("cluster", {}).get("pacemaker") or render.installed_pacemaker(seam)
+        files = description.generate(desc, run=seam, pacemaker=pacemaker, target=args.target)
+        written = description.write_files(args.out, files)
     except description.DescriptionError as e:
         raise UsageError(str(e)) from None
-    os.makedirs(args.out, exist_ok=True)
-    for name, (content, mode) in files.items():
-        path = os.path.join(args.out, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(content)
+    for path in written:
         print(path)
     return 0
 
@@ -272,7 +273,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("generate", help="write every configuration file from a cluster description (TOML)")
     s.add_argument("description", help="the TOML description (see examples/seed-san.toml)")
-    s.add_argument("--out", required=True, help="directory to write into")
+    s.add_argument("--out", required=True, help="directory to write into (all files or none)")
+    s.add_argument("--pacemaker", choices=("2.1", "3.0"),
+                   help="the Pacemaker the CIB is for (default: cluster.pacemaker, else the installed pacemakerd)")
+    s.add_argument("--target", choices=("lio", "tgt"),
+                   help="the iSCSI target to run instead of the description's (an IET description is translated)")
     s.set_defaults(func=cmd_generate)
 
     s = sub.add_parser("crm", help="Pacemaker configuration tools")

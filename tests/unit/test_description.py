@@ -47,22 +47,14 @@ def test_the_example_regenerates_the_seeds_ha_cf_settings():
 
 def test_target_configuration_per_backend():
     d = seed_desc()
-    name, text = description.target_conf(d)
-    assert name == "ietd.conf" and "Lun 0 Path=/dev/vg0drbd/filer,Type=blockio" in text
-    d["cluster"]["target_backend"] = "tgt"
-    name, text = description.target_conf(d)
+    name, text = description.target_conf(d)  # the seed runs tgt now, with the seed's serial number
     assert name == "targets.conf" and "<target iqn.2015-12.cl.caschile:lun.filer>" in text
+    assert "    <backing-store /dev/vg0drbd/filer>\n        lun 1\n        scsi_sn 291109213201\n" in text
     cib = ET.fromstring(description.generate(d)["cib.xml"][0])
     daemon = next(p for p in cib.iter("primitive") if p.get("id") == "p_iscsitarget")
     assert (daemon.get("class"), daemon.get("provider"), daemon.get("type")) == ("ocf", "ocfkit", "iscsitarget")
     params = {n.get("name"): n.get("value") for n in daemon.iter("nvpair")}
     assert params == {"implementation": "tgt", "config": "/srv/iscsi-config/targets.conf"}
-    d["cluster"]["target_backend"] = "iet"  # the seed: ietd, with the ietd.conf on the config filesystem
-    cib = ET.fromstring(description.generate(d)["cib.xml"][0])
-    daemon = next(p for p in cib.iter("primitive") if p.get("id") == "p_iscsitarget")
-    params = {n.get("name"): n.get("value") for n in daemon.iter("nvpair")}
-    assert (daemon.get("type"), params) == ("iscsitarget", {"implementation": "iet",
-                                                            "config": "/srv/iscsi-config/ietd.conf"})
     d["cluster"]["target_backend"] = "lio"  # no daemon: a target and its LUNs, in heartbeat and Pacemaker alike
     files = description.generate(d)
     assert "iscsitarget" not in files["haresources"][0]
@@ -75,11 +67,38 @@ def test_target_configuration_per_backend():
     assert members[3:5] == [
         ("iSCSITarget", {"iqn": "iqn.2015-12.cl.caschile:lun.filer", "implementation": "lio"}),
         ("iSCSILogicalUnit", {"target_iqn": "iqn.2015-12.cl.caschile:lun.filer", "lun": "0",
-                              "path": "/dev/vg0drbd/filer", "implementation": "lio"})]
+                              "path": "/dev/vg0drbd/filer", "implementation": "lio", "scsi_sn": "291109213201"})]
     assert "target.conf" not in files and "ietd.conf" not in files and "targets.conf" not in files
     d["cluster"]["target_backend"] = "scst"
-    with pytest.raises(description.DescriptionError, match="use iet, tgt or lio"):
+    with pytest.raises(description.DescriptionError, match="target_backend: one of iet, tgt, lio"):
         description.generate(d)
+
+
+def test_iet_is_reported_with_lio_and_tgt_offered_and_translated_by_target():
+    d = seed_desc()
+    d["cluster"]["target_backend"] = "iet"
+    with pytest.raises(description.DescriptionError, match=r'seed-san.toml:11: cluster.target_backend: the IET kernel module.*"lio".*"tgt".*--target'):
+        description.generate(d)
+    t = d["target"][0]
+    t.update(incoming_user="chapuser", incoming_password="chapsecret12", initiators=["iqn.1993-08.org.debian:01:c1",
+                                                                                      "192.168.7.0/24"])
+    t["lun"][0]["scsi_id"] = "filer0"
+    files = description.generate(d, target="lio")
+    target = next(p for p in ET.fromstring(files["cib.xml"][0]).iter("primitive") if p.get("type") == "iSCSITarget")
+    assert {n.get("name"): n.get("value") for n in target.iter("nvpair")} == {
+        "iqn": "iqn.2015-12.cl.caschile:lun.filer", "implementation": "lio",
+        "allowed_initiators": "iqn.1993-08.org.debian:01:c1 192.168.7.0/24", "incoming_username": "chapuser",
+        "incoming_password": "chapsecret12"}
+    lu = next(p for p in ET.fromstring(files["cib.xml"][0]).iter("primitive") if p.get("type") == "iSCSILogicalUnit")
+    assert {n.get("name"): n.get("value") for n in lu.iter("nvpair")}["scsi_id"] == "filer0"
+    assert files["cib.xml"][1] == files["cluster.crm"][1] == 0o600 and files["pcs.sh"][1] == 0o700
+    assert "chapsecret12" not in files["README"][0]
+    files = description.generate(d, target="tgt")
+    assert files["targets.conf"] == (
+        "<target iqn.2015-12.cl.caschile:lun.filer>\n    <backing-store /dev/vg0drbd/filer>\n        lun 1\n"
+        "        scsi_sn 291109213201\n        scsi_id filer0\n    </backing-store>\n"
+        "    incominguser chapuser chapsecret12\n    initiator-name iqn.1993-08.org.debian:01:c1\n"
+        "    initiator-address 192.168.7.0/24\n</target>\n", 0o600)
 
 
 @pytest.mark.parametrize(("edit", "message"), [
