@@ -281,7 +281,7 @@ def cluster_model(desc: dict, *, fencing=None, provider: str = "ocfkit"):
     dependencies the description implies (explained in the model's notes)."""
     from dataclasses import replace
 
-    from crm.migrate import add_filesystem_dependencies, migrate
+    from crm.migrate import add_filesystem_dependencies, add_target_params, migrate
     from crm.model import Group, Primitive, default_ops
 
     c = desc.get("cluster", {})
@@ -290,8 +290,6 @@ def cluster_model(desc: dict, *, fencing=None, provider: str = "ocfkit"):
                     name=c.get("name", "cluster"), provider=provider)
     backend = target_backend(desc)
     name = target_conf(desc)[0]
-    secrets = list(model.secrets)
-
     def swap(fn):
         return tuple(replace(r, members=tuple(fn(m) for m in r.members)) if isinstance(r, Group) else r
                      for r in model.resources)
@@ -305,27 +303,9 @@ def cluster_model(desc: dict, *, fencing=None, provider: str = "ocfkit"):
         model = replace(model, resources=swap(lambda m: daemon if m.id == "p_iscsitarget" else m))
     else:
         # lio: the heartbeat tokens carry the IQN, LUN and path; the rest of each target and LUN goes here.
-        targets = {t["iqn"]: t for t in desc.get("target", [])}
-
-        def more(m):
-            p = dict(m.params)
-            if m.type == "iSCSITarget" and p.get("iqn") in targets:
-                t = targets[p["iqn"]]
-                extra = [("allowed_initiators", " ".join(t["initiators"]))] if t.get("initiators") else []
-                if t.get("incoming_user"):
-                    extra += [("incoming_username", t["incoming_user"]),
-                              ("incoming_password", t.get("incoming_password", ""))]
-                    secrets.append((m.id, "incoming_password"))
-                return replace(m, params=m.params + tuple(extra))
-            if m.type == "iSCSILogicalUnit" and p.get("target_iqn") in targets:
-                lu = next((x for x in targets[p["target_iqn"]].get("lun", []) if str(x["lun"]) == p.get("lun")), {})
-                extra = tuple((k, lu[k]) for k in ("scsi_sn", "scsi_id") if lu.get(k))
-                return replace(m, params=m.params + extra)
-            return m
-
-        model = replace(model, resources=swap(more))
+        model = add_target_params(model, desc.get("target", []))
     model = add_filesystem_dependencies(model)
-    return replace(model, secrets=tuple(secrets), notes=model.notes + tuple(_lun_paths_follow_the_volume_group(desc)))
+    return replace(model, notes=model.notes + tuple(_lun_paths_follow_the_volume_group(desc)))
 
 
 def _fencing_spec(desc: dict):
@@ -420,7 +400,8 @@ def generate(desc: dict, *, run=None, pacemaker: str | None = None, target: str 
     # Pacemaker needs the fence and CHAP passwords in the CIB: the three renderings hold them, mode 0600.
     files["cluster.crm"] = (render.crmsh_text(model), 0o600)
     files["cib.xml"] = (render.cib_xml(model, pacemaker), 0o600)
-    files["pcs.sh"] = (render.pcs_script(model), 0o700)
+    # pcs.sh builds its own pcs-cib.xml (never the cib.xml beside it).
+    files["pcs.sh"] = (render.pcs_script(model, "pcs-cib.xml"), 0o700)
     files["README"] = (readme(desc, plan, {**files, "README": ("", 0o644)}, pacemaker), 0o644)
     return files
 

@@ -180,3 +180,55 @@ def _depends_on_filesystems(resources, colocations: list[Colocation], orders: li
                     notes.append(f"{g.id} runs with {owner} and starts after it ({cid}, {oid}): {m.id} reads "
                                  f"{key}={value}, which lives on the filesystem {owner} mounts at {mount.rstrip('/')}.")
     return notes
+
+
+def translate_target_daemon(groups, targets: list[dict], implementation: str):
+    """The groups with heartbeat's bare `iscsitarget` (IET's daemon) replaced by one iSCSITarget and its
+    iSCSILogicalUnits per target, run by `implementation` (lio, or tgt after ocfkit's tgtd daemon agent).
+    The rest of each target (CHAP, initiators, serials) is added by add_target_params."""
+    from heartbeat_legacy.haresources import Group as HaGroup
+    from heartbeat_legacy.haresources import parse_resource
+
+    out = []
+    for g in groups:
+        res = []
+        for r in g.resources:
+            if r.name != "iscsitarget":
+                res.append(r)
+                continue
+            tokens = [f"iscsitarget::{implementation}"] if implementation == "tgt" else []
+            for t in targets:
+                tokens.append(f"iSCSITarget::{t['iqn']}::{implementation}")
+                tokens += [f"iSCSILogicalUnit::{t['iqn']}::{lu['lun']}::{lu['path']}::{implementation}"
+                           for lu in t.get("lun", [])]
+            res += [parse_resource(tok) for tok in tokens]
+        out.append(HaGroup(g.node, res, line=g.line))
+    return out
+
+
+def add_target_params(c: Cluster, targets: list[dict]) -> Cluster:
+    """iSCSITarget and iSCSILogicalUnit primitives completed from the description's targets: allowed
+    initiators, the CHAP account (its password a secret of the model), scsi_sn and scsi_id."""
+    from dataclasses import replace
+
+    by_iqn = {t["iqn"]: t for t in targets}
+    secrets = list(c.secrets)
+
+    def more(m: Primitive) -> Primitive:
+        p = dict(m.params)
+        if m.type == "iSCSITarget" and p.get("iqn") in by_iqn:
+            t = by_iqn[p["iqn"]]
+            extra = [("allowed_initiators", " ".join(t["initiators"]))] if t.get("initiators") else []
+            if t.get("incoming_user"):
+                extra += [("incoming_username", t["incoming_user"]),
+                          ("incoming_password", t.get("incoming_password", ""))]
+                secrets.append((m.id, "incoming_password"))
+            return replace(m, params=m.params + tuple(extra))
+        if m.type == "iSCSILogicalUnit" and p.get("target_iqn") in by_iqn:
+            lu = next((x for x in by_iqn[p["target_iqn"]].get("lun", []) if str(x["lun"]) == p.get("lun")), {})
+            return replace(m, params=m.params + tuple((k, lu[k]) for k in ("scsi_sn", "scsi_id") if lu.get(k)))
+        return m
+
+    res = tuple(replace(r, members=tuple(more(m) for m in r.members)) if isinstance(r, Group) else r
+                for r in c.resources)
+    return replace(c, resources=res, secrets=tuple(secrets))

@@ -77,7 +77,8 @@ def test_target_configuration_per_backend():
 def test_iet_is_reported_with_lio_and_tgt_offered_and_translated_by_target():
     d = seed_desc()
     d["cluster"]["target_backend"] = "iet"
-    with pytest.raises(description.DescriptionError, match=r'seed-san.toml:11: cluster.target_backend: the IET kernel module.*"lio".*"tgt".*--target'):
+    iet = r'seed-san.toml:11: cluster.target_backend: the IET kernel module.*"lio".*"tgt".*--target'
+    with pytest.raises(description.DescriptionError, match=iet):
         description.generate(d)
     t = d["target"][0]
     t.update(incoming_user="chapuser", incoming_password="chapsecret12", initiators=["iqn.1993-08.org.debian:01:c1",
