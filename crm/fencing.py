@@ -270,6 +270,7 @@ def _device(spec: dict, nodes: list[str], where: str, run) -> Plan:
     for n in targets:
         if n not in nodes:
             raise FencingError(f"{where}: {n} is not a node of this cluster ({', '.join(nodes)})")
+    did = spec.get("id") or f"st_{agent.removeprefix('fence_')}_{'_'.join(targets)}"
     notes = []
     known = agent_parameters(run, agent) if run is not None else None
     if known is not None:
@@ -282,9 +283,8 @@ def _device(spec: dict, nodes: list[str], where: str, run) -> Plan:
             if not group & (set(params) | set(secrets)):
                 raise FencingError(f"{where}: {agent} requires {' or '.join(sorted(group))}")
     else:
-        notes.append(f"{agent}: parameter names not checked (the agent is not installed where this was generated); "
-                     "pcs and crmsh check them where the agent is installed.")
-    did = spec.get("id") or f"st_{agent.removeprefix('fence_')}_{'_'.join(targets)}"
+        notes.append(f"{did}: the parameter names were not checked against {agent}'s meta-data (the agent "
+                     "was not found where this was generated); pcs and crmsh check them where it is installed.")
     interval = _int(spec, "monitor_interval", 60, where, 1)
     prim = Primitive(did, f"stonith:{agent}", (*params.items(), *secrets.items()), ops=(Op("monitor", interval, 20),))
     locations = []
@@ -296,3 +296,4 @@ def _device(spec: dict, nodes: list[str], where: str, run) -> Plan:
                      "so it runs on (and fences from) the peer.")
     return Plan(primitives=(prim,), locations=tuple(locations), secrets=tuple((did, k) for k in secrets),
                 notes=tuple(notes))
+

@@ -196,7 +196,7 @@ def translate_target_daemon(groups, targets: list[dict], implementation: str):
             if r.name != "iscsitarget":
                 res.append(r)
                 continue
-            tokens = [f"iscsitarget::{implementation}"] if implementation == "tgt" else []
+            tokens = ["iscsitarget"] if implementation == "tgt" else []  # tgtd (add_target_params names it)
             for t in targets:
                 tokens.append(f"iSCSITarget::{t['iqn']}::{implementation}")
                 tokens += [f"iSCSILogicalUnit::{t['iqn']}::{lu['lun']}::{lu['path']}::{implementation}"
@@ -206,9 +206,10 @@ def translate_target_daemon(groups, targets: list[dict], implementation: str):
     return out
 
 
-def add_target_params(c: Cluster, targets: list[dict]) -> Cluster:
+def add_target_params(c: Cluster, targets: list[dict], daemon: str = "") -> Cluster:
     """iSCSITarget and iSCSILogicalUnit primitives completed from the description's targets: allowed
-    initiators, the CHAP account (its password a secret of the model), scsi_sn and scsi_id."""
+    initiators, the CHAP account (its password a secret of the model), scsi_sn and scsi_id; a target daemon
+    without parameters gets implementation=`daemon` when one is given."""
     from dataclasses import replace
 
     by_iqn = {t["iqn"]: t for t in targets}
@@ -216,6 +217,8 @@ def add_target_params(c: Cluster, targets: list[dict]) -> Cluster:
 
     def more(m: Primitive) -> Primitive:
         p = dict(m.params)
+        if m.type == "iscsitarget" and daemon and not m.params:
+            return replace(m, params=(("implementation", daemon),))
         if m.type == "iSCSITarget" and p.get("iqn") in by_iqn:
             t = by_iqn[p["iqn"]]
             extra = [("allowed_initiators", " ".join(t["initiators"]))] if t.get("initiators") else []

@@ -181,7 +181,7 @@ def cmd_migrate(args) -> int:
     cluster = mig.migrate(groups, nodes=nodes, auto_failback=failback, fencing=plan, name=args.name,
                           provider=args.provider)
     if targets:
-        cluster = mig.add_target_params(cluster, targets)
+        cluster = mig.add_target_params(cluster, targets, daemon=args.target if args.target == "tgt" else "")
     cluster = mig.add_filesystem_dependencies(cluster)
     if args.drbd_conf:
         from agents.tools import drbd
