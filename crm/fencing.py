@@ -77,8 +77,9 @@ def agent_parameters(run, agent: str) -> tuple[set[str], list[set[str]]] | None:
         name = p.get("name") or ""
         names.add(name)
         alias.setdefault(name, {name})
-        if p.get("obsoletes"):
-            group = alias[name] | alias.setdefault(p.get("obsoletes"), {p.get("obsoletes")})
+        old = p.get("obsoletes")
+        if old:
+            group = alias[name] | alias.setdefault(old, {old})
             for n in group:
                 alias[n] = group
         if p.get("required") == "1" and p.get("deprecated") != "1" and name not in _SUPPLIED:

@@ -77,9 +77,9 @@ def parse(text: str, allow_text: str = "", *, path: str = "ietd.conf", allow_pat
         addrs = [a.strip() for a in rest.split(",") if a.strip()]
         if not addrs:
             raise IetdError(f"{allow_path}:{no}: no initiator after {name}")
-        chosen = list(by_name.values()) if name == "ALL" else [by_name.get(name)]
-        if chosen == [None]:
+        if name != "ALL" and name not in by_name:
             raise IetdError(f"{allow_path}:{no}: {name} is no target of {path}")
+        chosen = list(by_name.values()) if name == "ALL" else [by_name[name]]
         for t in chosen:
             t.setdefault("initiators", []).extend(a for a in addrs if a != "ALL")
     notes = [f"{path}: not carried over: {', '.join(sorted(skipped))}"] if skipped else []
