@@ -119,8 +119,9 @@ DRBD_FENCING = {
     "pacemaker": ("resource-and-stonith", (("fence-peer", "/usr/lib/drbd/crm-fence-peer.9.sh"),
                                            ("after-resync-target", "/usr/lib/drbd/crm-unfence-peer.9.sh"))),
     # heartbeat: dopd outdates the peer's disk over the heartbeat links (the seed's handler; 8.4 calls it
-    # fence-peer, 8.3's outdate-peer). ha.cf must respawn dopd and give it apiauth.
-    "heartbeat": ("resource-only", (("fence-peer", "/usr/lib/heartbeat/drbd-peer-outdater -t 5"),)),
+    # fence-peer, 8.3's outdate-peer; Debian 12 moved it from /usr/lib/heartbeat to /usr/libexec/heartbeat).
+    # ha.cf respawns dopd and gives it apiauth.
+    "heartbeat": ("resource-only", (("fence-peer", "/usr/libexec/heartbeat/drbd-peer-outdater -t 5"),)),
 }
 
 
@@ -207,6 +208,11 @@ def ha_cf(desc: dict) -> str:
         cf.lines.append(hacf.Line("node", [n["name"]]))
     for line in hb.get("respawn", []):
         cf.lines.append(hacf.Line("respawn", line.split()))
+    if desc.get("drbd") and not any("/dopd" in line for line in hb.get("respawn", [])):
+        # drbd-peer-outdater (DRBD's fence-peer handler under heartbeat) asks dopd on the peer to outdate
+        # its disk; dopd runs under heartbeat and needs API access.
+        cf.lines.append(hacf.Line("respawn", ["hacluster", "/usr/libexec/heartbeat/dopd"]))
+        cf.lines.append(hacf.Line("apiauth", ["dopd", "gid=haclient", "uid=hacluster"]))
     for p in hb.get("ping", []):
         cf.lines.append(hacf.Line("ping", [p]))
     return hacf.dump(cf)

@@ -296,7 +296,12 @@ def test_drbd_fencing_follows_the_manager_and_the_drbd_version():
     assert "    disk { fencing resource-and-stonith; }" in pm  # 8.4: in disk {}
     assert ('handlers { fence-peer "/usr/lib/drbd/crm-fence-peer.9.sh"; '
             'after-resync-target "/usr/lib/drbd/crm-unfence-peer.9.sh"; }') in pm
-    assert "disk { fencing resource-only; }" in hb and "drbd-peer-outdater -t 5" in hb
+    assert "disk { fencing resource-only; }" in hb
+    assert 'fence-peer "/usr/libexec/heartbeat/drbd-peer-outdater -t 5";' in hb
+    cf = hacf.parse(files["ha.cf"][0])  # dopd answers drbd-peer-outdater: heartbeat runs it, with API access
+    assert ["hacluster", "/usr/libexec/heartbeat/dopd"] in cf.values("respawn")
+    assert cf.first("apiauth") == ["dopd", "gid=haclient", "uid=hacluster"]
+    assert not [f for f in hacf.validate(cf, hostname="castor") if f.severity == "error"]
     assert files["drbd.conf"][1] == files["drbd-heartbeat.conf"][1] == 0o600
     v9 = description.generate(example("seed-san-tgt"))["drbd.conf"][0]
     assert "fencing resource-and-stonith; }" in v9.split("net {")[1].split("\n")[0] and "disk {" not in v9
