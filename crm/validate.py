@@ -14,7 +14,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-_CTRL = re.compile(r"[\x00-\x1f\x7f]")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _PATH = re.compile(r"^/[A-Za-z0-9_.+/@-]*$")  # no ':' (haresources splits on '::'), no ';{}"' (drbd.conf)
 _DEVPATH = re.compile(r"^/dev/[A-Za-z0-9_.+/@:-]*$")  # sbd devices may be by-path names with ':'
@@ -105,11 +104,13 @@ def secret(v) -> str | None:
 
 
 def text(v) -> str | None:
-    """A parameter value for crmsh, CIB XML and pcs: any text on one line (each renderer quotes it)."""
+    """A parameter value for crmsh, CIB XML and pcs: any printable text (each renderer quotes it). Not
+    printable are control characters and every line separator Python knows (NEL, U+2028...): a tool
+    that splits lines with str.splitlines() would otherwise see two lines."""
     if isinstance(v, (bool, int)):
         return None
-    if not isinstance(v, str) or _CTRL.search(v):
-        return "text on one line (no newline or control characters) is needed"
+    if not isinstance(v, str) or not v.isprintable():
+        return "printable text on one line (no newline, control character or line separator) is needed"
     return None
 
 

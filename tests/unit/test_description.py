@@ -385,3 +385,66 @@ def test_line_of_finds_keys_in_arrays_of_tables_and_nested_tables():
     assert line_of(text, ("b", 1, "c", "z")) == 8
     assert line_of(text, ("b", 1, "d", 0, "w")) == 10
     assert line_of(text, ("nothing",)) == 0
+
+
+FIELDS = [("cluster", "name"), ("node", 0, "name"), ("node", 1, "address"), ("drbd", 0, "device"),
+          ("drbd", 0, "disk"), ("drbd", 0, "shared_secret"), ("filesystem", 0, "directory"), ("service", "nic"),
+          ("service", "volume_group"), ("target", 0, "iqn"), ("target", 0, "lun", 0, "path"),
+          ("target", 0, "lun", 0, "scsi_sn"), ("heartbeat", "auth_key"), ("heartbeat", "media", 0),
+          ("fencing", "sbd", "devices", 0), ("fencing", "sbd", "watchdog")]
+
+
+def _set(d, key, value):
+    for k in key[:-1]:
+        d = d[k]
+    d[key[-1]] = value
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # the test extras bring hypothesis
+    given = None
+
+if given is not None:
+    @settings(max_examples=300, deadline=None)
+    @given(st.sampled_from(FIELDS), st.text(max_size=40))
+    def test_any_string_is_refused_or_lands_intact_in_files_that_still_parse(key, value):
+        """Any text in any string field: a DescriptionError, or every output still parses as its format."""
+        from heartbeat_legacy import haresources
+
+        d = copy.deepcopy(seed_desc())
+        _set(d, key, value)
+        try:
+            files = description.generate(d)
+        except description.DescriptionError:
+            return
+        root = ET.fromstring(files["cib.xml"][0])
+        assert len(haresources.parse(files["haresources"][0])) == 2
+        ak = authkeys.parse(files["authkeys"][0])
+        assert ak.keys[3] == ("md5", d["heartbeat"]["auth_key"])
+        assert len(hacf.parse(files["ha.cf"][0]).lines) == len(hacf.parse(
+            description.generate(seed_desc())["ha.cf"][0]).lines)
+        assert files["corosync.conf"][0].count("{") == files["corosync.conf"][0].count("}")
+        assert files["drbd.conf"][0].count("{") == files["drbd.conf"][0].count("}")
+        assert [n.get("uname") for n in root.iter("node")] == [n["name"] for n in d["node"]]
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(max_size=40).filter(lambda v: v.strip() == v))
+    def test_a_fence_parameter_value_round_trips_through_every_rendering_or_is_refused(value):
+        import shlex
+
+        d = example("seed-san-lio")
+        d["fencing"]["device"][0]["params"]["ip"] = value
+        try:
+            files = description.generate(d)
+        except description.DescriptionError:
+            assert not value.isprintable()
+            return
+        st_ = ET.fromstring(files["cib.xml"][0]).find(".//primitive[@id='st_ipmilan_castor']")
+        assert {n.get("name"): n.get("value") for n in st_.iter("nvpair")}["ip"] == value
+        line = next(ln for ln in files["pcs.sh"][0].splitlines() if "stonith create st_ipmilan_castor" in ln)
+        assert f"ip={value}" in shlex.split(line)
+        crm = next(ln for ln in files["cluster.crm"][0].splitlines() if ln.startswith("primitive st_ipmilan_castor"))
+        words = shlex.split(crm.removesuffix(" \\"))  # the op continues on the next line
+        assert f"ip={value}" in words
