@@ -172,6 +172,8 @@ def target_conf(desc: dict) -> tuple[str, str]:
             lines.append(f"<target {t['iqn']}>")
             for lu in t.get("lun", []):
                 extra = [f"{k} {lu[k]}" for k in ("scsi_sn", "scsi_id") if lu.get(k)]
+                if lu.get("type", "blockio") == "blockio":
+                    extra.append("bsoflags direct")  # IET's blockio: no page cache on the target (O_DIRECT)
                 lines.append(f"    <backing-store {lu['path']}>")
                 lines += [f"        lun {int(lu['lun']) + 1}", *[f"        {e}" for e in extra]]
                 lines.append("    </backing-store>")
@@ -275,6 +277,10 @@ def _lun_paths_follow_the_volume_group(desc: dict) -> list[str]:
             if vg and not (lu["path"].startswith(f"/dev/{vg}/") or lu["path"].startswith(f"/dev/mapper/{vg}-")):
                 raise DescriptionError(f"target {t['iqn']} lun {lu['lun']}: {lu['path']} is not a volume of "
                                        f"service.volume_group {vg}: it would not move with the service")
+    if target_backend(desc) == "lio" and any(lu.get("type") == "fileio" for t in desc.get("target", [])
+                                              for lu in t.get("lun", [])):
+        notes.append("type = \"fileio\" is not carried over to LIO: ocfkit's iSCSILogicalUnit gives a block device an "
+                     "iblock backstore (IET's blockio) and a file a fileio one.")
     if vg and desc.get("target"):
         notes.append(f"The LUNs are volumes of {vg}: the service group activates {vg} before the target and its LUNs "
                      "and deactivates it after them, so each LUN path exists while it is exported (one group, in "

@@ -292,3 +292,32 @@ def test_generate_checks_fence_parameters_against_the_installed_agent(tmp_path):
                        text=True, timeout=120)
     assert r.returncode == 2 and "fence_ipmilan has no parameter lanplux" in r.stderr, r.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_tgt_admin_loads_the_generated_targets_conf_with_serial_chap_acl_and_direct_io(tmp_path):
+    """The translated IET target, for real: tgt-admin loads targets.conf into a tgtd in a namespace."""
+    from tests.system.support import Netns
+    from tests.system.test_iscsi import Tgtd
+
+    out = generated(tmp_path, "seed-san-tgt")
+    backing = tmp_path / "lun0.img"
+    with open(backing, "wb") as f:
+        f.truncate(8 << 20)
+    conf = tmp_path / "targets.conf"
+    conf.write_text((out / "targets.conf").read_text().replace("/dev/vg0drbd/filer", str(backing)))
+    assert os.stat(out / "targets.conf").st_mode & 0o777 == 0o600  # it holds the CHAP secret
+    with Netns() as ns:
+        tgtd = Tgtd(ns, tmp_path, "127.0.0.1:3260")
+        try:
+            env = {"TGT_IPC_SOCKET": tgtd.socket, "PATH": os.environ["PATH"]}
+            r = subprocess.run(["tgt-admin", "-e", "-c", str(conf)], env=env, capture_output=True, text=True,
+                               timeout=60)
+            assert r.returncode == 0, r.stdout + r.stderr
+            show = tgtd.show()
+        finally:
+            tgtd.stop()
+    assert "Target 1: iqn.2015-12.cl.caschile:lun.filer" in show, show
+    assert "SCSI SN: 291109213201" in show and f"Backing store path: {backing}" in show, show
+    assert "Backing store flags: direct" in show, show
+    assert "filer-chap" in show.split("Account information:")[1], show
+    assert "192.168.7.0/24" in show.split("ACL information:")[1], show

@@ -50,6 +50,7 @@ def test_target_configuration_per_backend():
     name, text = description.target_conf(d)  # the seed runs tgt now, with the seed's serial number
     assert name == "targets.conf" and "<target iqn.2015-12.cl.caschile:lun.filer>" in text
     assert "    <backing-store /dev/vg0drbd/filer>\n        lun 1\n        scsi_sn 291109213201\n" in text
+    assert "        bsoflags direct\n" in text  # Type=blockio: no page cache, as IET's blockio
     cib = ET.fromstring(description.generate(d)["cib.xml"][0])
     daemon = next(p for p in cib.iter("primitive") if p.get("id") == "p_iscsitarget")
     assert (daemon.get("class"), daemon.get("provider"), daemon.get("type")) == ("ocf", "ocfkit", "iscsitarget")
@@ -97,7 +98,7 @@ def test_iet_is_reported_with_lio_and_tgt_offered_and_translated_by_target():
     files = description.generate(d, target="tgt")
     assert files["targets.conf"] == (
         "<target iqn.2015-12.cl.caschile:lun.filer>\n    <backing-store /dev/vg0drbd/filer>\n        lun 1\n"
-        "        scsi_sn 291109213201\n        scsi_id filer0\n    </backing-store>\n"
+        "        scsi_sn 291109213201\n        scsi_id filer0\n        bsoflags direct\n    </backing-store>\n"
         "    incominguser chapuser chapsecret12\n    initiator-name iqn.1993-08.org.debian:01:c1\n"
         "    initiator-address 192.168.7.0/24\n</target>\n", 0o600)
 
