@@ -357,10 +357,17 @@ def readme(desc: dict, plan, files: dict, pacemaker: str) -> str:
                 "   path); the target group runs with that filesystem and starts after it.", ""]
         n += 1
     out += [f"{n}. Pacemaker (one node, cluster running): `pcs cluster cib-push cib.xml --config` or",
-            "   `crm configure load update cluster.crm`, or run pcs.sh (it builds cib.xml with pcs -f; the",
-            "   agents, ocfkit's and the fence agents, must be installed there: pcs checks them).",
-            "   DRBD's promotion score: crm_attribute --promotion -r RES -G -N NODE (crm_master is deprecated).",
-            "   Check offline first: ocfkit crm check cib.xml.", ""]
+            "   `crm configure load update cluster.crm`, or run pcs.sh (it builds pcs-cib.xml with pcs -f;",
+            "   the agents, ocfkit's and the fence agents, must be installed there: pcs checks them).",
+            "   DRBD's promotion score on a node: crm_attribute --promotion=p_drbd_RES -G -N NODE",
+            "   (crm_master is deprecated in Pacemaker 3.0).",
+            "   Check offline first: ocfkit crm check cib.xml.", "",
+            "Heartbeat instead of Pacemaker: ha.cf, authkeys (0600) and haresources go to /etc/ha.d, and",
+            "drbd-heartbeat.conf (dopd's fencing) to /etc/drbd.conf. "
+            + ("The bare iscsitarget reads /etc/tgt/targets.conf: make it a symlink to the targets.conf on the "
+               "configuration filesystem, as the seed did for ietd.conf." if "targets.conf" in files else
+               "LIO needs no file: the resource.d wrappers build the targets (CHAP and initiators: Pacemaker only)."),
+            ""]
     return "\n".join(out)
 
 
