@@ -181,3 +181,15 @@ def test_migrate_fencing_file_mistakes_name_file_and_line(tmp_path):
     bad.write_text("[fencing.sbd]\ndevices = [\"/dev/sdb\"]\nwatchdog_timeout = \"5\"\n")
     rc, _out, err = run_migrate(tmp_path, "--fencing", str(bad))
     assert rc == 2 and f"{bad}:3: fencing.sbd.watchdog_timeout: an integer 1..120 is needed" in err
+
+
+def test_the_installed_pacemaker_decides_the_default_dialect():
+    from crm.render import installed_pacemaker
+    from ocf.testing import FakeRunner
+
+    def answer(out="", missing=False):
+        return FakeRunner().expect(["pacemakerd", "--version"], out, missing=missing)
+
+    assert installed_pacemaker(answer("Pacemaker 2.1.5\nWritten by Andrew Beekhof\n")) == "2.1"
+    assert installed_pacemaker(answer("Pacemaker 3.0.0\nWritten by Andrew Beekhof\n")) == "3.0"
+    assert installed_pacemaker(answer(missing=True)) == "2.1"
