@@ -194,9 +194,20 @@ SCHEMA = {
 }
 
 
+# Keys a table cannot do without (by table path, array indices left out).
+REQUIRED = {
+    ("node",): ("name", "replication_address"), ("drbd",): ("name", "device", "disk", "port"),
+    ("filesystem",): ("drbd", "directory"), ("service",): ("vip",), ("target",): ("iqn",),
+    ("target", "lun"): ("lun", "path"), ("fencing", "device"): ("agent",), ("fencing", "sbd"): ("devices",),
+}
+
+
 def problems(desc: dict, schema=SCHEMA, where: tuple = ()) -> list[tuple[tuple, str]]:
-    """[(key path, problem)] for every value that does not fit; [] when all is well."""
+    """[(key path, problem)] for every value that does not fit or is missing; [] when all is well."""
     out: list[tuple[tuple, str]] = []
+    for key in REQUIRED.get(tuple(k for k in where if not isinstance(k, int)), ()):
+        if key not in desc:
+            out.append(((*where, key), "missing"))
     for key, value in desc.items():
         here = (*where, key)
         if not where and key == "fencing" and value == "none":

@@ -106,7 +106,7 @@ def test_iet_is_reported_with_lio_and_tgt_offered_and_translated_by_target():
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda d: d["service"].update(drbd="nope"), "no drbd resource nope"),
     (lambda d: d["node"].pop(), "exactly two"),
-    (lambda d: d["filesystem"][0].pop("directory"), "directory is missing"),
+    (lambda d: d["filesystem"][0].pop("directory"), r"filesystem\[0\].directory: missing"),
 ])
 def test_inconsistent_descriptions_say_what_is_wrong(edit, message):
     d = copy.deepcopy(seed_desc())
@@ -449,3 +449,12 @@ if given is not None:
         crm = next(ln for ln in files["cluster.crm"][0].splitlines() if ln.startswith("primitive st_ipmilan_castor"))
         words = shlex.split(crm.removesuffix(" \\"))  # the op continues on the next line
         assert f"ip={value}" in words
+
+
+def test_a_missing_key_is_named_with_the_line_of_its_table(tmp_path):
+    with open(os.path.join(ROOT, "examples", "seed-san.toml")) as f:
+        text = f.read()
+    src = tmp_path / "san.toml"
+    src.write_text(text.replace('device = "/dev/drbd1"\n', ""))
+    with pytest.raises(description.DescriptionError, match=r"san.toml:55: drbd\[1\].device: missing"):
+        description.generate(description.load(str(src)))
