@@ -416,6 +416,16 @@ def generate(desc: dict, *, run=None, pacemaker: str | None = None, target: str 
     if plan.sbd_settings:
         files["sbd"] = (plan.sbd_settings, 0o644)
     model = cluster_model(desc, fencing=plan, provider=provider)
+    sbd = (desc.get("fencing") or {}).get("sbd") if isinstance(desc.get("fencing"), dict) else None
+    if sbd:
+        from dataclasses import replace
+
+        token = desc.get("corosync", {}).get("token", 3000) / 1000
+        wd = sbd.get("watchdog_timeout", 5)
+        worst = token + 1.2 * token + sbd.get("delay_max", 15) + sbd.get("msgwait", 2 * wd)
+        model = replace(model, notes=model.notes + (
+            f"With token {token:g}s (consensus 1.2 x token = {1.2 * token:g}s), a crash of the node running the "
+            f"services leaves them stopped for up to about {worst:g}s plus their start on the survivor.",))
     # Pacemaker needs the fence and CHAP passwords in the CIB: the three renderings hold them, mode 0600.
     files["cluster.crm"] = (render.crmsh_text(model), 0o600)
     files["cib.xml"] = (render.cib_xml(model, pacemaker), 0o600)
