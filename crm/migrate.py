@@ -213,6 +213,7 @@ def add_target_params(c: Cluster, targets: list[dict], daemon: str = "") -> Clus
     from dataclasses import replace
 
     by_iqn = {t["iqn"]: t for t in targets}
+    luns = {(t["iqn"], str(lu["lun"])): lu for t in targets for lu in t.get("lun", [])}
     secrets = list(c.secrets)
 
     def more(m: Primitive) -> Primitive:
@@ -228,7 +229,7 @@ def add_target_params(c: Cluster, targets: list[dict], daemon: str = "") -> Clus
                 secrets.append((m.id, "incoming_password"))
             return replace(m, params=m.params + tuple(extra))
         if m.type == "iSCSILogicalUnit" and p.get("target_iqn") in by_iqn:
-            lu: dict = next((x for x in by_iqn[p["target_iqn"]].get("lun", []) if str(x["lun"]) == p.get("lun")), {})
+            lu = luns.get((p["target_iqn"], p.get("lun", "")), {})
             return replace(m, params=m.params + tuple((k, lu[k]) for k in ("scsi_sn", "scsi_id") if lu.get(k)))
         return m
 
