@@ -186,7 +186,20 @@ def cmd_migrate(args) -> int:
     if args.drbd_conf:
         from agents.tools import drbd
 
-        defined = set(drbd.defined_resources(lambda argv, **kw: run(argv, timeout=30, **kw), args.drbd_conf))
+        def drbdadm(argv, **kw):
+            # drbd-utils 9's drbdadm parses DRBD 9 syntax unless the 8.4 module is loaded; the seed's file is
+            # 8.3/8.4 syntax, which drbd-utils' 8.4 parser (what drbdadm runs with that module) reads.
+            from ocf.errors import CommandError
+
+            try:
+                return run(argv, timeout=30, **kw)
+            except CommandError:
+                legacy = "/usr/lib/drbd/drbdadm-84"
+                if argv[0] != "drbdadm" or not os.path.exists(legacy):
+                    raise
+                return run([legacy, *argv[1:]], timeout=30, **kw)
+
+        defined = set(drbd.defined_resources(drbdadm, args.drbd_conf))
         wanted = {a for g in groups for r in g.resources if r.name == "drbddisk" for a in (r.args or ("all",))}
         missing = sorted(wanted - defined - {"all"})
         if missing:

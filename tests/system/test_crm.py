@@ -321,3 +321,19 @@ def test_tgt_admin_loads_the_generated_targets_conf_with_serial_chap_acl_and_dir
     assert "Backing store flags: direct" in show, show
     assert "filer-chap" in show.split("Account information:")[1], show
     assert "192.168.7.0/24" in show.split("ACL information:")[1], show
+
+
+def test_migrate_reads_the_seeds_own_drbd_conf_and_says_it_lacks_pacemaker_fencing(tmp_path):
+    """The seed's drbd.conf is DRBD 8.3/8.4 syntax with dopd's handler: drbd-utils' 8.4 parser reads it, and
+    migrate warns that Pacemaker needs resource-and-stonith with crm-fence-peer there."""
+    fix = os.path.join(ROOT, "tests", "unit", "fixtures")
+    cib = tmp_path / "seed.xml"
+    r = subprocess.run([ocfkit_cmd(), "migrate", "--haresources", os.path.join(fix, "heartbeat", "seed-haresources"),
+                        "--ha-cf", os.path.join(fix, "heartbeat", "seed-ha.cf"),
+                        "--drbd-conf", os.path.join(fix, "crm", "seed-drbd.conf"),
+                        "--fencing", os.path.join(fix, "crm", "fencing-sbd.toml"), "--format", "cib", "--out", str(cib),
+                        "--provider", PROVIDER, "--name", "iscsi", "--pacemaker", "2.1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "no 'fencing resource-and-stonith;'" in r.stderr
+    assert_starts_on_castor_and_fails_over(str(cib))
