@@ -1,20 +1,34 @@
 """A cluster description file (TOML) and everything generated from it.
 
-One file says what the SAN is (nodes, DRBD resources, the configuration filesystem, the service
-group: VIP, DRBD, volume group, portblock, iSCSI targets and LUNs; heartbeat settings and policy).
-`generate()` turns it into drbd.conf, the target configuration of the chosen backend, heartbeat's
-ha.cf/authkeys/haresources, and the Pacemaker equivalent through crm.migrate and the renderers, so
-the heartbeat and Pacemaker configurations cannot drift apart.
+One file says what the SAN is (nodes and their addresses, membership, fencing, DRBD resources, the
+configuration filesystem, the service group: VIP, DRBD, volume group, portblock, iSCSI targets and
+LUNs; heartbeat settings and policy). `generate()` turns it into drbd.conf, the target configuration
+of the chosen backend, heartbeat's ha.cf/authkeys/haresources, corosync.conf, the SBD settings, and
+the Pacemaker equivalent through crm.migrate and the renderers, so the heartbeat and Pacemaker
+configurations cannot drift apart. Every value is checked first (crm.validate); a bad one is an
+error with the description's file:line and nothing is written.
 """
 
 from __future__ import annotations
+
+IET_GONE = ("the IET kernel module (iscsitarget-dkms) exists on no supported distribution (Debian dropped it "
+            "after 9); choose target_backend = \"lio\" (the kernel's target, configured by ocfkit's agents) or "
+            "\"tgt\" (the user-space tgtd), or pass --target lio|tgt: the IET targets, LUNs (path, type, "
+            "scsi_sn, scsi_id), CHAP account and initiators are translated")
 
 
 class DescriptionError(ValueError):
     """The description is incomplete or inconsistent; the message names the key."""
 
 
-def load(path: str) -> dict:
+class Description(dict):
+    """A parsed description that remembers its file name and text (for file:line in errors)."""
+
+    path = ""
+    text = ""
+
+
+def load(path: str) -> Description:
     """Read a description file."""
     try:
         import tomllib
@@ -22,10 +36,33 @@ def load(path: str) -> dict:
         import tomli as tomllib  # type: ignore[no-redef]
 
     with open(path, "rb") as f:
-        try:
-            return tomllib.load(f)
-        except tomllib.TOMLDecodeError as e:
-            raise DescriptionError(f"{path}: {e}") from None
+        raw = f.read(1 << 20)
+    try:
+        text = raw.decode("utf-8")
+        d = Description(tomllib.loads(text))
+    except UnicodeDecodeError as e:
+        raise DescriptionError(f"{path}: not UTF-8 ({e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise DescriptionError(f"{path}: {e}") from None
+    d.path, d.text = path, text
+    return d
+
+
+def _where(desc: dict, key: tuple) -> str:
+    from crm.validate import dotted, line_of
+
+    path = getattr(desc, "path", "") or "description"
+    line = line_of(getattr(desc, "text", ""), key) if getattr(desc, "text", "") else 0
+    return f"{path}:{line}: {dotted(key)}" if line else f"{path}: {dotted(key)}"
+
+
+def check(desc: dict) -> None:
+    """Every value against what the generated files can hold; all problems in one error."""
+    from crm.validate import problems
+
+    found = problems(desc)
+    if found:
+        raise DescriptionError("\n".join(f"{_where(desc, key)}: {msg}" for key, msg in found))
 
 
 def _need(d: dict, key: str, where: str):
@@ -75,15 +112,43 @@ def haresources_groups(desc: dict):
     return groups
 
 
-def drbd_conf(desc: dict) -> str:
-    """The DRBD resources (protocol C, one `on` section per node, internal metadata)."""
+DRBD_FENCING = {
+    # Pacemaker: freeze I/O and have the cluster fence the peer (crm-fence-peer puts a constraint that keeps
+    # the peer from being promoted until it has resynced; crm-unfence-peer lifts it after the resync).
+    # The .9 scripts work with the 8.4 kernel module too (REFERENCE 9.3).
+    "pacemaker": ("resource-and-stonith", (("fence-peer", "/usr/lib/drbd/crm-fence-peer.9.sh"),
+                                           ("after-resync-target", "/usr/lib/drbd/crm-unfence-peer.9.sh"))),
+    # heartbeat: dopd outdates the peer's disk over the heartbeat links (the seed's handler; 8.4 calls it
+    # fence-peer, 8.3's outdate-peer; Debian 12 moved it from /usr/lib/heartbeat to /usr/libexec/heartbeat).
+    # ha.cf respawns dopd and gives it apiauth.
+    "heartbeat": ("resource-only", (("fence-peer", "/usr/libexec/heartbeat/drbd-peer-outdater -t 5"),)),
+}
+
+
+def drbd_version(desc: dict) -> str:
+    """cluster.drbd_version: 8.4 (the kernel module Debian 12 and 13 ship; the default) or 9."""
+    return desc.get("cluster", {}).get("drbd_version", "8.4")
+
+
+def drbd_conf(desc: dict, manager: str = "pacemaker", fencing: bool = True) -> str:
+    """The DRBD resources (protocol C, one `on` section per node, internal metadata), with the fencing
+    policy and handlers of the cluster manager (`pacemaker` or `heartbeat`) unless fencing is off. DRBD 8.4
+    takes `fencing` in `disk {}`, DRBD 9 in `net {}` (drbd-utils 9 parses both forms)."""
     nodes = desc["node"]
+    v9 = drbd_version(desc) == "9"
     out = ["global { usage-count no; }", ""]
     for r in desc.get("drbd", []):
+        policy, handlers = DRBD_FENCING[manager] if fencing else ("", ())
         net = "    net { protocol C;"
         if r.get("shared_secret"):
             net += f' cram-hmac-alg sha1; shared-secret "{r["shared_secret"]}";'
+        if policy and v9:
+            net += f" fencing {policy};"
         out += [f"resource {r['name']} {{", net + " }"]
+        if policy and not v9:
+            out.append(f"    disk {{ fencing {policy}; }}")
+        if handlers:
+            out.append("    handlers { " + " ".join(f'{k} "{v}";' for k, v in handlers) + " }")
         for n in nodes:
             addr = _need(n, "replication_address", f"node {n.get('name')}")
             out.append(f"    on {n['name']} {{ device {r['device']}; disk {r['disk']}; "
@@ -93,7 +158,7 @@ def drbd_conf(desc: dict) -> str:
 
 
 def target_backend(desc: dict) -> str:
-    """cluster.target_backend: iet, tgt (the default) or lio."""
+    """cluster.target_backend: tgt (the default), lio, or iet (reported: no IET kernel exists any more)."""
     return desc.get("cluster", {}).get("target_backend", "tgt")
 
 
@@ -101,23 +166,28 @@ def target_conf(desc: dict) -> tuple[str, str]:
     """(file name, text) of the target configuration for the backend ('' for lio: the agents do it)."""
     backend = target_backend(desc)
     targets = desc.get("target", [])
-    if backend == "iet":
-        lines = []
-        for t in targets:
-            lines.append(f"Target {t['iqn']}")
-            for lu in t.get("lun", []):
-                lines.append(f"    Lun {lu['lun']} Path={lu['path']},Type={lu.get('type', 'blockio')}")
-        return "ietd.conf", "\n".join(lines) + "\n"
     if backend == "tgt":
         lines = []
         for t in targets:
             lines.append(f"<target {t['iqn']}>")
-            lines += [f"    backing-store {lu['path']}" for lu in t.get("lun", [])]
+            for lu in t.get("lun", []):
+                extra = [f"{k} {lu[k]}" for k in ("scsi_sn", "scsi_id") if lu.get(k)]
+                if lu.get("type", "blockio") == "blockio":
+                    extra.append("bsoflags direct")  # IET's blockio: no page cache on the target (O_DIRECT)
+                lines.append(f"    <backing-store {lu['path']}>")
+                lines += [f"        lun {int(lu['lun']) + 1}", *[f"        {e}" for e in extra]]
+                lines.append("    </backing-store>")
+            if t.get("incoming_user"):
+                lines.append(f"    incominguser {t['incoming_user']} {t.get('incoming_password', '')}")
+            lines += [f"    initiator-{'name' if a.startswith(('iqn.', 'eui.')) else 'address'} {a}"
+                      for a in t.get("initiators", [])]
             lines.append("</target>")
         return "targets.conf", "\n".join(lines) + "\n"
     if backend == "lio":
         return "", ""
-    raise DescriptionError(f"cluster.target_backend {backend!r}: use iet, tgt or lio")
+    if backend == "iet":
+        raise DescriptionError(f"cluster.target_backend = \"iet\": {IET_GONE}")
+    raise DescriptionError(f"cluster.target_backend {backend!r}: use lio or tgt")
 
 
 def ha_cf(desc: dict) -> str:
@@ -140,6 +210,11 @@ def ha_cf(desc: dict) -> str:
         cf.lines.append(hacf.Line("node", [n["name"]]))
     for line in hb.get("respawn", []):
         cf.lines.append(hacf.Line("respawn", line.split()))
+    if desc.get("drbd") and not any("/dopd" in line for line in hb.get("respawn", [])):
+        # drbd-peer-outdater (DRBD's fence-peer handler under heartbeat) asks dopd on the peer to outdate
+        # its disk; dopd runs under heartbeat and needs API access.
+        cf.lines.append(hacf.Line("respawn", ["hacluster", "/usr/libexec/heartbeat/dopd"]))
+        cf.lines.append(hacf.Line("apiauth", ["dopd", "gid=haclient", "uid=hacluster"]))
     for p in hb.get("ping", []):
         cf.lines.append(hacf.Line("ping", [p]))
     return hacf.dump(cf)
@@ -154,46 +229,245 @@ def authkeys_text(desc: dict) -> str:
     return authkeys.dump(authkeys.AuthKeys(num, {num: (hb.get("auth_method", "sha1"), hb.get("auth_key", ""))}))
 
 
-def cluster_model(desc: dict):
-    """The Pacemaker model: the heartbeat groups migrated, the target daemon per backend."""
+def corosync_conf(desc: dict) -> str:
+    """corosync.conf (corosync 3, knet): one link per kind of node address named in corosync.links (default:
+    the LAN `address`, then the `replication_address` of the DRBD network, when the nodes have them),
+    two_node for two nodes (it implies wait_for_all), crypto with /etc/corosync/authkey."""
+    c = desc.get("corosync", {})
+    nodes = desc["node"]
+    kinds = c.get("links") or [k for k in ("address", "replication_address") if all(k in n for n in nodes)]
+    if not kinds:
+        raise DescriptionError("corosync.links: the nodes need an address or a replication_address")
+    if len(kinds) > 8 or len(set(kinds)) != len(kinds):
+        raise DescriptionError("corosync.links: at most 8 different links (knet)")
+    for n in nodes:
+        for kind in kinds:
+            if kind not in n:
+                raise DescriptionError(f"node {n['name']}: {kind} is missing (corosync link {kinds.index(kind)})")
+    crypto = c.get("crypto", True)
+    out = ["# corosync.conf written by ocfkit generate: the same file on every node (/etc/corosync/corosync.conf).",
+           "# links: " + ", ".join(f"{i} = the nodes' {k}" for i, k in enumerate(kinds)) + ".",
+           "# The key (crypto) is not generated here: run corosync-keygen on one node and copy",
+           "# /etc/corosync/authkey (mode 0400, root) to the other.",
+           "totem {", "    version: 2", f"    cluster_name: {desc.get('cluster', {}).get('name', 'cluster')}",
+           f"    transport: {c.get('transport', 'knet')}", f"    token: {c.get('token', 3000)}"]
+    out += (["    crypto_cipher: aes256", "    crypto_hash: sha256"] if crypto
+            else ["    crypto_cipher: none", "    crypto_hash: none"])
+    for i in range(len(kinds)):
+        out += ["    interface {", f"        linknumber: {i}", "    }"]
+    out += ["}", "", "nodelist {"]
+    for nid, n in enumerate(nodes, start=1):
+        out += ["    node {", f"        name: {n['name']}", f"        nodeid: {nid}"]
+        out += [f"        ring{i}_addr: {n[k]}" for i, k in enumerate(kinds)]
+        out.append("    }")
+    out += ["}", "", "quorum {", "    provider: corosync_votequorum"]
+    if len(nodes) == 2:
+        out.append("    two_node: 1")
+    out += ["}", "", "logging {", "    to_logfile: yes", "    logfile: /var/log/corosync/corosync.log",
+            "    to_syslog: yes", "    timestamp: on", "}", ""]
+    return "\n".join(out)
+
+
+def _lun_paths_follow_the_volume_group(desc: dict) -> list[str]:
+    svc = desc.get("service") or {}
+    vg = svc.get("volume_group")
+    notes = []
+    for t in desc.get("target", []):
+        for lu in t.get("lun", []):
+            if vg and not (lu["path"].startswith(f"/dev/{vg}/") or lu["path"].startswith(f"/dev/mapper/{vg}-")):
+                raise DescriptionError(f"target {t['iqn']} lun {lu['lun']}: {lu['path']} is not a volume of "
+                                       f"service.volume_group {vg}: it would not move with the service")
+    if target_backend(desc) == "lio" and any(lu.get("type") == "fileio" for t in desc.get("target", [])
+                                              for lu in t.get("lun", [])):
+        notes.append("type = \"fileio\" is not carried over to LIO: ocfkit's iSCSILogicalUnit gives a block device an "
+                     "iblock backstore (IET's blockio) and a file a fileio one.")
+    if vg and desc.get("target"):
+        notes.append(f"The LUNs are volumes of {vg}: the service group activates {vg} before the target and its LUNs "
+                     "and deactivates it after them, so each LUN path exists while it is exported (one group, in "
+                     "order: nothing more to add).")
+    return notes
+
+
+def cluster_model(desc: dict, *, fencing=None, provider: str = "ocfkit"):
+    """The Pacemaker model: the heartbeat groups migrated, the fencing plan, the target per backend, the
+    dependencies the description implies (explained in the model's notes)."""
     from dataclasses import replace
 
-    from crm.migrate import migrate
+    from crm.migrate import add_filesystem_dependencies, add_target_params, migrate
     from crm.model import Group, Primitive, default_ops
 
     c = desc.get("cluster", {})
     model = migrate(haresources_groups(desc), nodes=[n["name"] for n in desc["node"]],
-                    auto_failback=bool(c.get("auto_failback")), fencing=bool(c.get("fencing", True)),
-                    name=c.get("name", "cluster"))
+                    auto_failback=bool(c.get("auto_failback")), fencing=fencing if fencing is not None else True,
+                    name=c.get("name", "cluster"), provider=provider)
     backend = target_backend(desc)
     name = target_conf(desc)[0]
-    if not name:  # lio: no daemon, the targets and LUNs came from haresources
-        return model
-    # ocfkit runs the daemon itself, from the target configuration on the configuration filesystem.
-    conf_dir = (desc.get("filesystem") or [{}])[0].get("directory", "/etc/tgt" if backend == "tgt" else "/etc/iet")
-    daemon = Primitive("p_iscsitarget", "ocf:ocfkit:iscsitarget",
-                       (("implementation", backend), ("config", f"{conf_dir}/{name}")),
-                       ops=default_ops("ocf:ocfkit:iscsitarget"))
-    res = tuple(replace(r, members=tuple(daemon if m.id == "p_iscsitarget" else m for m in r.members))
-                if isinstance(r, Group) else r for r in model.resources)
-    return replace(model, resources=res)
+    def swap(fn):
+        return tuple(replace(r, members=tuple(fn(m) for m in r.members)) if isinstance(r, Group) else r
+                     for r in model.resources)
+
+    if name:
+        # ocfkit runs the daemon itself, from the target configuration on the configuration filesystem.
+        conf_dir = (desc.get("filesystem") or [{}])[0].get("directory", "/etc/tgt")
+        a = f"ocf:{provider}:iscsitarget"
+        daemon = Primitive("p_iscsitarget", a, (("implementation", backend), ("config", f"{conf_dir}/{name}")),
+                           ops=default_ops(a))
+        model = replace(model, resources=swap(lambda m: daemon if m.id == "p_iscsitarget" else m))
+    else:
+        # lio: the heartbeat tokens carry the IQN, LUN and path; the rest of each target and LUN goes here.
+        model = add_target_params(model, desc.get("target", []))
+    model = add_filesystem_dependencies(model)
+    return replace(model, notes=model.notes + tuple(_lun_paths_follow_the_volume_group(desc)))
 
 
-def generate(desc: dict) -> dict[str, tuple[str, int]]:
-    """file name -> (content, mode) of everything the description yields."""
-    from crm import render
+def _fencing_spec(desc: dict):
+    spec = desc.get("fencing")
+    if spec is None and "fencing" in desc.get("cluster", {}):
+        raise DescriptionError("cluster.fencing: moved; give [fencing.sbd] or [[fencing.device]] (docs/crm.md), or "
+                               "fencing = \"none\" at the top for a test cluster")
+    return spec
+
+
+def readme(desc: dict, plan, files: dict, pacemaker: str) -> str:
+    """The steps that make a cluster of the generated files (no secret in it)."""
+    name = desc.get("cluster", {}).get("name", "cluster")
+    out = [f"Cluster {name}: what ocfkit generate wrote and how to use it (Pacemaker {pacemaker}).", "",
+           "Files: " + ", ".join(sorted(files)) + ".",
+           "Mode 0600 (they hold secrets: fence-device passwords, CHAP, DRBD's shared secret, heartbeat's key): "
+           + ", ".join(sorted(f for f, (_t, m) in files.items() if m & 0o077 == 0)) + ".", "",
+           "1. Membership (both nodes): copy corosync.conf to /etc/corosync/corosync.conf. On ONE node run",
+           "   corosync-keygen (it writes /etc/corosync/authkey from /dev/urandom), copy that key to the other",
+           "   node with mode 0400 owner root. `corosync -t` checks the file (it needs the key).", ""]
+    n = 2
+    if plan is not None and plan.steps:
+        out += [f"{n}. Fencing, before the cluster starts:"] + ["   " + s for s in plan.steps] + [""]
+        n += 1
+    elif plan is not None and not plan.enabled:
+        out += [f"{n}. Fencing is OFF (fencing = \"none\"): test clusters only.", ""]
+        n += 1
+    else:
+        out += [f"{n}. Fencing: every fence device must reach its target from the peer node; test each",
+                "   with `stonith_admin --reboot NODE` before putting data on the cluster.", ""]
+        n += 1
+    out += [f"{n}. DRBD (both nodes): copy drbd.conf to /etc/drbd.conf (mode 0600: it holds the shared secret), then",
+            "   drbdadm create-md RES; drbdadm up RES; on the first node drbdadm primary --force RES once.", ""]
+    n += 1
+    if "targets.conf" in files:
+        out += [f"{n}. The target configuration targets.conf goes on the configuration filesystem (the CIB names its",
+                "   path); the target group runs with that filesystem and starts after it.", ""]
+        n += 1
+    out += [f"{n}. Pacemaker (one node, cluster running): `pcs cluster cib-push cib.xml --config` or",
+            "   `crm configure load update cluster.crm`, or run pcs.sh (it builds pcs-cib.xml with pcs -f;",
+            "   the agents, ocfkit's and the fence agents, must be installed there: pcs checks them).",
+            "   DRBD's promotion score on a node: crm_attribute --promotion=p_drbd_RES -G -N NODE",
+            "   (crm_master is deprecated in Pacemaker 3.0).",
+            "   Check offline first: ocfkit crm check cib.xml.", "",
+            "Heartbeat instead of Pacemaker: ha.cf, authkeys (0600) and haresources go to /etc/ha.d, and",
+            "drbd-heartbeat.conf (dopd's fencing) to /etc/drbd.conf. "
+            + ("The bare iscsitarget reads /etc/tgt/targets.conf: make it a symlink to the targets.conf on the "
+               "configuration filesystem, as the seed did for ietd.conf." if "targets.conf" in files else
+               "LIO needs no file: the resource.d wrappers build the targets (CHAP and initiators: Pacemaker only)."),
+            ""]
+    return "\n".join(out)
+
+
+def generate(desc: dict, *, run=None, pacemaker: str | None = None, target: str | None = None
+             ) -> dict[str, tuple[str, int]]:
+    """file name -> (content, mode) of everything the description yields. `run` (the command seam) reads
+    installed fence agents' meta-data; `pacemaker` is 2.1 or 3.0 (default: cluster.pacemaker, else 2.1);
+    `target` (lio or tgt) overrides cluster.target_backend (an IET description is translated)."""
+    import copy
+
+    from crm import fencing, render
     from heartbeat_legacy import haresources
 
+    check(desc)
+    if target is not None:
+        if target not in ("lio", "tgt"):
+            raise DescriptionError(f"--target {target}: lio or tgt")
+        src, desc = desc, Description(copy.deepcopy(dict(desc)))
+        desc.path, desc.text = getattr(src, "path", ""), getattr(src, "text", "")
+        desc.setdefault("cluster", {})["target_backend"] = target
     if not desc.get("node") or len(desc["node"]) != 2:
         raise DescriptionError("description: exactly two [[node]] entries are needed")
-    files = {"drbd.conf": (drbd_conf(desc), 0o644), "ha.cf": (ha_cf(desc), 0o644),
-             "authkeys": (authkeys_text(desc), 0o600),
-             "haresources": (haresources.dump(haresources_groups(desc)), 0o644)}
+    names = [n["name"] for n in desc["node"]]
+    if len(set(names)) != 2:
+        raise DescriptionError("node: the two names must differ")
+    if target_backend(desc) == "iet":
+        raise DescriptionError(f"{_where(desc, ('cluster', 'target_backend'))}: {IET_GONE}")
+    pacemaker = pacemaker or desc.get("cluster", {}).get("pacemaker", "2.1")
+    if pacemaker not in render.PACEMAKER:
+        raise DescriptionError(f"pacemaker {pacemaker}: 2.1 or 3.0")
+    try:
+        plan = fencing.plan(_fencing_spec(desc), names, run=run)
+    except fencing.FencingError as e:
+        raise DescriptionError(str(e)) from None
+    provider = desc.get("cluster", {}).get("provider", "ocfkit")
     name, text = target_conf(desc)
+    files = {"drbd.conf": (drbd_conf(desc, "pacemaker", plan.enabled), 0o600),
+             "drbd-heartbeat.conf": (drbd_conf(desc, "heartbeat"), 0o600),
+             "ha.cf": (ha_cf(desc), 0o644),
+             "authkeys": (authkeys_text(desc), 0o600),
+             "haresources": (haresources.dump(haresources_groups(desc)), 0o644),
+             "corosync.conf": (corosync_conf(desc), 0o644)}
     if name:
-        files[name] = (text, 0o644)
-    model = cluster_model(desc)
-    files["cluster.crm"] = (render.crmsh_text(model), 0o644)
-    files["cib.xml"] = (render.cib_xml(model), 0o644)
-    files["pcs.sh"] = (render.pcs_script(model), 0o755)
+        secret = any(t.get("incoming_password") for t in desc.get("target", []))
+        files[name] = (text, 0o600 if secret else 0o644)
+    if plan.sbd_settings:
+        files["sbd"] = (plan.sbd_settings, 0o644)
+    model = cluster_model(desc, fencing=plan, provider=provider)
+    sbd = (desc.get("fencing") or {}).get("sbd") if isinstance(desc.get("fencing"), dict) else None
+    if sbd:
+        from dataclasses import replace
+
+        token = desc.get("corosync", {}).get("token", 3000) / 1000
+        wd = sbd.get("watchdog_timeout", 5)
+        worst = token + 1.2 * token + sbd.get("delay_max", 15) + sbd.get("msgwait", 2 * wd)
+        model = replace(model, notes=model.notes + (
+            f"With token {token:g}s (consensus 1.2 x token = {1.2 * token:g}s), a crash of the node running the "
+            f"services leaves them stopped for up to about {worst:g}s plus their start on the survivor.",))
+    # Pacemaker needs the fence and CHAP passwords in the CIB: the three renderings hold them, mode 0600.
+    files["cluster.crm"] = (render.crmsh_text(model), 0o600)
+    files["cib.xml"] = (render.cib_xml(model, pacemaker), 0o600)
+    # pcs.sh builds its own pcs-cib.xml (never the cib.xml beside it).
+    files["pcs.sh"] = (render.pcs_script(model, "pcs-cib.xml"), 0o700)
+    files["README"] = (readme(desc, plan, {**files, "README": ("", 0o644)}, pacemaker), 0o644)
     return files
+
+
+def write_files(out: str, files: dict[str, tuple[str, int]]) -> list[str]:
+    """Write every file into directory `out`, all or nothing as far as the file system allows: each is
+    written into a private temporary directory inside `out` (created 0700; files with O_EXCL|O_NOFOLLOW,
+    their mode from the start, fsync'd), then renamed into place. A rename replaces a symlink planted in
+    `out` instead of writing through it. Returns the paths written."""
+    import os
+    import tempfile
+
+    os.makedirs(out, mode=0o755, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".ocfkit-generate-", dir=out)
+    done: list[str] = []
+    try:
+        for name, (content, mode) in files.items():
+            if "/" in name or name.startswith("."):
+                raise DescriptionError(f"{name}: not a plain file name")
+            fd = os.open(os.path.join(tmp, name), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, mode)
+            try:
+                os.fchmod(fd, mode)
+                data = content.encode("utf-8")
+                while data:
+                    data = data[os.write(fd, data):]
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for name in files:
+            target = os.path.join(out, name)
+            if os.path.isdir(target) and not os.path.islink(target):
+                raise DescriptionError(f"{target}: a directory is in the way")
+        for name in files:
+            os.rename(os.path.join(tmp, name), os.path.join(out, name))
+            done.append(os.path.join(out, name))
+    finally:
+        for name in os.listdir(tmp):
+            os.unlink(os.path.join(tmp, name))
+        os.rmdir(tmp)
+    return done

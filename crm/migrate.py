@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 
+from crm.fencing import Plan
 from crm.model import Clone, Cluster, Colocation, Group, Location, Order, Primitive, default_ops
 
 FENCING_WARNING = ("fencing (STONITH) stays enabled: DRBD replicates to a peer that may still be alive when "
@@ -26,7 +27,8 @@ def _ident(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text).strip("_.-") or "r"
 
 
-def _primitive(name: str, args: tuple[str, ...], warnings: list[str]) -> tuple[Primitive | None, str]:
+def _primitive(name: str, args: tuple[str, ...], warnings: list[str], provider: str = "ocfkit"
+               ) -> tuple[Primitive | None, str]:
     """(primitive or None for drbddisk, drbd resource name)."""
     from heartbeat_legacy.resource_d import UsageError, ocf_call
 
@@ -56,7 +58,7 @@ def _primitive(name: str, args: tuple[str, ...], warnings: list[str]) -> tuple[P
             pid = "p_iscsitarget"
         else:
             pid = "p_lvm_" + _ident(params.get("volgrpname", "vg"))
-        a = f"ocf:ocfkit:{agent}"
+        a = f"ocf:{provider}:{agent}"
         return Primitive(pid, a, tuple(params.items()), ops=default_ops(a)), ""
     warnings.append(f"{name}: no OCF agent known; kept as lsb:{name}"
                     + (" (consider ocf:ocfkit:iSCSITarget + iSCSILogicalUnit)" if "iscsi" in name.lower() else ""))
@@ -64,9 +66,12 @@ def _primitive(name: str, args: tuple[str, ...], warnings: list[str]) -> tuple[P
     return Primitive("p_" + _ident(name), a, ops=default_ops(a)), ""
 
 
-def migrate(groups, *, nodes: list[str] | None = None, auto_failback: bool | None = False, fencing: bool = True,
-            name: str = "cluster") -> Cluster:
-    """Turn parsed haresources groups into a Pacemaker cluster model (warnings in .warnings)."""
+def migrate(groups, *, nodes: list[str] | None = None, auto_failback: bool | None = False, fencing=True,
+            name: str = "cluster", provider: str = "ocfkit") -> Cluster:
+    """Turn parsed haresources groups into a Pacemaker cluster model (warnings in .warnings).
+
+    fencing: a crm.fencing.Plan (its devices, rules and properties join the model), False (STONITH off:
+    test clusters) or True (STONITH on, devices to be added by the caller: a warning says so)."""
     warnings: list[str] = []
     resources: list = []
     locations: list[Location] = []
@@ -81,12 +86,12 @@ def migrate(groups, *, nodes: list[str] | None = None, auto_failback: bool | Non
         members: list[Primitive] = []
         drbd_here: list[str] = []
         for r in g.resources:
-            prim, drbd_res = _primitive(r.name, r.args, warnings)
+            prim, drbd_res = _primitive(r.name, r.args, warnings, provider)
             if prim is None:
                 if drbd_res not in drbd_clones:
                     base = _ident(drbd_res)
-                    p = Primitive(f"p_drbd_{base}", "ocf:ocfkit:drbd", (("drbd_resource", drbd_res),),
-                                  ops=default_ops("ocf:ocfkit:drbd"))
+                    p = Primitive(f"p_drbd_{base}", f"ocf:{provider}:drbd", (("drbd_resource", drbd_res),),
+                                  ops=default_ops(f"ocf:{provider}:drbd"))
                     clone = Clone(f"ms_drbd_{base}", p, (("promoted-max", "1"), ("promoted-node-max", "1"),
                                                          ("clone-max", "2"), ("clone-node-max", "1"),
                                                          ("notify", "true")), promotable=True)
@@ -112,8 +117,20 @@ def migrate(groups, *, nodes: list[str] | None = None, auto_failback: bool | Non
         for clone_id in drbd_here:
             colocations.append(Colocation(f"col_{gid}_on_{clone_id}", gid, clone_id, with_role="Promoted"))
             orders.append(Order(f"o_{clone_id}_before_{gid}", clone_id, gid, first_action="promote"))
+    notes = _depends_on_filesystems(resources, colocations, orders)
+    # two_node in corosync keeps quorum with one node left (and waits for both at first start), so the
+    # default no-quorum-policy=stop is right for two nodes.
     props = [("no-quorum-policy", "stop")]
-    if fencing:
+    secrets: tuple = ()
+    if isinstance(fencing, Plan):
+        props[:0] = list(fencing.properties)
+        resources[:0] = list(fencing.primitives)
+        locations[:0] = list(fencing.locations)
+        notes[:0] = list(fencing.notes)
+        secrets = fencing.secrets
+        if not fencing.enabled:
+            warnings.append("fencing disabled: a DRBD split brain is possible when the nodes lose sight of each other")
+    elif fencing:
         props.insert(0, ("stonith-enabled", "true"))
         if drbd_clones:
             warnings.append(FENCING_WARNING)
@@ -127,4 +144,95 @@ def migrate(groups, *, nodes: list[str] | None = None, auto_failback: bool | Non
         rsc_defaults.append(("resource-stickiness", "200"))
     return Cluster(name=name, nodes=tuple(all_nodes), resources=tuple(resources), locations=tuple(locations),
                    colocations=tuple(colocations), orders=tuple(orders), properties=tuple(props),
-                   rsc_defaults=tuple(rsc_defaults), warnings=tuple(warnings))
+                   rsc_defaults=tuple(rsc_defaults), warnings=tuple(warnings), notes=tuple(notes), secrets=secrets)
+
+
+def add_filesystem_dependencies(c: Cluster) -> Cluster:
+    """The cluster with the dependencies on other groups' filesystems added (see _depends_on_filesystems)."""
+    from dataclasses import replace
+
+    cols, orders = list(c.colocations), list(c.orders)
+    notes = _depends_on_filesystems(list(c.resources), cols, orders)
+    return replace(c, colocations=tuple(cols), orders=tuple(orders), notes=c.notes + tuple(notes))
+
+
+def _depends_on_filesystems(resources, colocations: list[Colocation], orders: list[Order]) -> list[str]:
+    """A group whose members read a file (an absolute path parameter such as the target daemon's config)
+    below a Filesystem mounted by another group runs with that group and starts after it (heartbeat v1
+    moved all lines together, so the seed never had to say it). Returns the explanations."""
+    notes = []
+    groups = [r for r in resources if isinstance(r, Group)]
+    mounts = [(g.id, dict(m.params)["directory"].rstrip("/") + "/") for g in groups for m in g.members
+              if m.type == "Filesystem" and dict(m.params).get("directory")]
+    for g in groups:
+        for m in g.members:
+            if m.type == "Filesystem":
+                continue
+            for key, value in m.params:
+                for owner, mount in mounts:
+                    if owner == g.id or not value.startswith(mount):
+                        continue
+                    cid, oid = f"col_{g.id}_with_{owner}", f"o_{owner}_before_{g.id}"
+                    if any(c.id == cid for c in colocations):
+                        continue
+                    colocations.append(Colocation(cid, g.id, owner))
+                    orders.append(Order(oid, owner, g.id))
+                    notes.append(f"{g.id} runs with {owner} and starts after it ({cid}, {oid}): {m.id} reads "
+                                 f"{key}={value}, which lives on the filesystem {owner} mounts at {mount.rstrip('/')}.")
+    return notes
+
+
+def translate_target_daemon(groups, targets: list[dict], implementation: str):
+    """The groups with heartbeat's bare `iscsitarget` (IET's daemon) replaced by one iSCSITarget and its
+    iSCSILogicalUnits per target, run by `implementation` (lio, or tgt after ocfkit's tgtd daemon agent).
+    The rest of each target (CHAP, initiators, serials) is added by add_target_params."""
+    from heartbeat_legacy.haresources import Group as HaGroup
+    from heartbeat_legacy.haresources import parse_resource
+
+    out = []
+    for g in groups:
+        res = []
+        for r in g.resources:
+            if r.name != "iscsitarget":
+                res.append(r)
+                continue
+            tokens = ["iscsitarget"] if implementation == "tgt" else []  # tgtd (add_target_params names it)
+            for t in targets:
+                tokens.append(f"iSCSITarget::{t['iqn']}::{implementation}")
+                tokens += [f"iSCSILogicalUnit::{t['iqn']}::{lu['lun']}::{lu['path']}::{implementation}"
+                           for lu in t.get("lun", [])]
+            res += [parse_resource(tok) for tok in tokens]
+        out.append(HaGroup(g.node, res, line=g.line))
+    return out
+
+
+def add_target_params(c: Cluster, targets: list[dict], daemon: str = "") -> Cluster:
+    """iSCSITarget and iSCSILogicalUnit primitives completed from the description's targets: allowed
+    initiators, the CHAP account (its password a secret of the model), scsi_sn and scsi_id; a target daemon
+    without parameters gets implementation=`daemon` when one is given."""
+    from dataclasses import replace
+
+    by_iqn = {t["iqn"]: t for t in targets}
+    luns = {(t["iqn"], str(lu["lun"])): lu for t in targets for lu in t.get("lun", [])}
+    secrets = list(c.secrets)
+
+    def more(m: Primitive) -> Primitive:
+        p = dict(m.params)
+        if m.type == "iscsitarget" and daemon and not m.params:
+            return replace(m, params=(("implementation", daemon),))
+        if m.type == "iSCSITarget" and p.get("iqn") in by_iqn:
+            t = by_iqn[p["iqn"]]
+            extra = [("allowed_initiators", " ".join(t["initiators"]))] if t.get("initiators") else []
+            if t.get("incoming_user"):
+                extra += [("incoming_username", t["incoming_user"]),
+                          ("incoming_password", t.get("incoming_password", ""))]
+                secrets.append((m.id, "incoming_password"))
+            return replace(m, params=m.params + tuple(extra))
+        if m.type == "iSCSILogicalUnit" and p.get("target_iqn") in by_iqn:
+            lu = luns.get((p["target_iqn"], p.get("lun", "")), {})
+            return replace(m, params=m.params + tuple((k, lu[k]) for k in ("scsi_sn", "scsi_id") if lu.get(k)))
+        return m
+
+    res = tuple(replace(r, members=tuple(more(m) for m in r.members)) if isinstance(r, Group) else r
+                for r in c.resources)
+    return replace(c, resources=res, secrets=tuple(secrets))

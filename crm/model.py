@@ -111,6 +111,35 @@ class Cluster:
     properties: tuple[tuple[str, str], ...] = ()
     rsc_defaults: tuple[tuple[str, str], ...] = ()
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    # Why the configuration is what it is (fencing timings, inferred dependencies): comments in every rendering.
+    notes: tuple[str, ...] = field(default=(), compare=False)
+    # (primitive id, parameter name) of values that are secrets: masked() hides them.
+    secrets: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+
+
+MASK = "********"
+
+
+def masked(c: Cluster) -> Cluster:
+    """The same cluster with every secret parameter value replaced by MASK (for anything shown to a person
+    or written outside the 0600 files that must hold the secrets)."""
+    from dataclasses import replace
+
+    hidden = set(c.secrets)
+    if not hidden:
+        return c
+
+    def prim(p: Primitive) -> Primitive:
+        return replace(p, params=tuple((k, MASK if (p.id, k) in hidden else v) for k, v in p.params))
+
+    def res(r):
+        if isinstance(r, Primitive):
+            return prim(r)
+        if isinstance(r, Group):
+            return replace(r, members=tuple(prim(m) for m in r.members))
+        return replace(r, child=res(r.child))
+
+    return replace(c, resources=tuple(res(r) for r in c.resources))
 
 
 def default_ops(agent: str) -> tuple[Op, ...]:
@@ -122,7 +151,7 @@ def default_ops(agent: str) -> tuple[Op, ...]:
         # Pacemaker tells operations apart by interval only: the roles need different intervals.
         return (Op("monitor", 29, 20, "Promoted"), Op("monitor", 31, 20, "Unpromoted"),
                 Op("start", 0, 240), Op("stop", 0, 100))
-    if std == "ocf" and ":ocfkit:" in f":{rest}":
+    if std == "ocf" and rest.split(":")[0].startswith("ocfkit"):
         try:
             from agents import AGENTS
 

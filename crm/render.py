@@ -1,4 +1,10 @@
-"""The three renderings of a Cluster: crmsh text, CIB XML and pcs command lines."""
+"""The three renderings of a Cluster: crmsh text, CIB XML and pcs command lines.
+
+Dialects: one crmsh text serves crmsh 4.4 and 5.0 (promotable clones, never `ms`; Promoted/Unpromoted),
+one pcs script serves pcs 0.11 and 0.12 (no legacy role names, `kind=` instead of scores in orders, no
+`--force`: pcs checks every agent and its parameters, so the agents must be installed where the
+script runs). The CIB names the schema of the Pacemaker it is for (PACEMAKER).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,31 @@ import re
 from crm.model import Clone, Cluster, Group, Primitive
 
 _BARE = re.compile(r"^[\w.-]+$")
+# validate-with and crm_feature_set per Pacemaker release: 2.1.5 writes pacemaker-3.9 / 3.16.1 (cibadmin
+# --empty); Pacemaker 3.0 brings the 4.0 schema (no <master>, no lifetime, no nagios/upstart classes). The
+# cluster sets crm_feature_set itself when it takes the CIB; for 3.0 it is left to it.
+PACEMAKER = {"2.1": ("pacemaker-3.9", "3.16.1"), "3.0": ("pacemaker-4.0", "")}
+
+
+def installed_pacemaker(run) -> str:
+    """'2.1' or '3.0' from `pacemakerd --version` ('2.1' when Pacemaker is not installed here)."""
+    from ocf.errors import NotInstalledError
+
+    try:
+        out = run(["pacemakerd", "--version"], timeout=30).stdout
+    except NotInstalledError:
+        return "2.1"
+    m = re.search(r"Pacemaker (\d+)\.(\d+)", out)
+    return "3.0" if m and int(m.group(1)) >= 3 else "2.1"
+
+
+def _comment_lines(c: Cluster, prefix: str) -> list[str]:
+    import textwrap
+
+    out = []
+    for note in c.notes:
+        out += [prefix + ln for ln in textwrap.wrap(note, 100 - len(prefix), subsequent_indent="  ")]
+    return out
 
 
 def crmsh_quote(value: str) -> str:
@@ -46,7 +77,8 @@ def _walk(resources):
 
 def crmsh_text(c: Cluster) -> str:
     """crmsh configuration (Pacemaker 2.1 syntax: promotable clones, Promoted/Unpromoted)."""
-    out = [f"node {i}: {n}" for i, n in enumerate(c.nodes, start=1)]
+    out = _comment_lines(c, "# ")
+    out += [f"node {i}: {n}" for i, n in enumerate(c.nodes, start=1)]
     out += [_crmsh_primitive(p) for p in _walk(c.resources)]
     for r in c.resources:
         if isinstance(r, Group):
@@ -58,7 +90,7 @@ def crmsh_text(c: Cluster) -> str:
         if loc.role:
             out.append(f"location {loc.id} {loc.rsc} rule role={loc.role} {loc.score}: #uname eq {loc.node}")
         else:
-            out.append(f"location {loc.id} {loc.rsc} {loc.score}: {loc.node}")
+            out.append(f"location {loc.id} {loc.rsc} {_score(loc.score)}: {loc.node}")
     for col in c.colocations:
         a = col.rsc + (f":{col.rsc_role}" if col.rsc_role else "")
         b = col.with_rsc + (f":{col.with_role}" if col.with_role else "")
@@ -76,12 +108,17 @@ def _score(s: str) -> str:
     return {"INFINITY": "inf", "-INFINITY": "-inf"}.get(s, s)
 
 
-def cib_xml(c: Cluster) -> str:
-    """A CIB document (validate-with pacemaker-3.9, so Promoted/Unpromoted roles are valid)."""
+def cib_xml(c: Cluster, pacemaker: str = "2.1") -> str:
+    """A CIB document for Pacemaker `pacemaker` (2.1: validate-with pacemaker-3.9, where Promoted/Unpromoted
+    are valid; 3.0: pacemaker-4.0). The notes become XML comments."""
     import xml.etree.ElementTree as ET
 
-    cib = ET.Element("cib", {"validate-with": "pacemaker-3.9", "crm_feature_set": "3.16.1", "admin_epoch": "0",
-                             "epoch": "1", "num_updates": "0"})
+    schema, feature_set = PACEMAKER[pacemaker]
+    attrs = {"validate-with": schema, "crm_feature_set": feature_set, "admin_epoch": "0", "epoch": "1",
+             "num_updates": "0"}
+    cib = ET.Element("cib", {k: v for k, v in attrs.items() if v})
+    for line in _comment_lines(c, " "):
+        cib.append(ET.Comment(line.replace("--", "- -") + " "))
     conf = ET.SubElement(cib, "configuration")
     crm_config = ET.SubElement(conf, "crm_config")
     if c.properties or c.name:
@@ -162,12 +199,15 @@ def cib_xml(c: Cluster) -> str:
 
 
 def pcs_commands(c: Cluster, cib_file: str = "cib.xml") -> list[list[str]]:
-    """pcs 0.11 command lines (argv lists) that build the cluster in a file CIB (pcs -f)."""
+    """pcs 0.11/0.12 command lines (argv lists) that build the cluster in a file CIB (pcs -f), without --force."""
     out: list[list[str]] = []
     pcs = ["pcs", "-f", cib_file]
 
     def create(p: Primitive, extra: list[str]) -> list[str]:
-        argv = [*pcs, "resource", "create", p.id, p.agent if p.standard == "ocf" else f"{p.standard}:{p.type}"]
+        if p.standard == "stonith":
+            argv = [*pcs, "stonith", "create", p.id, p.type]
+        else:
+            argv = [*pcs, "resource", "create", p.id, p.agent if p.standard == "ocf" else f"{p.standard}:{p.type}"]
         argv += [f"{k}={v}" for k, v in p.params]
         if p.meta:
             argv += ["meta", *[f"{k}={v}" for k, v in p.meta]]
@@ -178,8 +218,6 @@ def pcs_commands(c: Cluster, cib_file: str = "cib.xml") -> list[list[str]]:
                 if op.role:
                     argv.append(f"role={op.role}")
         argv += extra
-        if p.standard != "ocf" or p.provider == "ocfkit":
-            argv.append("--force")  # the agent may not be installed where the commands are generated
         return argv
 
     for r in c.resources:
@@ -202,6 +240,10 @@ def pcs_commands(c: Cluster, cib_file: str = "cib.xml") -> list[list[str]]:
         if loc.role:
             out.append([*pcs, "constraint", "location", loc.rsc, "rule", f"role={loc.role}", f"score={loc.score}",
                         "#uname", "eq", loc.node])
+        elif loc.score.startswith("-"):
+            score = loc.score.removeprefix("-")
+            out.append([*pcs, "constraint", "location", loc.rsc, "avoids", loc.node if score == "INFINITY"
+                        else f"{loc.node}={score}"])
         else:
             out.append([*pcs, "constraint", "location", loc.rsc, "prefers", f"{loc.node}={loc.score}"])
     if c.rsc_defaults:
@@ -215,6 +257,6 @@ def pcs_script(c: Cluster, cib_file: str = "cib.xml") -> str:
     """The pcs commands as a shell script (quoted with shlex.join at this edge only)."""
     import shlex
 
-    lines = ["#!/bin/sh", "set -e", f"cibadmin --empty > {shlex.quote(cib_file)}"]
+    lines = ["#!/bin/sh", *_comment_lines(c, "# "), "set -e", f"cibadmin --empty > {shlex.quote(cib_file)}"]
     lines += [shlex.join(argv) for argv in pcs_commands(c, cib_file)]
     return "\n".join(lines) + "\n"

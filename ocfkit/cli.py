@@ -134,52 +134,137 @@ def cmd_uninstall(args) -> int:
     return 0
 
 
-def cmd_migrate(args) -> int:
-    from crm import migrate as mig
-    from crm import render
-    from heartbeat_legacy import hacf, haresources
+def _read_text(path: str, limit: int = 1 << 20) -> str:
+    with open(path, encoding="utf-8") as f:
+        return f.read(limit)
 
-    with open(args.haresources, encoding="utf-8") as f:
-        groups = haresources.parse(f.read())
+
+def cmd_migrate(args) -> int:
+    from crm import description, fencing, ietd, render, validate
+    from crm import migrate as mig
+    from crm.model import masked
+    from heartbeat_legacy import hacf, haresources
+    from ocf.exec import run
+
+    def seam(argv, **kw):
+        return run(argv, **kw)
+
+    groups = haresources.parse(_read_text(args.haresources))
     cf_path = args.ha_cf or os.path.join(os.path.dirname(os.path.abspath(args.haresources)), "ha.cf")
     nodes, failback = None, False
     if os.path.exists(cf_path):
-        with open(cf_path, encoding="utf-8") as f:
-            cf = hacf.parse(f.read())
+        cf = hacf.parse(_read_text(cf_path))
         nodes = cf.nodes or None
         af = (cf.first("auto_failback") or ["legacy"])[0].lower()
         failback = af in hacf.TRUE
-    cluster = mig.migrate(groups, nodes=nodes, auto_failback=failback, fencing=not args.no_fencing, name=args.name)
+    all_nodes = list(nodes or [])
+    all_nodes += [g.node for g in groups if g.node not in all_nodes]
+    # Fencing must be said: a fencing file (the [fencing] part of a description), or --no-fencing.
+    if args.no_fencing and args.fencing:
+        raise UsageError("--fencing and --no-fencing exclude each other")
+    if args.no_fencing:
+        plan = fencing.plan("none", all_nodes)
+    elif args.fencing:
+        spec = description.Description()
+        try:
+            spec.update(description.load(args.fencing))
+        except description.DescriptionError as e:
+            raise UsageError(str(e)) from None
+        spec.path, spec.text = args.fencing, _read_text(args.fencing)
+        found = [(k, m) for k, m in validate.problems(dict(spec)) if k[0] == "fencing"]
+        extra = set(spec) - {"fencing"}
+        found += [((k,), "unknown key in a fencing file (only [fencing...] or fencing = \"none\")") for k in extra]
+        if found:
+            raise UsageError("\n".join(f"{description._where(spec, k)}: {m}" for k, m in found))
+        try:
+            plan = fencing.plan(spec.get("fencing"), all_nodes, run=seam)
+        except fencing.FencingError as e:
+            raise UsageError(f"{args.fencing}: {e}") from None
+    else:
+        raise UsageError("fencing: give --fencing FILE (SBD or fence devices: see docs/crm.md) or --no-fencing (test "
+                         "clusters only): Pacemaker starts nothing while STONITH is enabled without a device")
+    targets: list[dict] = []
+    if args.target:
+        conf = args.ietd_conf or "/etc/iet/ietd.conf"
+        allow = args.initiators_allow or os.path.join(os.path.dirname(conf), "initiators.allow")
+        try:
+            targets, notes = ietd.parse(_read_text(conf), _read_text(allow) if os.path.exists(allow) else "",
+                                        path=conf, allow_path=allow)
+        except ietd.IetdError as e:
+            raise UsageError(str(e)) from None
+        found = validate.problems({"target": targets})
+        if found:
+            raise UsageError("\n".join(f"{conf}: {validate.dotted(k)}: {m}" for k, m in found))
+        for n in notes:
+            print(f"ocfkit: warning: {n}", file=sys.stderr)
+        groups = mig.translate_target_daemon(groups, targets, args.target)
+    elif args.ietd_conf or args.initiators_allow:
+        raise UsageError("--ietd-conf and --initiators-allow are read for --target lio|tgt")
+    cluster = mig.migrate(groups, nodes=nodes, auto_failback=failback, fencing=plan, name=args.name,
+                          provider=args.provider)
+    if targets:
+        cluster = mig.add_target_params(cluster, targets, daemon=args.target if args.target == "tgt" else "")
+    cluster = mig.add_filesystem_dependencies(cluster)
     if args.drbd_conf:
         from agents.tools import drbd
-        from ocf.exec import run
 
-        defined = set(drbd.defined_resources(lambda argv, **kw: run(argv, timeout=30, **kw), args.drbd_conf))
+        def drbdadm(argv, **kw):
+            # drbd-utils 9's drbdadm parses DRBD 9 syntax unless the 8.4 module is loaded; the seed's file is
+            # 8.3/8.4 syntax, which drbd-utils' 8.4 parser (what drbdadm runs with that module) reads.
+            from ocf.errors import CommandError
+
+            try:
+                return run(argv, timeout=30, **kw)
+            except CommandError:
+                legacy = "/usr/lib/drbd/drbdadm-84"
+                if argv[0] != "drbdadm" or not os.path.exists(legacy):
+                    raise
+                return run([legacy, *argv[1:]], timeout=30, **kw)
+
+        defined = set(drbd.defined_resources(drbdadm, args.drbd_conf))
         wanted = {a for g in groups for r in g.resources if r.name == "drbddisk" for a in (r.args or ("all",))}
         missing = sorted(wanted - defined - {"all"})
         if missing:
             raise UsageError(f"drbddisk resource(s) {', '.join(missing)} not defined in {args.drbd_conf}")
+        if plan.enabled and "resource-and-stonith" not in _read_text(args.drbd_conf):
+            print(f"ocfkit: warning: {args.drbd_conf}: no 'fencing resource-and-stonith;' with the crm-fence-peer.9.sh "
+                  "and crm-unfence-peer.9.sh handlers: DRBD would not freeze I/O while Pacemaker fences the peer "
+                  "(ocfkit generate writes such a drbd.conf)", file=sys.stderr)
     for w in cluster.warnings:
         print(f"ocfkit: warning: {w}", file=sys.stderr)
-    out = {"crmsh": render.crmsh_text, "cib": render.cib_xml, "pcs": render.pcs_script}[args.format](cluster)
-    sys.stdout.write(out)
+    pacemaker = args.pacemaker or render.installed_pacemaker(seam)
+    renderers = {"crmsh": render.crmsh_text, "cib": lambda c: render.cib_xml(c, pacemaker), "pcs": render.pcs_script}
+    if args.out:
+        # The one file that must hold the secrets (Pacemaker reads passwords from the CIB): mode 0600.
+        try:
+            description.write_files(os.path.dirname(os.path.abspath(args.out)),
+                                    {os.path.basename(args.out): (renderers[args.format](cluster), 0o600)})
+        except description.DescriptionError as e:
+            raise UsageError(str(e)) from None
+        print(args.out)
+        return 0
+    if cluster.secrets:
+        print("ocfkit: warning: secrets are masked on standard output; --out FILE writes them (mode 0600)",
+              file=sys.stderr)
+    sys.stdout.write(renderers[args.format](masked(cluster)))
     return 0
 
 
 def cmd_generate(args) -> int:
-    from crm import description
+    from crm import description, render
+    from ocf.exec import run
+
+    def seam(argv, **kw):
+        return run(argv, **kw)
 
     try:
-        files = description.generate(description.load(args.description))
+        desc = description.load(args.description)
+        pacemaker = args.pacemaker or desc.get("cluster", {}).get("pacemaker") or render.installed_pacemaker(seam)
+        files = description.generate(desc, run=seam, pacemaker=pacemaker, target=args.target)
+        written = description.write_files(args.out, files)
     except description.DescriptionError as e:
         raise UsageError(str(e)) from None
-    os.makedirs(args.out, exist_ok=True)
-    for name, (content, mode) in files.items():
-        path = os.path.join(args.out, name)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), mode)
-            f.write(content)
+    for path in written:
         print(path)
     return 0
 
@@ -300,12 +385,26 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--drbd-conf", help="DRBD configuration: every drbddisk resource must be defined in it")
     s.add_argument("--format", choices=("crmsh", "cib", "pcs"), default="crmsh")
     s.add_argument("--name", default="cluster", help="cluster name")
+    s.add_argument("--fencing", metavar="FILE",
+                   help="a TOML file with the [fencing] part of a description (SBD or fence devices; docs/crm.md)")
     s.add_argument("--no-fencing", action="store_true", help="disable STONITH (test clusters only: see the warning)")
+    s.add_argument("--target", choices=("lio", "tgt"),
+                   help="replace heartbeat's iscsitarget (IET) by iSCSITarget/iSCSILogicalUnit of this backend")
+    s.add_argument("--ietd-conf", help="IET configuration to translate with --target (default /etc/iet/ietd.conf)")
+    s.add_argument("--initiators-allow", help="IET initiators.allow (default: beside the ietd.conf)")
+    s.add_argument("--pacemaker", choices=("2.1", "3.0"), help="CIB for this Pacemaker (default: the installed one)")
+    s.add_argument("--provider", default="ocfkit", help="OCF provider of ocfkit's agents")
+    s.add_argument("--out", help="write to this file (mode 0600, secrets included) instead of standard output "
+                                 "(where secrets are masked)")
     s.set_defaults(func=cmd_migrate)
 
     s = sub.add_parser("generate", help="write every configuration file from a cluster description (TOML)")
     s.add_argument("description", help="the TOML description (see examples/seed-san.toml)")
-    s.add_argument("--out", required=True, help="directory to write into")
+    s.add_argument("--out", required=True, help="directory to write into (all files or none)")
+    s.add_argument("--pacemaker", choices=("2.1", "3.0"),
+                   help="the Pacemaker the CIB is for (default: cluster.pacemaker, else the installed pacemakerd)")
+    s.add_argument("--target", choices=("lio", "tgt"),
+                   help="the iSCSI target to run instead of the description's (an IET description is translated)")
     s.set_defaults(func=cmd_generate)
 
     s = sub.add_parser("crm", help="Pacemaker configuration tools")

@@ -99,39 +99,241 @@ def test_migrate_checks_drbd_resources_against_the_drbd_configuration(tmp_path):
                     "address 10.0.0.1:7788; meta-disk internal; } on pollux { device /dev/drbd0; disk /dev/sdb1; "
                     "address 10.0.0.2:7788; meta-disk internal; } }\n")
     ocfkit = os.path.join(os.path.dirname(sys.executable), "ocfkit")
-    r = subprocess.run([ocfkit, "migrate", "--haresources", str(tmp_path / "haresources"), "--drbd-conf", str(conf)],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run([ocfkit, "migrate", "--haresources", str(tmp_path / "haresources"), "--drbd-conf", str(conf),
+                        "--no-fencing"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "resource(s) iscsi.lun not defined" in r.stderr
     conf.write_text(conf.read_text() + conf.read_text().replace("iscsi.config", "iscsi.lun").replace(
         "drbd0", "drbd1").replace(":7788", ":7789"))
     r = subprocess.run([ocfkit, "migrate", "--haresources", str(tmp_path / "haresources"), "--drbd-conf", str(conf),
-                        "--format", "cib"], capture_output=True, text=True, timeout=60)
+                        "--format", "cib", "--no-fencing"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "split brain" in r.stderr and 'type="drbd"' in r.stdout
 
 
-@pytest.mark.parametrize("backend", ["iet", "lio"])
-def test_generated_files_pass_drbdadm_and_the_pacemaker_pipeline(backend, tmp_path):
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+PROVIDER = os.environ.get("OCFKIT_TEST_PROVIDER", "ocfkit")
+EXAMPLES = ("seed-san", "seed-san-lio", "seed-san-tgt")
+
+
+def ocfkit_cmd() -> str:
     import sys
 
+    return os.path.join(os.path.dirname(sys.executable), "ocfkit")
+
+
+def generated(tmp_path, name: str, *extra: str):
+    """Generate an example for the agents installed under the test provider (pcs and crmsh check them)."""
+    with open(os.path.join(ROOT, "examples", f"{name}.toml")) as f:
+        text = f.read()
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    desc = tmp_path / f"{name}.toml"
+    desc.write_text(text.replace("[cluster]\n", f'[cluster]\nprovider = "{PROVIDER}"\n', 1))
+    out = tmp_path / "out"
+    r = subprocess.run([ocfkit_cmd(), "generate", str(desc), "--out", str(out), *extra], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return out
+
+
+def assert_starts_on_castor_and_fails_over(cib: str, fail_node: str = "castor"):
+    rep = check(cib, fail_node=fail_node)
+    assert rep.ok and "ERROR" not in rep.text(), rep.text()
+    placed = rep.placement
+    assert {v for k, v in placed.items() if k.startswith("g_")} == {"castor"}, rep.text()
+    for k, v in placed.items():
+        if k.startswith("ms_"):
+            assert v.endswith("castor (Promoted)") and "pollux" in v, rep.text()
+    after = rep.after_failure
+    assert {v for k, v in after.items() if k.startswith("g_")} == {"pollux"}, rep.text()
+    for k, v in after.items():
+        if k.startswith("ms_"):
+            assert v == "pollux (Promoted)", rep.text()
+    # Fencing included: a device that can fence castor runs on the survivor.
+    root = ET.parse(cib).getroot()
+    fencers = [p.get("id") for p in root.iter("primitive") if p.get("class") == "stonith" and "castor" in " ".join(
+        n.get("value") for n in p.iter("nvpair") if n.get("name") in ("pcmk_host_list", "pcmk_host_map"))]
+    assert fencers and any(after.get(f) == "pollux" for f in fencers), rep.text()
+    return rep
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_each_example_starts_on_the_first_node_and_fails_over_with_fencing(name, tmp_path):
+    out = generated(tmp_path, name, "--pacemaker", "2.1")
+    assert_starts_on_castor_and_fails_over(str(out / "cib.xml"))
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_the_generated_pcs_script_runs_without_force_and_crmsh_loads_the_text(name, tmp_path):
+    out = generated(tmp_path, name, "--pacemaker", "2.1")
+    script = (out / "pcs.sh").read_text()
+    assert "--force" not in script
+    env = dict(os.environ, HOME=str(tmp_path))
+    r = subprocess.run(["sh", "-e", "pcs.sh"], cwd=out, capture_output=True, text=True, timeout=600, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Warning: Agent" not in r.stderr and "Error" not in r.stderr, r.stderr
+    via_crm = tmp_path / "crm.xml"
+    via_crm.write_text(subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout)
+    # Without -F: crmsh checks every agent and its parameters (ours and the fence agents are installed).
+    r = subprocess.run(["crm", "configure", "load", "update", str(out / "cluster.crm")],
+                       env=dict(env, CIB_file=str(via_crm)), capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "ERROR" not in r.stdout + r.stderr, r.stdout + r.stderr
+    want = summary(str(out / "cib.xml"))
+    assert summary(str(via_crm)) == want
+    prims, grps, cols, orders = summary(str(out / "pcs-cib.xml"))
+    assert (grps, cols, orders) == want[1:]
+    assert [p[:3] for p in prims] == [p[:3] for p in want[0]]
+    # pcs leaves the nodes to the cluster (corosync names them); add them as it would.
+    for i, node in enumerate(("castor", "pollux"), start=1):
+        subprocess.run(["cibadmin", "-C", "-o", "nodes", "-X", f'<node id="{i}" uname="{node}"/>'], check=True,
+                       env=dict(env, CIB_file=str(out / "pcs-cib.xml")), capture_output=True, timeout=60)
+    for f in (via_crm, out / "pcs-cib.xml"):
+        assert_starts_on_castor_and_fails_over(str(f))
+
+
+def test_corosync_accepts_the_generated_configuration(tmp_path):
+    """corosync -t in private UTS, mount and network namespaces: the node name is castor's, a throw-away
+    key and log directory are mounted over /etc/corosync and /var/log/corosync there only."""
+    out = generated(tmp_path, "seed-san")
+    key = tmp_path / "authkey"
+    subprocess.run(["corosync-keygen", "-k", str(key)], capture_output=True, check=True, timeout=60)
+    script = ("set -e; mount --make-rprivate /; mount -t tmpfs none /etc/corosync; mount -t tmpfs none "
+              "/var/log/corosync; cp \"$1\" /etc/corosync/authkey; hostname castor; exec corosync -t -c \"$2\"")
+
+    def corosync_t(conf) -> subprocess.CompletedProcess:
+        return subprocess.run(["unshare", "--uts", "--mount", "--net", "sh", "-c", script, "sh", str(key), str(conf)],
+                              capture_output=True, text=True, timeout=60)
+
+    r = corosync_t(out / "corosync.conf")
+    assert r.returncode == 0, r.stdout + r.stderr
+    broken = tmp_path / "broken.conf"
+    broken.write_text((out / "corosync.conf").read_text().replace("two_node: 1", "two_node: yes"))
+    r = corosync_t(broken)
+    assert r.returncode != 0 and "two_node" in r.stdout + r.stderr
+
+
+def test_drbd_configurations_parse_in_their_syntax(tmp_path):
     from agents.tools import drbd as drbdtool
+
+    out = generated(tmp_path, "seed-san")  # DRBD 8.4 syntax: drbd-utils' 8.4 parser (what runs with the 8.4 module)
+    for conf in ("drbd.conf", "drbd-heartbeat.conf"):
+        r = subprocess.run(["/usr/lib/drbd/drbdadm-84", "-c", str(out / conf), "dump"], capture_output=True,
+                           text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.count("fencing") == 2 and "shared-secret" in r.stdout
+    assert "resource-and-stonith" in (out / "drbd.conf").read_text()
+    assert os.stat(out / "drbd.conf").st_mode & 0o777 == 0o600
+    out9 = generated(tmp_path / "nine", "seed-san-tgt")  # DRBD 9 syntax: drbdadm 9
     from ocf.exec import run as seam
 
-    ocfkit = os.path.join(os.path.dirname(sys.executable), "ocfkit")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    desc = tmp_path / "san.toml"
-    with open(os.path.join(root, "examples", "seed-san.toml")) as f:
-        text = f.read()
-    text = text.replace('target_backend = "iet"', f'target_backend = "{backend}"')
-    assert f'target_backend = "{backend}"' in text
-    desc.write_text(text.replace("fencing = true", "fencing = false"))
-    r = subprocess.run([ocfkit, "generate", str(desc), "--out", str(tmp_path / "out")], capture_output=True,
-                       text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    out = tmp_path / "out"
-    assert os.stat(out / "authkeys").st_mode & 0o777 == 0o600
-    defined = drbdtool.defined_resources(lambda argv, **kw: seam(argv, timeout=30, **kw), str(out / "drbd.conf"))
+    defined = drbdtool.defined_resources(lambda argv, **kw: seam(argv, timeout=30, **kw), str(out9 / "drbd.conf"))
     assert defined == ["iscsi.config", "iscsi.lun"]
-    rep = check(str(out / "cib.xml"))
+
+
+def test_the_sbd_create_step_writes_the_timeouts_the_configuration_relies_on(tmp_path):
+    from tests.system.support import LoopDevice
+
+    out = generated(tmp_path, "seed-san")
+    line = next(ln.strip() for ln in (out / "README").read_text().splitlines() if ln.strip().endswith(" create")
+                and "sbd -d" in ln)
+    argv = line.split(": ", 1)[1].split()
+    with LoopDevice(size_mb=8, directory=str(tmp_path)) as loop:
+        argv = [loop.device if a.startswith("/dev/disk/") else a for a in argv]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stdout + r.stderr
+        dump = subprocess.run(["sbd", "-d", loop.device, "dump"], capture_output=True, text=True, timeout=60).stdout
+    assert "Timeout (watchdog) : 5" in dump and "Timeout (msgwait)  : 10" in dump
+    assert "SBD_WATCHDOG_TIMEOUT=5" in (out / "sbd").read_text()
+
+
+def test_migrate_with_fencing_runs_the_seed_like_generate(tmp_path):
+    fix = os.path.join(ROOT, "tests", "unit", "fixtures")
+    out9 = generated(tmp_path, "seed-san-tgt")
+    for fencing, target in (("fencing-sbd.toml", ""), ("fencing-ipmi.toml", "lio")):
+        cib = tmp_path / f"{fencing}.xml"
+        argv = [ocfkit_cmd(), "migrate", "--haresources", os.path.join(fix, "heartbeat", "seed-haresources"),
+                "--ha-cf", os.path.join(fix, "heartbeat", "seed-ha.cf"), "--drbd-conf", str(out9 / "drbd.conf"),
+                "--fencing", os.path.join(fix, "crm", fencing), "--format", "cib", "--out", str(cib),
+                "--provider", PROVIDER, "--name", "iscsi", "--pacemaker", "2.1"]
+        if target:
+            argv += ["--target", target, "--ietd-conf", os.path.join(fix, "crm", "seed-ietd.conf"),
+                     "--initiators-allow", os.path.join(fix, "crm", "seed-initiators.allow")]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr
+        assert "Add one fence device" not in r.stderr and "split brain" not in r.stderr
+        assert os.stat(cib).st_mode & 0o777 == 0o600
+        assert_starts_on_castor_and_fails_over(str(cib))
+
+
+def test_an_explicit_fencing_none_generates_a_test_cluster_that_still_places_everything(tmp_path):
+    with open(os.path.join(ROOT, "examples", "seed-san.toml")) as f:
+        text = f.read()
+    start, end = text.index("# Fencing: SBD"), text.index("[heartbeat]")
+    desc = tmp_path / "test.toml"
+    desc.write_text('fencing = "none"\n' + text[:start] + text[end:])
+    r = subprocess.run([ocfkit_cmd(), "generate", str(desc), "--out", str(tmp_path / "out"), "--pacemaker", "2.1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rep = check(str(tmp_path / "out" / "cib.xml"))
     assert rep.ok, rep.text()
     assert set(v for k, v in rep.placement.items() if k.startswith("g_")) == {"castor"}
+    desc.write_text(text[:start] + text[end:])  # fencing neither given nor declined: an error, nothing written
+    r = subprocess.run([ocfkit_cmd(), "generate", str(desc), "--out", str(tmp_path / "none")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "fencing: missing" in r.stderr and not (tmp_path / "none").exists()
+
+
+def test_generate_checks_fence_parameters_against_the_installed_agent(tmp_path):
+    with open(os.path.join(ROOT, "examples", "seed-san-lio.toml")) as f:
+        text = f.read()
+    desc = tmp_path / "bad.toml"
+    desc.write_text(text.replace('username = "admin", lanplus = 1,', 'username = "admin", lanplux = 1,', 1))
+    assert "lanplux" in desc.read_text()
+    r = subprocess.run([ocfkit_cmd(), "generate", str(desc), "--out", str(tmp_path / "out")], capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 2 and "fence_ipmilan has no parameter lanplux" in r.stderr, r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_tgt_admin_loads_the_generated_targets_conf_with_serial_chap_acl_and_direct_io(tmp_path):
+    """The translated IET target, for real: tgt-admin loads targets.conf into a tgtd in a namespace."""
+    from tests.system.support import Netns
+    from tests.system.test_iscsi import Tgtd
+
+    out = generated(tmp_path, "seed-san-tgt")
+    backing = tmp_path / "lun0.img"
+    with open(backing, "wb") as f:
+        f.truncate(8 << 20)
+    conf = tmp_path / "targets.conf"
+    conf.write_text((out / "targets.conf").read_text().replace("/dev/vg0drbd/filer", str(backing)))
+    assert os.stat(out / "targets.conf").st_mode & 0o777 == 0o600  # it holds the CHAP secret
+    with Netns() as ns:
+        tgtd = Tgtd(ns, tmp_path, "127.0.0.1:3260")
+        try:
+            env = {"TGT_IPC_SOCKET": tgtd.socket, "PATH": os.environ["PATH"]}
+            r = subprocess.run(["tgt-admin", "-e", "-c", str(conf)], env=env, capture_output=True, text=True,
+                               timeout=60)
+            assert r.returncode == 0, r.stdout + r.stderr
+            show = tgtd.show()
+        finally:
+            tgtd.stop()
+    assert "Target 1: iqn.2015-12.cl.caschile:lun.filer" in show, show
+    assert "SCSI SN: 291109213201" in show and f"Backing store path: {backing}" in show, show
+    assert "Backing store flags: direct" in show, show
+    assert "filer-chap" in show.split("Account information:")[1], show
+    assert "192.168.7.0/24" in show.split("ACL information:")[1], show
+
+
+def test_migrate_reads_the_seeds_own_drbd_conf_and_says_it_lacks_pacemaker_fencing(tmp_path):
+    """The seed's drbd.conf is DRBD 8.3/8.4 syntax with dopd's handler: drbd-utils' 8.4 parser reads it, and
+    migrate warns that Pacemaker needs resource-and-stonith with crm-fence-peer there."""
+    fix = os.path.join(ROOT, "tests", "unit", "fixtures")
+    cib = tmp_path / "seed.xml"
+    r = subprocess.run([ocfkit_cmd(), "migrate", "--haresources", os.path.join(fix, "heartbeat", "seed-haresources"),
+                        "--ha-cf", os.path.join(fix, "heartbeat", "seed-ha.cf"),
+                        "--drbd-conf", os.path.join(fix, "crm", "seed-drbd.conf"),
+                        "--fencing", os.path.join(fix, "crm", "fencing-sbd.toml"), "--format", "cib", "--out", str(cib),
+                        "--provider", PROVIDER, "--name", "iscsi", "--pacemaker", "2.1"],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "no 'fencing resource-and-stonith;'" in r.stderr
+    assert_starts_on_castor_and_fails_over(str(cib))

@@ -91,3 +91,105 @@ def test_the_seeds_iscsitarget_becomes_ocfkits_target_daemon():
     assert [m.agent for m in g.members[1:]] == ["ocf:ocfkit:iscsitarget"] * 2
     assert [dict(m.params) for m in g.members[1:]] == [{}, {"config": "/srv/c/targets.conf"}]
     assert not [w for w in c.warnings if "iscsitarget" in w]
+
+
+CRMFIX = os.path.join(os.path.dirname(__file__), "fixtures", "crm")
+
+
+def test_stonith_devices_render_in_all_three_dialects_without_force():
+    from crm import fencing
+
+    plan = fencing.plan({"device": [{"agent": "fence_ipmilan", "fences": ["castor"], "params": {"ip": "10.0.0.1"},
+                                     "secrets": {"password": "pw"}},
+                                    {"agent": "fence_ipmilan", "fences": ["pollux"], "params": {"ip": "10.0.0.2"},
+                                     "secrets": {"password": "pw2"}}]}, ["castor", "pollux"])
+    with open(os.path.join(FIX, "seed-haresources")) as f:
+        c = migrate(haresources.parse(f.read()), nodes=["castor", "pollux"], fencing=plan)
+    cmds = pcs_commands(c)
+    assert ["pcs", "-f", "cib.xml", "stonith", "create", "st_ipmilan_castor", "fence_ipmilan", "ip=10.0.0.1",
+            "pcmk_host_list=castor", "password=pw", "op", "monitor", "interval=60s", "timeout=20s"] in cmds
+    assert ["pcs", "-f", "cib.xml", "constraint", "location", "st_ipmilan_castor", "avoids", "castor"] in cmds
+    assert not [a for a in cmds if "--force" in a]
+    assert "location l_st_ipmilan_castor_not_on_castor st_ipmilan_castor -inf: castor" in crmsh_text(c)
+    assert not c.warnings  # fencing given: nothing asks to add it by hand
+    root = ET.fromstring(cib_xml(c))
+    st = root.find(".//primitive[@id='st_ipmilan_pollux']")
+    assert (st.get("class"), st.get("type"), st.get("provider")) == ("stonith", "fence_ipmilan", None)
+
+
+def test_ietd_conf_and_initiators_allow_become_target_tables():
+    from crm import ietd
+
+    with open(os.path.join(CRMFIX, "seed-ietd.conf")) as f, open(os.path.join(CRMFIX, "seed-initiators.allow")) as a:
+        targets, notes = ietd.parse(f.read(), a.read())
+    assert targets == [{"iqn": "iqn.2015-12.cl.caschile:lun.filer", "tid": 1, "incoming_user": "filer-chap",
+                        "incoming_password": "chapsecret12",
+                        "lun": [{"lun": 0, "path": "/dev/vg0drbd/filer", "type": "blockio",
+                                 "scsi_sn": "291109213201"}],
+                        "initiators": ["192.168.7.0/24", "iqn.1993-08.org.debian:01:client1"]}]
+    assert "MaxConnections" in notes[0] and "Alias" in notes[0]
+
+
+def test_ietd_conf_mistakes_name_their_line():
+    import pytest
+
+    from crm import ietd
+
+    with pytest.raises(ietd.IetdError, match="ietd.conf:2: Lun 0 has no Path="):
+        ietd.parse("Target iqn.2001-01.x:y\n  Lun 0 Type=blockio\n")
+    with pytest.raises(ietd.IetdError, match="initiators.allow:1: iqn.2001-01.x:z is no target"):
+        ietd.parse("Target iqn.2001-01.x:y\n", "iqn.2001-01.x:z 10.0.0.1\n")
+
+
+def run_migrate(tmp_path, *extra):
+    import contextlib
+    import io
+
+    from ocfkit import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = cli.main(["migrate", "--haresources", os.path.join(FIX, "seed-haresources"), "--ha-cf",
+                       os.path.join(FIX, "seed-ha.cf"), "--pacemaker", "2.1", *extra])
+    return rc, out.getvalue(), err.getvalue()
+
+
+def test_migrate_wants_fencing_said_and_masks_secrets_unless_written_0600(tmp_path):
+    rc, out, err = run_migrate(tmp_path)
+    assert rc == 2 and "--fencing FILE" in err and "--no-fencing" in err and not out
+    rc, out, err = run_migrate(tmp_path, "--fencing", os.path.join(CRMFIX, "fencing-sbd.toml"), "--format", "cib")
+    assert rc == 0, err
+    root = ET.fromstring(out)
+    assert root.find(".//primitive[@id='st_sbd']").get("type") == "fence_sbd"
+    assert "split brain" not in err
+    rc, out, err = run_migrate(tmp_path, "--fencing", os.path.join(CRMFIX, "fencing-sbd.toml"), "--target", "lio",
+                               "--ietd-conf", os.path.join(CRMFIX, "seed-ietd.conf"))
+    assert rc == 0, err
+    assert "chapsecret12" not in out and 'incoming_password="********"' in out
+    assert "secrets are masked" in err and "not carried over: Alias" in err
+    assert "p_target_lun.filer ocf:ocfkit:iSCSITarget" in out and "iscsitarget" not in out.split("group")[0]
+    dest = tmp_path / "san.crm"
+    rc, out, err = run_migrate(tmp_path, "--fencing", os.path.join(CRMFIX, "fencing-sbd.toml"), "--target", "tgt",
+                               "--ietd-conf", os.path.join(CRMFIX, "seed-ietd.conf"), "--out", str(dest))
+    assert rc == 0, err
+    assert os.stat(dest).st_mode & 0o777 == 0o600 and 'incoming_password=chapsecret12' in dest.read_text()
+    assert "p_iscsitarget ocf:ocfkit:iscsitarget params implementation=tgt" in dest.read_text()
+
+
+def test_migrate_fencing_file_mistakes_name_file_and_line(tmp_path):
+    bad = tmp_path / "fencing.toml"
+    bad.write_text("[fencing.sbd]\ndevices = [\"/dev/sdb\"]\nwatchdog_timeout = \"5\"\n")
+    rc, _out, err = run_migrate(tmp_path, "--fencing", str(bad))
+    assert rc == 2 and f"{bad}:3: fencing.sbd.watchdog_timeout: an integer 1..120 is needed" in err
+
+
+def test_the_installed_pacemaker_decides_the_default_dialect():
+    from crm.render import installed_pacemaker
+    from ocf.testing import FakeRunner
+
+    def answer(out="", missing=False):
+        return FakeRunner().expect(["pacemakerd", "--version"], out, missing=missing)
+
+    assert installed_pacemaker(answer("Pacemaker 2.1.5\nWritten by Andrew Beekhof\n")) == "2.1"
+    assert installed_pacemaker(answer("Pacemaker 3.0.0\nWritten by Andrew Beekhof\n")) == "3.0"
+    assert installed_pacemaker(answer(missing=True)) == "2.1"

@@ -47,22 +47,15 @@ def test_the_example_regenerates_the_seeds_ha_cf_settings():
 
 def test_target_configuration_per_backend():
     d = seed_desc()
-    name, text = description.target_conf(d)
-    assert name == "ietd.conf" and "Lun 0 Path=/dev/vg0drbd/filer,Type=blockio" in text
-    d["cluster"]["target_backend"] = "tgt"
-    name, text = description.target_conf(d)
+    name, text = description.target_conf(d)  # the seed runs tgt now, with the seed's serial number
     assert name == "targets.conf" and "<target iqn.2015-12.cl.caschile:lun.filer>" in text
+    assert "    <backing-store /dev/vg0drbd/filer>\n        lun 1\n        scsi_sn 291109213201\n" in text
+    assert "        bsoflags direct\n" in text  # Type=blockio: no page cache, as IET's blockio
     cib = ET.fromstring(description.generate(d)["cib.xml"][0])
     daemon = next(p for p in cib.iter("primitive") if p.get("id") == "p_iscsitarget")
     assert (daemon.get("class"), daemon.get("provider"), daemon.get("type")) == ("ocf", "ocfkit", "iscsitarget")
     params = {n.get("name"): n.get("value") for n in daemon.iter("nvpair")}
     assert params == {"implementation": "tgt", "config": "/srv/iscsi-config/targets.conf"}
-    d["cluster"]["target_backend"] = "iet"  # the seed: ietd, with the ietd.conf on the config filesystem
-    cib = ET.fromstring(description.generate(d)["cib.xml"][0])
-    daemon = next(p for p in cib.iter("primitive") if p.get("id") == "p_iscsitarget")
-    params = {n.get("name"): n.get("value") for n in daemon.iter("nvpair")}
-    assert (daemon.get("type"), params) == ("iscsitarget", {"implementation": "iet",
-                                                            "config": "/srv/iscsi-config/ietd.conf"})
     d["cluster"]["target_backend"] = "lio"  # no daemon: a target and its LUNs, in heartbeat and Pacemaker alike
     files = description.generate(d)
     assert "iscsitarget" not in files["haresources"][0]
@@ -75,20 +68,393 @@ def test_target_configuration_per_backend():
     assert members[3:5] == [
         ("iSCSITarget", {"iqn": "iqn.2015-12.cl.caschile:lun.filer", "implementation": "lio"}),
         ("iSCSILogicalUnit", {"target_iqn": "iqn.2015-12.cl.caschile:lun.filer", "lun": "0",
-                              "path": "/dev/vg0drbd/filer", "implementation": "lio"})]
+                              "path": "/dev/vg0drbd/filer", "implementation": "lio", "scsi_sn": "291109213201"})]
     assert "target.conf" not in files and "ietd.conf" not in files and "targets.conf" not in files
     d["cluster"]["target_backend"] = "scst"
-    with pytest.raises(description.DescriptionError, match="use iet, tgt or lio"):
+    with pytest.raises(description.DescriptionError, match="target_backend: one of iet, tgt, lio"):
         description.generate(d)
+
+
+def test_iet_is_reported_with_lio_and_tgt_offered_and_translated_by_target():
+    d = seed_desc()
+    d["cluster"]["target_backend"] = "iet"
+    iet = r'seed-san.toml:11: cluster.target_backend: the IET kernel module.*"lio".*"tgt".*--target'
+    with pytest.raises(description.DescriptionError, match=iet):
+        description.generate(d)
+    t = d["target"][0]
+    t.update(incoming_user="chapuser", incoming_password="chapsecret12", initiators=["iqn.1993-08.org.debian:01:c1",
+                                                                                      "192.168.7.0/24"])
+    t["lun"][0]["scsi_id"] = "filer0"
+    files = description.generate(d, target="lio")
+    target = next(p for p in ET.fromstring(files["cib.xml"][0]).iter("primitive") if p.get("type") == "iSCSITarget")
+    assert {n.get("name"): n.get("value") for n in target.iter("nvpair")} == {
+        "iqn": "iqn.2015-12.cl.caschile:lun.filer", "implementation": "lio",
+        "allowed_initiators": "iqn.1993-08.org.debian:01:c1 192.168.7.0/24", "incoming_username": "chapuser",
+        "incoming_password": "chapsecret12"}
+    lu = next(p for p in ET.fromstring(files["cib.xml"][0]).iter("primitive") if p.get("type") == "iSCSILogicalUnit")
+    assert {n.get("name"): n.get("value") for n in lu.iter("nvpair")}["scsi_id"] == "filer0"
+    assert files["cib.xml"][1] == files["cluster.crm"][1] == 0o600 and files["pcs.sh"][1] == 0o700
+    assert "chapsecret12" not in files["README"][0]
+    files = description.generate(d, target="tgt")
+    assert files["targets.conf"] == (
+        "<target iqn.2015-12.cl.caschile:lun.filer>\n    <backing-store /dev/vg0drbd/filer>\n        lun 1\n"
+        "        scsi_sn 291109213201\n        scsi_id filer0\n        bsoflags direct\n    </backing-store>\n"
+        "    incominguser chapuser chapsecret12\n    initiator-name iqn.1993-08.org.debian:01:c1\n"
+        "    initiator-address 192.168.7.0/24\n</target>\n", 0o600)
 
 
 @pytest.mark.parametrize(("edit", "message"), [
     (lambda d: d["service"].update(drbd="nope"), "no drbd resource nope"),
     (lambda d: d["node"].pop(), "exactly two"),
-    (lambda d: d["filesystem"][0].pop("directory"), "directory is missing"),
+    (lambda d: d["filesystem"][0].pop("directory"), r"filesystem\[0\].directory: missing"),
 ])
 def test_inconsistent_descriptions_say_what_is_wrong(edit, message):
     d = copy.deepcopy(seed_desc())
     edit(d)
     with pytest.raises(description.DescriptionError, match=message):
         description.generate(d)
+
+
+# --- issue 16: fencing, membership, dependencies, dialects, validation, safe writing ---------------------------
+
+GOLDEN = os.path.join(ROOT, "tests", "unit", "fixtures", "crm", "golden")
+EXAMPLES = ("seed-san", "seed-san-lio", "seed-san-tgt")
+
+
+def example(name):
+    return description.load(os.path.join(ROOT, "examples", f"{name}.toml"))
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_generated_file_matches_its_golden_copy(name):
+    """Regenerate with OCFKIT_UPDATE_GOLDEN=1 after a deliberate change, and read the diff."""
+    files = description.generate(example(name), pacemaker="2.1")
+    folder = os.path.join(GOLDEN, name)
+    if os.environ.get("OCFKIT_UPDATE_GOLDEN"):
+        os.makedirs(folder, exist_ok=True)
+        for f, (text, _mode) in files.items():
+            with open(os.path.join(folder, f), "w") as out:
+                out.write(text)
+    assert sorted(files) == sorted(os.listdir(folder))
+    for f, (text, _mode) in files.items():
+        with open(os.path.join(folder, f)) as golden:
+            assert text == golden.read(), f
+
+
+def test_generate_refuses_a_description_without_fencing_and_takes_an_explicit_none():
+    d = seed_desc()
+    del d["fencing"]
+    with pytest.raises(description.DescriptionError, match="Pacemaker starts nothing without a fence device.*none"):
+        description.generate(d)
+    d["fencing"] = "none"
+    files = description.generate(d)
+    cib = ET.fromstring(files["cib.xml"][0])
+    props = {n.get("name"): n.get("value") for n in cib.iter("nvpair") if "bootstrap" in n.get("id")}
+    assert props["stonith-enabled"] == "false"
+    assert not [p for p in cib.iter("primitive") if p.get("class") == "stonith"]
+    assert "resource-and-stonith" not in files["drbd.conf"][0]  # DRBD would freeze I/O with nobody to fence
+    assert "sbd" not in files and "Fencing is OFF" in files["README"][0]
+    d["cluster"]["fencing"] = True  # the old switch is refused, not ignored
+    with pytest.raises(description.DescriptionError, match="cluster.fencing: moved"):
+        description.generate(d)
+
+
+def test_sbd_gives_the_device_the_settings_file_the_create_step_and_timeouts_that_fit():
+    files = description.generate(seed_desc())
+    cib = ET.fromstring(files["cib.xml"][0])
+    st = next(p for p in cib.iter("primitive") if p.get("class") == "stonith")
+    assert (st.get("id"), st.get("type")) == ("st_sbd", "fence_sbd")
+    assert {n.get("name"): n.get("value") for n in st.iter("nvpair")} == {
+        "devices": "/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_sbd", "pcmk_host_list": "castor pollux",
+        "pcmk_delay_max": "15s"}
+    props = {n.get("name"): n.get("value") for n in cib.iter("nvpair") if "bootstrap" in n.get("id")}
+    assert props["stonith-enabled"] == "true"
+    assert props["stonith-timeout"] == "30s"  # 1.2 x (msgwait 10 + delay 15)
+    assert not cib.iter("rsc_location").__next__().get("rsc").startswith("st_")  # fences both: no ban
+    sbd = files["sbd"][0]
+    assert 'SBD_DEVICE="/dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_sbd"' in sbd and "SBD_WATCHDOG_TIMEOUT=5" in sbd
+    assert "SBD_PACEMAKER=yes" in sbd and "SBD_WATCHDOG_DEV=/dev/watchdog" in sbd
+    assert "sbd -d /dev/disk/by-id/scsi-0QEMU_QEMU_HARDDISK_sbd -1 5 -4 10 create" in files["README"][0]
+    assert "msgwait (10s, at least 2 x the watchdog timeout 5s" in files["cluster.crm"][0]
+    assert "FENCING" not in " ".join(files)  # no warning asking to add fencing by hand
+
+
+@pytest.mark.parametrize(("sbd", "message"), [
+    ({"msgwait": 6}, "less than twice watchdog_timeout"),
+    ({"stonith_timeout": 20}, r"below 1.2 x \(msgwait 10 \+ delay_max 15\) = 30"),
+    ({"devices": []}, "one to three shared block devices"),
+    ({"devices": ["/dev/a", "/dev/b", "/dev/c", "/dev/d"]}, "one to three"),
+])
+def test_sbd_timeouts_and_devices_are_checked(sbd, message):
+    d = seed_desc()
+    d["fencing"]["sbd"].update(sbd)
+    with pytest.raises(description.DescriptionError, match=message):
+        description.generate(d)
+
+
+IPMILAN_METADATA = """<?xml version="1.0" ?><resource-agent name="fence_ipmilan"><parameters>
+<parameter name="action" required="1"/><parameter name="ip" required="1" obsoletes="ipaddr"/>
+<parameter name="ipaddr" required="1" deprecated="1"/><parameter name="username"/><parameter name="password"/>
+<parameter name="lanplus"/><parameter name="plug" required="1"/></parameters></resource-agent>"""
+
+
+def test_fence_devices_are_checked_against_the_agents_meta_data_and_kept_off_their_own_node():
+    from ocf.testing import FakeRunner
+
+    d = example("seed-san-lio")
+    run = FakeRunner().expect(["/usr/sbin/fence_ipmilan", "-o", "metadata"], IPMILAN_METADATA).expect(
+        ["/usr/sbin/fence_ipmilan", "-o", "metadata"], IPMILAN_METADATA)
+    files = description.generate(d, run=run)
+    run.assert_done()
+    cib = ET.fromstring(files["cib.xml"][0])
+    bans = {(loc.get("rsc"), loc.get("node"), loc.get("score")) for loc in cib.iter("rsc_location")
+            if loc.get("rsc").startswith("st_")}
+    assert bans == {("st_ipmilan_castor", "castor", "-INFINITY"), ("st_ipmilan_pollux", "pollux", "-INFINITY")}
+    assert "the parameter names were not checked" not in files["cluster.crm"][0]
+    d["fencing"]["device"][0]["params"]["ipx"] = "1"
+    with pytest.raises(description.DescriptionError, match="fence_ipmilan has no parameter ipx"):
+        description.generate(d, run=FakeRunner().expect(["/usr/sbin/fence_ipmilan", "-o", "metadata"],
+                                                        IPMILAN_METADATA))
+    del d["fencing"]["device"][0]["params"]["ipx"]
+    del d["fencing"]["device"][0]["params"]["ip"]  # required (ipaddr, its alias, would do)
+    with pytest.raises(description.DescriptionError, match="fence_ipmilan requires ip or ipaddr"):
+        description.generate(d, run=FakeRunner().expect(["/usr/sbin/fence_ipmilan", "-o", "metadata"],
+                                                        IPMILAN_METADATA))
+    # Not installed where generated: the names go unchecked, and the output says so.
+    d["fencing"]["device"][0]["params"]["ip"] = "192.168.7.201"
+    missing = FakeRunner().expect(["/usr/sbin/fence_ipmilan", "-o", "metadata"], missing=True).expect(
+        ["/usr/sbin/fence_ipmilan", "-o", "metadata"], missing=True)
+    assert "were not checked against fence_ipmilan's meta-data" in description.generate(d, run=missing)[
+        "cluster.crm"][0]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: d["fencing"]["device"][1].update(fences=["nobody"]), "nobody is not a node of this cluster"),
+    (lambda d: d["fencing"]["device"].pop(), "no device fences node pollux"),
+    (lambda d: d["fencing"]["device"][0]["params"].update(password="x"), "params.password: a secret"),
+    (lambda d: d["fencing"]["device"][0].update(host_map={"castor": "a"}), "either fences"),
+])
+def test_fence_device_mistakes_are_named(edit, message):
+    d = example("seed-san-lio")
+    edit(d)
+    with pytest.raises(description.DescriptionError, match=message):
+        description.generate(d)
+
+
+def test_secrets_live_only_in_the_0600_files_that_must_hold_them():
+    files = description.generate(example("seed-san-lio"))
+    for secret in ("ipmi-castor", "ipmi-pollux", "chapsecret12"):
+        holders = {f for f, (text, _m) in files.items() if secret in text}
+        assert holders, secret
+        for f in holders:
+            assert files[f][1] & 0o077 == 0, (secret, f)
+    assert "ipmi-castor" not in files["README"][0]
+
+
+def test_masked_model_hides_every_secret_in_every_rendering():
+    from crm import render
+    from crm.model import MASK, masked
+
+    model = description.cluster_model(example("seed-san-lio"), fencing=__import__("crm.fencing").fencing.plan(
+        example("seed-san-lio")["fencing"], ["castor", "pollux"]))
+    for text in (render.crmsh_text(masked(model)), render.cib_xml(masked(model)), render.pcs_script(masked(model))):
+        assert "ipmi-castor" not in text and "chapsecret12" not in text and MASK in text
+
+
+def test_the_target_group_runs_with_and_after_the_filesystem_holding_its_configuration():
+    cib = ET.fromstring(description.generate(seed_desc())["cib.xml"][0])
+    cols = {(c.get("rsc"), c.get("with-rsc"), c.get("score")) for c in cib.iter("rsc_colocation")}
+    orders = {(o.get("first"), o.get("first-action"), o.get("then")) for o in cib.iter("rsc_order")}
+    assert ("g_192.168.7.179", "g_iscsi.config", "INFINITY") in cols
+    assert ("g_iscsi.config", "start", "g_192.168.7.179") in orders
+    # LIO reads no file from the configuration filesystem: no such tie.
+    cib = ET.fromstring(description.generate(example("seed-san-lio"))["cib.xml"][0])
+    assert ("g_192.168.7.179", "g_iscsi.config") not in {(c.get("rsc"), c.get("with-rsc"))
+                                                        for c in cib.iter("rsc_colocation")}
+
+
+def test_a_lun_outside_the_service_volume_group_is_refused():
+    d = seed_desc()
+    d["target"][0]["lun"][0]["path"] = "/dev/vg01/other"
+    with pytest.raises(description.DescriptionError, match="not a volume of service.volume_group vg0drbd"):
+        description.generate(d)
+
+
+def test_corosync_conf_has_a_knet_link_per_network_and_two_node():
+    text = description.generate(seed_desc())["corosync.conf"][0]
+    assert "transport: knet" in text and "two_node: 1" in text and "token: 3000" in text
+    assert "ring0_addr: 192.168.7.177\n        ring1_addr: 10.10.10.101" in text
+    assert text.count("linknumber:") == 2 and "corosync-keygen" in text
+    d = seed_desc()
+    d["corosync"]["links"] = ["replication_address"]
+    text = description.generate(d)["corosync.conf"][0]
+    assert "ring0_addr: 10.10.10.101" in text and "ring1_addr" not in text
+
+
+def test_drbd_fencing_follows_the_manager_and_the_drbd_version():
+    files = description.generate(seed_desc())
+    pm, hb = files["drbd.conf"][0], files["drbd-heartbeat.conf"][0]
+    assert "    disk { fencing resource-and-stonith; }" in pm  # 8.4: in disk {}
+    assert ('handlers { fence-peer "/usr/lib/drbd/crm-fence-peer.9.sh"; '
+            'after-resync-target "/usr/lib/drbd/crm-unfence-peer.9.sh"; }') in pm
+    assert "disk { fencing resource-only; }" in hb
+    assert 'fence-peer "/usr/libexec/heartbeat/drbd-peer-outdater -t 5";' in hb
+    cf = hacf.parse(files["ha.cf"][0])  # dopd answers drbd-peer-outdater: heartbeat runs it, with API access
+    assert ["hacluster", "/usr/libexec/heartbeat/dopd"] in cf.values("respawn")
+    assert cf.first("apiauth") == ["dopd", "gid=haclient", "uid=hacluster"]
+    assert not [f for f in hacf.validate(cf, hostname="castor") if f.severity == "error"]
+    assert files["drbd.conf"][1] == files["drbd-heartbeat.conf"][1] == 0o600
+    v9 = description.generate(example("seed-san-tgt"))["drbd.conf"][0]
+    assert "fencing resource-and-stonith; }" in v9.split("net {")[1].split("\n")[0] and "disk {" not in v9
+
+
+def test_the_cib_names_the_schema_of_the_pacemaker_it_is_for():
+    two = ET.fromstring(description.generate(seed_desc(), pacemaker="2.1")["cib.xml"][0])
+    three = ET.fromstring(description.generate(seed_desc(), pacemaker="3.0")["cib.xml"][0])
+    assert (two.get("validate-with"), two.get("crm_feature_set")) == ("pacemaker-3.9", "3.16.1")
+    assert (three.get("validate-with"), three.get("crm_feature_set")) == ("pacemaker-4.0", None)
+    assert not list(three.iter("master")) and {o.get("role") for o in three.iter("op")} <= {None, "Promoted",
+                                                                                              "Unpromoted"}
+    with pytest.raises(description.DescriptionError, match="2.1 or 3.0"):
+        description.generate(seed_desc(), pacemaker="1.1")
+
+
+def test_the_pcs_script_never_forces_and_builds_its_own_cib_file():
+    text = description.generate(seed_desc())["pcs.sh"][0]
+    assert "--force" not in text and "cibadmin --empty > pcs-cib.xml" in text
+    assert "pcs -f pcs-cib.xml stonith create st_sbd fence_sbd" in text
+
+
+BAD_VALUES = [
+    ('name = "castor"', 'name = "cas tor"', 14, "node[0].name"),
+    ('name = "pollux"', 'name = "-pollux"', 19, "node[1].name"),
+    ('auth_key = "password"', 'auth_key = "pass\\nword"', 46, "heartbeat.auth_key"),
+    ('directory = "/srv/iscsi-config"', 'directory = "/srv/x;y"', 64, "filesystem[0].directory"),
+    ('media = ["mcast', 'media = ["# mcast', 41, "heartbeat.media"),
+    ('shared_secret = "password"\n\n[[drbd]]', 'shared_secret = "pass\\"word"\n\n[[drbd]]', 53,
+     "drbd[0].shared_secret"),
+    ('vip = "192.168.7.179"', 'vip = "192.168.7.179/24"', 68, "service.vip"),
+    ('iqn = "iqn.2015-12', 'iqn = "IQN.2015-12', 76, "target[0].iqn"),
+    ('scsi_sn = "291109213201"', 'scsi_sn = "2911 09"', 83, "target[0].lun[0].scsi_sn"),
+    ('watchdog_timeout = 5 ', 'watchdog_timeout = "5" ', 31, "fencing.sbd.watchdog_timeout"),
+    ('token = 3000', 'tokne = 3000', 24, "corosync.tokne"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "line", "key"), BAD_VALUES, ids=[b[3] for b in BAD_VALUES])
+def test_a_value_a_generated_file_cannot_hold_is_an_error_at_its_line_and_nothing_is_written(
+        old, new, line, key, tmp_path):
+    from ocfkit import cli
+
+    with open(os.path.join(ROOT, "examples", "seed-san.toml")) as f:
+        text = f.read()
+    assert old in text
+    src = tmp_path / "san.toml"
+    src.write_text(text.replace(old, new, 1))
+    with pytest.raises(description.DescriptionError) as e:
+        description.generate(description.load(str(src)))
+    assert f"{src}:{line}: {key}:" in str(e.value)
+    out = tmp_path / "out"
+    assert cli.main(["generate", str(src), "--out", str(out), "--pacemaker", "2.1"]) == 2
+    assert not out.exists()
+
+
+def test_files_are_written_whole_and_never_through_a_planted_symlink(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "victim"
+    victim.write_text("keep me\n")
+    (out / "cib.xml").symlink_to(victim)
+    (out / "authkeys").symlink_to(victim)
+    files = description.generate(seed_desc())
+    written = description.write_files(str(out), files)
+    assert victim.read_text() == "keep me\n"
+    assert not (out / "cib.xml").is_symlink() and (out / "cib.xml").read_text() == files["cib.xml"][0]
+    assert sorted(os.path.basename(p) for p in written) == sorted(files)
+    for name, (_text, mode) in files.items():
+        assert os.stat(out / name).st_mode & 0o777 == mode, name
+    assert sorted(os.listdir(out)) == sorted(files)  # no temporary directory left behind
+
+
+def test_line_of_finds_keys_in_arrays_of_tables_and_nested_tables():
+    from crm.validate import line_of
+
+    text = "[a]\nx = 1\n[[b]]\ny = 1\n[[b]]\ny = 2\n[b.c]\nz = 3\n[[b.d]]\nw = 4\n"
+    assert line_of(text, ("a", "x")) == 2
+    assert line_of(text, ("b", 0, "y")) == 4
+    assert line_of(text, ("b", 1, "y")) == 6
+    assert line_of(text, ("b", 1, "c", "z")) == 8
+    assert line_of(text, ("b", 1, "d", 0, "w")) == 10
+    assert line_of(text, ("nothing",)) == 0
+
+
+FIELDS = [("cluster", "name"), ("node", 0, "name"), ("node", 1, "address"), ("drbd", 0, "device"),
+          ("drbd", 0, "disk"), ("drbd", 0, "shared_secret"), ("filesystem", 0, "directory"), ("service", "nic"),
+          ("service", "volume_group"), ("target", 0, "iqn"), ("target", 0, "lun", 0, "path"),
+          ("target", 0, "lun", 0, "scsi_sn"), ("heartbeat", "auth_key"), ("heartbeat", "media", 0),
+          ("fencing", "sbd", "devices", 0), ("fencing", "sbd", "watchdog")]
+
+
+def _set(d, key, value):
+    for k in key[:-1]:
+        d = d[k]
+    d[key[-1]] = value
+
+
+try:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+except ImportError:  # the test extras bring hypothesis
+    given = None
+
+if given is not None:
+    @settings(max_examples=300, deadline=None)
+    @given(st.sampled_from(FIELDS), st.text(max_size=40))
+    def test_any_string_is_refused_or_lands_intact_in_files_that_still_parse(key, value):
+        """Any text in any string field: a DescriptionError, or every output still parses as its format."""
+        from heartbeat_legacy import haresources
+
+        d = copy.deepcopy(seed_desc())
+        _set(d, key, value)
+        try:
+            files = description.generate(d)
+        except description.DescriptionError:
+            return
+        root = ET.fromstring(files["cib.xml"][0])
+        assert len(haresources.parse(files["haresources"][0])) == 2
+        ak = authkeys.parse(files["authkeys"][0])
+        assert ak.keys[3] == ("md5", d["heartbeat"]["auth_key"])
+        assert len(hacf.parse(files["ha.cf"][0]).lines) == len(hacf.parse(
+            description.generate(seed_desc())["ha.cf"][0]).lines)
+        assert files["corosync.conf"][0].count("{") == files["corosync.conf"][0].count("}")
+        assert files["drbd.conf"][0].count("{") == files["drbd.conf"][0].count("}")
+        assert [n.get("uname") for n in root.iter("node")] == [n["name"] for n in d["node"]]
+
+    @settings(max_examples=200, deadline=None)
+    @given(st.text(max_size=40).filter(lambda v: v.strip() == v))
+    def test_a_fence_parameter_value_round_trips_through_every_rendering_or_is_refused(value):
+        import shlex
+
+        d = example("seed-san-lio")
+        d["fencing"]["device"][0]["params"]["ip"] = value
+        try:
+            files = description.generate(d)
+        except description.DescriptionError:
+            assert not value.isprintable()
+            return
+        st_ = ET.fromstring(files["cib.xml"][0]).find(".//primitive[@id='st_ipmilan_castor']")
+        assert {n.get("name"): n.get("value") for n in st_.iter("nvpair")}["ip"] == value
+        line = next(ln for ln in files["pcs.sh"][0].splitlines() if "stonith create st_ipmilan_castor" in ln)
+        assert f"ip={value}" in shlex.split(line)
+        crm = next(ln for ln in files["cluster.crm"][0].splitlines() if ln.startswith("primitive st_ipmilan_castor"))
+        words = shlex.split(crm.removesuffix(" \\"))  # the op continues on the next line
+        assert f"ip={value}" in words
+
+
+def test_a_missing_key_is_named_with_the_line_of_its_table(tmp_path):
+    with open(os.path.join(ROOT, "examples", "seed-san.toml")) as f:
+        text = f.read()
+    src = tmp_path / "san.toml"
+    src.write_text(text.replace('device = "/dev/drbd1"\n', ""))
+    with pytest.raises(description.DescriptionError, match=r"san.toml:55: drbd\[1\].device: missing"):
+        description.generate(description.load(str(src)))
