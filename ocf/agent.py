@@ -337,6 +337,10 @@ class Agent:
         p = self._params[name]
         return self._ocf_recorded().differs(name, p.raw(self.env), secret=p.secret)
 
+    def changed_params(self) -> list[str]:
+        """In reload-agent: the reloadable parameters whose value changed, in declaration order."""
+        return [n for n, p in self._params.items() if p.reloadable and self.changed(n)]
+
     def previous(self, name: str):
         """In reload-agent: the parsed value the instance ran with before this reload (the default
         when it was unset); LookupError for a secret parameter (only its digest is recorded)."""
