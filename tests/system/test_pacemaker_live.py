@@ -125,6 +125,14 @@ def check_reload_agent(in_cluster, *, actions, pcmk_log, state, tmp_path, peer) 
     for rsc in ("p_target", "p_lun", "p_tgtd"):
         done = executed_since(pcmk_log, pmark, rsc)
         assert "stop" not in done and "start" not in done, (rsc, done)
+    # What the compatible (1.0) meta-data form must avoid: for an agent whose meta-data says 1.0 and
+    # advertises reload, Pacemaker calls reload for a change of any unique="0" parameter.
+    pmark = pcmk_log.stat().st_size
+    set_param("p_legacy", "fake", "changed")
+    wait("legacy reload of p_legacy", lambda: "reload" in executed_since(pcmk_log, pmark, "p_legacy"), 60)
+    settle()
+    done = executed_since(pcmk_log, pmark, "p_legacy")
+    assert "stop" not in done and "start" not in done and "reload-agent" not in done, done
     assert "Failed Resource Actions" not in crm_mon()
 
 
@@ -159,6 +167,8 @@ def test_pacemaker_runs_recovers_and_stops_ocfkit_agents(cluster_files, tmp_path
             resources=(
                 Primitive("p_dummy", f"ocf:{PROVIDER}:Dummy", (("state", str(state)), ("envfile", str(actions))),
                           ops=mon),
+                # resource-agents' shell Dummy: OCF 1.0 meta-data advertising reload (the legacy rule).
+                Primitive("p_legacy", "ocf:heartbeat:Dummy", (("state", str(tmp_path / "legacy.state")),), ops=mon),
                 Primitive("p_fs", f"ocf:{PROVIDER}:Filesystem", (("device", loop.device), ("directory", str(mnt)),
                                                                   ("fstype", "ext4")), ops=mon),
                 Primitive("p_vip", f"ocf:{PROVIDER}:IPaddr2", (("ip", "10.99.0.150"), ("cidr_netmask", "24"),
@@ -243,7 +253,7 @@ nodelist {{
             pacemakerd = subprocess.Popen([*ENTER, "/usr/sbin/pacemakerd", "-f"], stdout=logs,
                                           stderr=subprocess.STDOUT, start_new_session=True,
                                           env=dict(os.environ, PCMK_logfile=str(pcmk_log)))
-            wait("every resource started", lambda: crm_mon().count("Started") >= 7, 90)
+            wait("every resource started", lambda: crm_mon().count("Started") >= 8, 90)
             assert state.exists()
             assert loop.device in in_cluster("findmnt", "-n", str(mnt)).stdout
             assert subprocess.run(["findmnt", "-n", str(mnt)], capture_output=True).returncode != 0  # not on host
