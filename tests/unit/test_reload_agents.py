@@ -202,3 +202,16 @@ def test_lio_reload_writes_the_tpg_parameter_and_attribute_files(cfs, tmp_path):
     assert cfs.read(f"{t}/attrib/login_timeout") == "30"
     e3 = dict(e2, OCF_RESKEY_additional_parameters=e2["OCF_RESKEY_additional_parameters"] + " InitialR2T=No")
     assert call(iSCSITarget, "reload-agent", e3, FakeRunner()) == 1
+
+
+def test_iet_reload_updates_the_target_found_by_its_name(tmp_path):
+    proc = tmp_path / "proc"
+    (proc / "net/iet").mkdir(parents=True)
+    (proc / "net/iet/volume").write_text(f"tid:3 name:{IQN}\n")
+    (proc / "net/iet/session").write_text(f"tid:3 name:{IQN}\n")
+    e = {"OCF_RESOURCE_INSTANCE": "target", "OCFKIT_PROC_ROOT": str(proc), "HA_RSCTMP": str(tmp_path / "rsc"),
+         "OCF_RESKEY_implementation": "iet", "OCF_RESKEY_iqn": IQN}
+    started(iSCSITarget, e)
+    e2 = dict(e, OCF_RESKEY_additional_parameters="MaxRecvDataSegmentLength=65536")
+    r = FakeRunner().expect(["ietadm", "--op", "update", "--tid=3", "--params=MaxRecvDataSegmentLength=65536"])
+    assert call(iSCSITarget, "reload-agent", e2, r) == Rc.SUCCESS
