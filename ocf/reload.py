@@ -17,8 +17,10 @@ _SECRET = "sha256:"
 
 
 def record_path(rsctmp: str, type_name: str, instance: str) -> str:
-    """Where the parameters of one instance are recorded."""
-    safe = instance.replace("/", "_")
+    """Where the parameters of an instance are recorded: one record per resource and node, without
+    a clone's :N (every instance of a clone has the primitive's parameters, and Pacemaker may number
+    the instance of an anonymous clone differently after a probe than at its start)."""
+    safe = instance.split(":", 1)[0].replace("/", "_")
     return f"{rsctmp}/ocfkit-params/{type_name}-{safe}"
 
 

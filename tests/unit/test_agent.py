@@ -527,3 +527,11 @@ def test_a_reload_body_that_cannot_apply_the_change_fails_with_its_reason(capsys
     assert main(Stubborn, "start", renv(), FakeRunner().expect(["tool", "start", "o1", "1"])) == 0
     assert main(Stubborn, "reload-agent", renv(level="3"), FakeRunner().expect(["tool", "status", "o1"])) == 1
     assert "level cannot change while clients are connected" in capsys.readouterr().err
+
+
+def test_a_clone_instance_renumbered_by_pacemaker_still_finds_its_record():
+    assert main(Reloader, "start", renv() | {"OCF_RESOURCE_INSTANCE": "r1:0"},
+                FakeRunner().expect(["tool", "start", "o1", "1"])) == Rc.SUCCESS
+    e = renv(level="2") | {"OCF_RESOURCE_INSTANCE": "r1:1"}
+    r = FakeRunner().expect(["tool", "status", "o1"]).expect(["tool", "set-level", "o1", "1->2"])
+    assert main(Reloader, "reload-agent", e, r) == Rc.SUCCESS
