@@ -231,8 +231,8 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
 
     @action(name="reload-agent", timeout=10)
     def reload_agent(self) -> int:
-        """Set changed or added session parameters on the running target (initiators negotiate them at
-        their next login, as after a restart). A name dropped from additional_parameters cannot be
+        """Set changed or added session parameters on the running target (sessions logged in keep what
+        they negotiated until their next login). A name dropped from additional_parameters cannot be
         returned to the implementation's default live: that fails, and Pacemaker restarts the target."""
         old = self.previous("additional_parameters") or {}
         new = self.additional_parameters or {}
