@@ -214,7 +214,7 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
                               longdesc="CHAP user name initiators must log in with.")
     incoming_password = Param(string, secret=True, shortdesc="Incoming account password",
                               longdesc="CHAP secret (12 to 16 characters for most initiators).")
-    additional_parameters = Param(_KeyValues(), shortdesc="List of iSCSI target parameters",
+    additional_parameters = Param(_KeyValues(), reloadable=True, shortdesc="List of iSCSI target parameters",
                                   longdesc="Session parameters as name=value, e.g. MaxRecvDataSegmentLength=65536 "
                                            "InitialR2T=No ImmediateData=Yes, checked against what the "
                                            "implementation accepts (LIO: also TPG attributes such as "
@@ -228,6 +228,23 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
             host, sep, port = p.rpartition(":")
             if not sep or not port.isdigit() or not host:
                 raise ConfigError(f"portal {p!r} is not ip:port")
+
+    @action(name="reload-agent", timeout=10)
+    def reload_agent(self) -> int:
+        """Set changed or added session parameters on the running target (sessions logged in keep what
+        they negotiated until their next login). A name dropped from additional_parameters cannot be
+        returned to the implementation's default live: that fails, and Pacemaker restarts the target."""
+        old = self.previous("additional_parameters") or {}
+        new = self.additional_parameters or {}
+        dropped = sorted(set(old) - set(new))
+        if dropped:
+            raise OcfError(f"additional_parameters: {', '.join(dropped)} no longer set: only a restart returns "
+                           "them to the implementation's defaults")
+        changes = {k: v for k, v in new.items() if old.get(k) != v}
+        if changes:
+            self.backend().reload(changes)
+            self.log.info("reloaded " + " ".join(f"{k}={v}" for k, v in changes.items()))
+        return Rc.SUCCESS
 
 
 class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type

@@ -77,13 +77,13 @@ class IPaddr2(Agent):
     lvs_support = Param(boolean, default="false", shortdesc="Enable support for LVS Direct Routing",
                         longdesc="For an LVS-DR real server: on start, a conflicting host address (/32) on a "
                                  "loopback interface is removed and remembered; on stop it is restored.")
-    arp_interval = Param(integer(1, 60000), default="200", shortdesc="ARP packet interval in ms",
+    arp_interval = Param(integer(1, 60000), default="200", reloadable=True, shortdesc="ARP packet interval in ms",
                          longdesc="Milliseconds between gratuitous ARPs or neighbour advertisements.")
-    arp_count = Param(integer(1, 1000), default="5", shortdesc="ARP packet count",
+    arp_count = Param(integer(1, 1000), default="5", reloadable=True, shortdesc="ARP packet count",
                       longdesc="How many gratuitous ARPs or neighbour advertisements to send after start.")
-    arp_count_refresh = Param(integer(0, 1000), default="0", shortdesc="ARP packet count for refresh",
+    arp_count_refresh = Param(integer(0, 1000), default="0", reloadable=True, shortdesc="ARP packet count for refresh",
                               longdesc="How many gratuitous ARPs to send on every monitor (IPv4); 0 sends none.")
-    arp_bg = Param(boolean, default="true", shortdesc="Send ARP packets in the background",
+    arp_bg = Param(boolean, default="true", reloadable=True, shortdesc="Send ARP packets in the background",
                    longdesc="Whether announcements are sent in the background (start returns at once) "
                             "or before start returns. Their failure never fails start.")
     preferred_lft = Param(_Lifetime(), default="forever", shortdesc="IPv6 preferred lifetime",
@@ -93,9 +93,9 @@ class IPaddr2(Agent):
                   longdesc="Add an IPv6 address with nodad: no duplicate address detection, no wait.")
     noprefixroute = Param(boolean, default="false", shortdesc="Do not add a prefix route",
                           longdesc="Add the address with noprefixroute.")
-    flush_routes = Param(boolean, default="false", shortdesc="Flush the routing cache on stop",
+    flush_routes = Param(boolean, default="false", reloadable=True, shortdesc="Flush the routing cache on stop",
                          longdesc="Flush the routing cache after removing the address.")
-    check_link_status = Param(boolean, default="true", shortdesc="Fail monitor when the link is down",
+    check_link_status = Param(boolean, default="true", reloadable=True, shortdesc="Fail monitor when the link is down",
                               longdesc="Monitor fails when the interface is down or has no carrier.")
     network_namespace = Param(string, shortdesc="Network namespace",
                               longdesc="Manage the address inside this named network namespace "
@@ -394,6 +394,16 @@ class IPaddr2(Agent):
     def status(self) -> int:
         """Legacy alias of monitor."""
         return self.monitor()
+
+    @action(name="reload-agent", timeout=20)
+    def reload_agent(self) -> int:
+        """Take new announcement, link-check and route-flush options without touching the address:
+        the next announcement, monitor and stop read them (the framework has checked that the
+        address is up here)."""
+        changed = self.changed_params()
+        if changed:
+            self.log.info("reloaded " + ", ".join(f"{n}={self.param(n)}" for n in changed))
+        return Rc.SUCCESS
 
 
 if __name__ == "__main__":

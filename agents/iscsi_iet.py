@@ -142,6 +142,13 @@ class Target:
             ietadm.new_user(a.run, tid, a.incoming_username, a.incoming_password)
             undo.add(ietadm.delete_user, a.run, tid, a.incoming_username)
 
+    def reload(self, changes: dict[str, str]) -> None:
+        """Set iSCSI parameters of the running target (ietadm --op update)."""
+        t = ietadm.by_name(ietadm.targets(self.proc), self.a.iqn)
+        if t is None:
+            raise OcfError(f"{self.a.iqn} vanished")
+        ietadm.update_target(self.a.run, t.tid, changes)
+
     def stop(self) -> None:
         """Revoke access (initiator lines), close the connections, delete the account and the target."""
         a = self.a

@@ -136,6 +136,14 @@ class Target:
         """Remove the whole target: mapped LUNs, ACLs, LUN links, portals, TPG, target."""
         lio.remove_target(self.root, self.a.iqn)
 
+    def reload(self, changes: dict[str, str]) -> None:
+        """Write session parameters and TPG attributes of the running target, and read them back."""
+        for k, v in changes.items():
+            f = f"{self.tpg}/{'attrib' if k in lio.TPG_ATTRIBS else 'param'}/{k}"
+            lio.write(f, v)
+            if lio.read(f) != v:
+                raise OcfError(f"{f} reads {lio.read(f)!r} after writing {v!r}")
+
 
 class Lun:
     """A logical unit of an LIO target, with its storage object."""

@@ -139,6 +139,11 @@ class Target:
         """Revoke access, delete the target with its sessions, the account and added portals."""
         self._teardown()
 
+    def reload(self, changes: dict[str, str]) -> None:
+        """Set session parameters of the running target (tgtadm --op update)."""
+        for k, v in changes.items():
+            tgtadm.update_target(self.a.run, self.a.tid, k, v)
+
 
 class Lun:
     """A logical unit of a tgtd target."""

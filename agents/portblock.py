@@ -82,15 +82,15 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
                               "else iptables.")
     method = Param(choice("drop", "reject"), default="drop", shortdesc="How to block",
                    longdesc="drop silently (clients retry) or reject (TCP reset / ICMP port unreachable).")
-    reset_local_on_unblock_stop = Param(boolean, default="false",
+    reset_local_on_unblock_stop = Param(boolean, default="false", reloadable=True,
                                         shortdesc="Reset local connections when an unblock instance stops",
                                         longdesc="When an unblock instance stops, also reset the local ends of "
                                                  "established connections so local services notice at once.")
-    tickle_dir = Param(path(), shortdesc="Tickle directory",
+    tickle_dir = Param(path(), reloadable=True, shortdesc="Tickle directory",
                        longdesc="Directory (on storage shared by the nodes) where the unblock instance keeps the "
                                 "list of established connections to ip, and from which the new owner sends "
                                 "tickle ACKs after a failover. Only with action=unblock.")
-    sync_script = Param(path(), shortdesc="Connection list sync script",
+    sync_script = Param(path(), reloadable=True, shortdesc="Connection list sync script",
                         longdesc="Program run (in the background) after the connection list was written, to "
                                  "replicate it to the other node when tickle_dir is not on shared storage.")
 
@@ -409,6 +409,18 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
     def status(self) -> int:
         """Legacy alias of monitor."""
         return self.monitor()
+
+    @action(name="reload-agent", timeout=20)
+    def reload_agent(self) -> int:
+        """Take new tickle options without touching the rule. An unblock instance writes its connection
+        list into a new tickle_dir (and runs a new sync_script) at once, so that a directory it cannot
+        write fails the reload instead of the next failover."""
+        changed = self.changed_params()
+        if self.block_action == "unblock" and self.tickle_dir and {"tickle_dir", "sync_script"} & set(changed):
+            self.save_connections()
+        if changed:
+            self.log.info("reloaded " + ", ".join(f"{n}={self.param(n)}" for n in changed))
+        return Rc.SUCCESS
 
 
 if __name__ == "__main__":

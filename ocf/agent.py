@@ -15,10 +15,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TextIO
 
+    from ocf.reload import Record
+
 # Actions whose exit codes mean "the resource is fine", never a failure needing a reason.
 _GOOD = {Rc.SUCCESS, Rc.RUNNING_PROMOTED, Rc.DEGRADED, Rc.DEGRADED_PROMOTED}
 # Errors that mean "this instance cannot run here": the context rules below apply to them.
 _ENV_RCS = (Rc.ERR_ARGS, Rc.ERR_INSTALLED, Rc.ERR_CONFIGURED)
+# After these succeed, the parameters an instance runs with are recorded (reload-agent compares
+# against them); after these, forgotten. Only for agents that declare reloadable parameters.
+_RECORD_AFTER = ("start", "migrate_from", "reload-agent")
+_FORGET_AFTER = ("stop", "migrate_to")
 # Parameters every agent may be given without declaring them.
 STANDARD_PARAMS = ("trace_ra", "trace_file", "trace_dir", "OCF_CHECK_LEVEL", "crm_feature_set")
 
@@ -80,6 +86,7 @@ class Agent:
     shortdesc = ""
     _params: dict[str, Param] = {}
     _actions: dict[str, tuple[str, list[dict]]] = {}
+    _reloadable = False
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
@@ -102,6 +109,16 @@ class Agent:
                 actions[adverts[0]["name"]] = (attr, adverts)
         cls._params = params
         cls._actions = actions
+        # OCF 1.1: Pacemaker calls reload-agent when only reloadable="1" parameters changed. Either
+        # half without the other is a declaration error: advertised reloadability with no action
+        # to apply it, or an action that no parameter change can ever call.
+        reloadable = sorted(n for n, p in params.items() if p.reloadable)
+        if reloadable and "reload-agent" not in actions:
+            raise TypeError(f"{cls.__name__}: parameters {', '.join(reloadable)} are reloadable but the agent "
+                            "has no @action(name='reload-agent') to apply them")
+        if "reload-agent" in actions and not reloadable:
+            raise TypeError(f"{cls.__name__}: a reload-agent action needs parameters declared reloadable=True")
+        cls._reloadable = bool(reloadable)
 
     def __init__(self, env=None, run=None) -> None:
         self.env = environ() if env is None else env
@@ -111,6 +128,7 @@ class Agent:
         self._log = None
         self._deadline: Deadline | None = None
         self._trace: TextIO | None = None
+        self._ocf_record: Record | None = None
 
     # ----- identity and context -------------------------------------------------------------
 
@@ -312,6 +330,87 @@ class Agent:
             rc = Rc.ERR_CONFIGURED if any(e.rc == Rc.ERR_CONFIGURED for e in problems) else problems[0].rc
             raise OcfError("; ".join(e.reason for e in problems), rc=rc)
 
+    # ----- reload-agent (OCF 1.1) -------------------------------------------------------------
+
+    def changed(self, name: str) -> bool:
+        """In reload-agent: whether parameter name differs from the value the instance runs with."""
+        p = self._params[name]
+        return self._ocf_recorded().differs(name, p.raw(self.env), secret=p.secret)
+
+    def changed_params(self) -> list[str]:
+        """In reload-agent: the reloadable parameters whose value changed, in declaration order."""
+        return [n for n, p in self._params.items() if p.reloadable and self.changed(n)]
+
+    def previous(self, name: str):
+        """In reload-agent: the parsed value the instance ran with before this reload (the default
+        when it was unset); LookupError for a secret parameter (only its digest is recorded)."""
+        p = self._params[name]
+        raw = self._ocf_recorded().raw(name, secret=p.secret)
+        if raw is None:
+            return None if p.default is None else self._parse(p, self.expand_default(p.default))
+        return self._parse(p, raw)
+
+    def _ocf_recorded(self) -> Record:
+        if self._ocf_record is None:
+            raise LookupError("the recorded parameters are read by reload-agent only")
+        return self._ocf_record
+
+    def _ocf_record_path(self) -> str:
+        from ocf.reload import record_path
+
+        return record_path(self.rsctmp, self.type_name(), self.instance)
+
+    def _ocf_before_reload(self) -> None:
+        """reload-agent runs only on an instance that runs here, with known parameters of which only
+        reloadable ones changed; anything else fails (Pacemaker then restarts the resource) rather
+        than report a change as applied that was not."""
+        from ocf.reload import Record
+        from ocf.state import StateFile
+
+        if "monitor" in self._actions:
+            rc = getattr(self, self._actions["monitor"][0])()
+            rc = Rc.SUCCESS if rc is None else int(rc)
+            if rc == Rc.NOT_RUNNING:
+                raise OcfError(f"{self.instance} is not running here: nothing to reload")
+            if rc not in _GOOD:
+                raise OcfError(f"{self.instance} is not healthy (monitor rc {rc}): not reloading")
+        text = StateFile(self._ocf_record_path()).read()
+        if text is None:
+            raise OcfError(f"the parameters {self.instance} was started with are not recorded "
+                           f"({self._ocf_record_path()}): a restart is needed to apply the change")
+        record = self._ocf_record = Record(text)
+        fixed = [n for n, p in self._params.items()
+                 if not p.reloadable and record.differs(n, p.raw(self.env), secret=p.secret)]
+        if fixed:
+            raise OcfError(f"parameter{'s' if len(fixed) > 1 else ''} {', '.join(fixed)} changed and "
+                           f"{'are' if len(fixed) > 1 else 'is'} not reloadable: a restart is needed")
+
+    def _ocf_remember(self, name: str) -> None:
+        """Record the parameters after a successful start or reload, forget them after a stop."""
+        from ocf.reload import encode
+        from ocf.state import StateFile
+
+        record = StateFile(self._ocf_record_path())
+        if name in _FORGET_AFTER:
+            try:
+                record.remove()
+            except OSError as e:
+                self.log.warning(f"cannot remove {record.path}: {e.strerror}")
+            return
+        secrets = {n for n, p in self._params.items() if p.secret}
+        try:
+            record.write(encode({n: p.raw(self.env) for n, p in self._params.items()}, secrets))
+        except OSError as e:
+            # A stale record would let a later reload compare against the wrong values.
+            try:
+                record.remove()
+            except OSError:
+                pass
+            if name == "reload-agent":
+                raise
+            self.log.warning(f"cannot record the parameters in {record.path}: {e.strerror}; "
+                             "a later reload-agent will ask for a restart")
+
     # ----- built-in actions -----------------------------------------------------------------
 
     @action(name="validate-all", timeout=20)
@@ -381,12 +480,17 @@ class Agent:
             except OcfError as e:
                 return self._finish(e.rc, e.reason, before=True)
         try:
+            if name == "reload-agent":
+                self._ocf_before_reload()
             rc = method()
+            rc = Rc.SUCCESS if rc is None else int(rc)
+            if self._reloadable and rc == Rc.SUCCESS and (name in _RECORD_AFTER or name in _FORGET_AFTER):
+                self._ocf_remember(name)
         except OcfError as e:
             return self._finish(e.rc, e.reason)
         except Exception as e:  # noqa: BLE001 - a bug or an unexpected OS error: see _finish
             return self._finish(Rc.ERR_GENERIC, self._unexpected(e), unexpected=True)
-        return self._finish(Rc.SUCCESS if rc is None else int(rc), "")
+        return self._finish(rc, "")
 
     def _configuration_checks(self) -> None:
         """check_params and check_config (what runs before every action body but validate-all's)."""
@@ -549,7 +653,7 @@ class Agent:
 # silently replace Agent.run or break the meta-data.
 _SETTINGS = ("name", "version", "shortdesc")
 _HOOKS = ("check_config", "environment_problems")
-_INSTANCE = ("env", "action", "_runner", "_values", "_log", "_deadline", "_trace")
+_INSTANCE = ("env", "action", "_runner", "_values", "_log", "_deadline", "_trace", "_ocf_record")
 _FRAMEWORK = frozenset(n for n in vars(Agent) if not (n.startswith("__") and n.endswith("__"))) | set(_INSTANCE)
 
 

@@ -9,6 +9,14 @@ Two forms, because the consumers disagree (REFERENCE.md section 1.7):
   longdesc, deprecation goes into the longdesc, reloadable/unique-group and actions outside the
   DTD's list are left out. Valid against ra-api-1.dtd, metadata.rng and the 1.1 schema.
 Time parameters are type string in both (the 1.1 schema has no "time").
+
+reload and reload-agent (Pacemaker 2.1, controld's metadata cache): for meta-data saying 1.1 and
+advertising reload-agent, parameters without reloadable="1" form the restart list, and a change of
+reloadable ones alone calls reload-agent; `reload` is ignored. For meta-data saying 1.0 (the
+compatible form, and every Pacemaker before 2.1) an advertised `reload` makes every unique="0"
+parameter reloadable: a change of those calls `reload` instead of stop + start. So the compatible
+form advertises `reload` only when that reading is true, i.e. every parameter that is not unique is
+declared reloadable; otherwise the change would be "applied" by an action that does not apply it.
 """
 
 from __future__ import annotations
@@ -48,6 +56,11 @@ def _docstring(cls) -> tuple[str, str]:
     short = cls.__dict__.get("shortdesc")
     short = short if isinstance(short, str) and short else lines[0]
     return text, short
+
+
+def legacy_reload_holds(cls) -> bool:
+    """Whether pre-1.1 reload semantics (every unique="0" parameter is reloadable) are true of cls."""
+    return all(p.reloadable or p.unique for p in cls._params.values())
 
 
 def build(cls, *, ocf_1_1: bool) -> ET.Element:
@@ -92,7 +105,7 @@ def build(cls, *, ocf_1_1: bool) -> ET.Element:
                 ET.SubElement(content, "option", value=opt)
     actions = ET.SubElement(root, "actions")
     for name, (_attr, adverts) in cls._actions.items():
-        if not ocf_1_1 and name not in _DTD_ACTIONS:
+        if not ocf_1_1 and (name not in _DTD_ACTIONS or (name == "reload" and not legacy_reload_holds(cls))):
             continue
         for a in adverts:
             attrs = {"name": name, "timeout": _seconds(a["timeout"])}

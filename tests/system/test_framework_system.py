@@ -289,8 +289,9 @@ def test_meta_data_runs_as_nobody(name):
 # ----- Dummy end to end ----------------------------------------------------------------------------
 
 def test_ocf_tester_passes_on_the_installed_dummy(tmp_path):
+    # HA_RSCTMP of our own: Dummy records its parameters there after a start (for reload-agent).
     r = subprocess.run(["ocf-tester", "-n", "t", "-o", f"state={tmp_path}/d.state", agent_path("Dummy")],
-                       capture_output=True, text=True, timeout=120)
+                       capture_output=True, text=True, timeout=120, env=dict(os.environ, HA_RSCTMP=str(tmp_path)))
     assert r.returncode == 0, r.stdout + r.stderr
     assert "passed all tests" in r.stdout
     # ocf-tester ends with migrate_from, which starts Dummy again: stop it.

@@ -53,6 +53,89 @@ def cluster_files():
                 os.unlink(p)
 
 
+def ran_since(log, mark: int) -> list[str]:
+    """The actions Dummy recorded in its envfile after byte offset mark ("# ACTION DATE TIME" lines)."""
+    with open(log, encoding="utf-8") as f:
+        f.seek(mark)
+        return [ln.split()[1] for ln in f.read().splitlines() if ln.startswith("# ")]
+
+
+def executed_since(log, mark: int, rsc: str) -> list[str]:
+    """The operations Pacemaker's executor ran on rsc after byte offset mark of its log."""
+    import re
+
+    with open(log, encoding="utf-8", errors="replace") as f:
+        f.seek(mark)
+        text = f.read()
+    return re.findall(rf"executing - rsc:{rsc} action:(\S+) call_id:", text)
+
+
+def check_reload_agent(in_cluster, *, actions, pcmk_log, state, tmp_path, peer) -> None:
+    """OCF 1.1: Pacemaker reloads a change of reloadable parameters (reload-agent, no stop, no start) and
+    restarts for any other change."""
+
+    def settle():
+        r = subprocess.run([*ENTER, "crm_resource", "--wait", "--timeout", "90s"], capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stderr
+
+    def set_param(rsc, name, value):
+        r = in_cluster("crm_resource", "--resource", rsc, "--set-parameter", name, "--parameter-value", value)
+        assert r.returncode == 0, r.stderr
+
+    settle()
+    # Dummy: fake is reloadable; its reload-agent writes the new value into the state file.
+    mark, pmark = actions.stat().st_size, pcmk_log.stat().st_size
+    set_param("p_dummy", "fake", "reloaded")
+    wait("reload-agent of p_dummy", lambda: "reload-agent" in ran_since(actions, mark), 60)
+    settle()
+    ran = ran_since(actions, mark)
+    assert "stop" not in ran and "start" not in ran, ran
+    assert state.read_text() == "reloaded"
+    done = executed_since(pcmk_log, pmark, "p_dummy")
+    assert "reload-agent" in done and "stop" not in done and "start" not in done, done
+    # state is not reloadable: a restart, which leaves the state file in its new place.
+    moved = tmp_path / "dummy-moved.state"
+    mark, pmark = actions.stat().st_size, pcmk_log.stat().st_size
+    set_param("p_dummy", "state", str(moved))
+    wait("restart of p_dummy", lambda: "start" in ran_since(actions, mark), 60)
+    settle()
+    ran = ran_since(actions, mark)
+    assert "reload-agent" not in ran and ran.index("stop") < ran.index("start"), ran
+    assert moved.exists()
+    done = executed_since(pcmk_log, pmark, "p_dummy")
+    assert "reload-agent" not in done and done.index("stop") < done.index("start"), done
+    set_param("p_dummy", "state", str(state))  # back where the rest of the test looks for it
+    wait("p_dummy back on its first state file", state.exists, 60)
+    settle()
+    # IPaddr2: arp_count is reloadable; the address stays up, reachable, and is not restarted.
+    pmark = pcmk_log.stat().st_size
+    set_param("p_vip", "arp_count", "9")
+    wait("reload-agent of p_vip", lambda: "reload-agent" in executed_since(pcmk_log, pmark, "p_vip"), 60)
+    settle()
+    done = executed_since(pcmk_log, pmark, "p_vip")
+    assert "stop" not in done and "start" not in done, done
+    assert peer.run("ping", "-c1", "-W2", "10.99.0.150", check=False).returncode == 0
+    # iSCSITarget on tgt: a session parameter is set in the running tgtd (tgtadm --op update); the target
+    # and the LUN after it in the group keep running.
+    pmark = pcmk_log.stat().st_size
+    set_param("p_target", "additional_parameters", "MaxRecvDataSegmentLength=65536")
+    wait("reload-agent of p_target", lambda: "reload-agent" in executed_since(pcmk_log, pmark, "p_target"), 60)
+    settle()
+    for rsc in ("p_target", "p_lun", "p_tgtd"):
+        done = executed_since(pcmk_log, pmark, rsc)
+        assert "stop" not in done and "start" not in done, (rsc, done)
+    # What the compatible (1.0) meta-data form must avoid: for an agent whose meta-data says 1.0 and
+    # advertises reload, Pacemaker calls reload for a change of any unique="0" parameter.
+    pmark = pcmk_log.stat().st_size
+    set_param("p_legacy", "fake", "changed")
+    wait("legacy reload of p_legacy", lambda: "reload" in executed_since(pcmk_log, pmark, "p_legacy"), 60)
+    settle()
+    done = executed_since(pcmk_log, pmark, "p_legacy")
+    assert "stop" not in done and "start" not in done and "reload-agent" not in done, done
+    assert "Failed Resource Actions" not in crm_mon()
+
+
 def test_pacemaker_runs_recovers_and_stops_ocfkit_agents(cluster_files, tmp_path):
     """corosync and Pacemaker run inside a test network namespace and a private mount namespace, so
     every agent they run (portblock's rules, Filesystem's mount) stays there; IPaddr2 manages an address
@@ -61,6 +144,8 @@ def test_pacemaker_runs_recovers_and_stops_ocfkit_agents(cluster_files, tmp_path
 
     host = os.uname().nodename
     state = tmp_path / "dummy.state"
+    actions = tmp_path / "dummy.actions"  # Dummy's envfile: its own record of every action it ran
+    pcmk_log = tmp_path / "pacemaker.log"
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     iqn = "iqn.2024-01.test.ocfkit:live"
@@ -80,7 +165,10 @@ def test_pacemaker_runs_recovers_and_stops_ocfkit_agents(cluster_files, tmp_path
         cluster = Cluster(
             name="ocfkit-test", nodes=(host,),
             resources=(
-                Primitive("p_dummy", f"ocf:{PROVIDER}:Dummy", (("state", str(state)),), ops=mon),
+                Primitive("p_dummy", f"ocf:{PROVIDER}:Dummy", (("state", str(state)), ("envfile", str(actions))),
+                          ops=mon),
+                # resource-agents' shell Dummy: OCF 1.0 meta-data advertising reload (the legacy rule).
+                Primitive("p_legacy", "ocf:heartbeat:Dummy", (("state", str(tmp_path / "legacy.state")),), ops=mon),
                 Primitive("p_fs", f"ocf:{PROVIDER}:Filesystem", (("device", loop.device), ("directory", str(mnt)),
                                                                   ("fstype", "ext4")), ops=mon),
                 Primitive("p_vip", f"ocf:{PROVIDER}:IPaddr2", (("ip", "10.99.0.150"), ("cidr_netmask", "24"),
@@ -163,8 +251,9 @@ nodelist {{
         try:
             wait("corosync", lambda: in_cluster("corosync-cfgtool", "-s").returncode == 0, 20)
             pacemakerd = subprocess.Popen([*ENTER, "/usr/sbin/pacemakerd", "-f"], stdout=logs,
-                                          stderr=subprocess.STDOUT, start_new_session=True)
-            wait("every resource started", lambda: crm_mon().count("Started") >= 7, 90)
+                                          stderr=subprocess.STDOUT, start_new_session=True,
+                                          env=dict(os.environ, PCMK_logfile=str(pcmk_log)))
+            wait("every resource started", lambda: crm_mon().count("Started") >= 8, 90)
             assert state.exists()
             assert loop.device in in_cluster("findmnt", "-n", str(mnt)).stdout
             assert subprocess.run(["findmnt", "-n", str(mnt)], capture_output=True).returncode != 0  # not on host
@@ -173,6 +262,8 @@ nodelist {{
             assert "ocfkit:tcp:3260" in rules
             show = in_cluster("tgtadm", "--lld", "iscsi", "--op", "show", "--mode", "target").stdout
             assert f"Target 2: {iqn}" in show and "fromconf" in show and str(lun) in show
+            check_reload_agent(in_cluster, actions=actions, pcmk_log=pcmk_log, state=state, tmp_path=tmp_path,
+                               peer=peer)
             # Failures the monitors notice: Pacemaker recovers the resources.
             state.unlink()
             wait("recovery of p_dummy", state.exists, 60)
@@ -206,10 +297,14 @@ nodelist {{
                         os.killpg(p.pid, 9)
                         p.wait()
             logs.close()
+            # Leftover daemons of this cluster only: other tests on this machine run Pacemaker clusters in
+            # their own namespaces, so a process is ours only when it lives in the cluster's network namespace.
+            ours = os.readlink(f"/proc/{holder.pid}/ns/net") if holder.poll() is None else None
             for pid in subprocess.run(["pgrep", "-f", "pacemaker-"], capture_output=True, text=True).stdout.split():
                 try:
-                    os.kill(int(pid), 9)
-                except ProcessLookupError:
+                    if ours is not None and os.readlink(f"/proc/{pid}/ns/net") == ours:
+                        os.kill(int(pid), 9)
+                except (ProcessLookupError, FileNotFoundError):
                     pass
             # Only a tgtd of this test can serve the cluster's private /run/tgtd socket.
             if holder.poll() is None and \

@@ -1,12 +1,26 @@
+import pathlib
+
 import pytest
 
-from ocf.errors import Rc
+from ocf.agent import Agent, action
+from ocf.errors import OcfError, Rc
+from ocf.params import Param, integer, string
 from ocf.testing import FakeRunner
 from tests.unit.framework_agents import Broken, Faulty, Sample
 
+RSCTMP: list[str] = []
+
+
+@pytest.fixture(autouse=True)
+def _rsctmp(tmp_path):
+    # Agents with reloadable parameters record them under HA_RSCTMP after a start: never in /run.
+    RSCTMP[:] = [str(tmp_path / "rsctmp")]
+    yield
+    RSCTMP[:] = []
+
 
 def env(**kw):
-    e = {"OCF_RESOURCE_INSTANCE": "s1", "OCF_RESKEY_name_": "obj"}
+    e = {"OCF_RESOURCE_INSTANCE": "s1", "OCF_RESKEY_name_": "obj", "HA_RSCTMP": RSCTMP[0] if RSCTMP else None}
     e.update(kw)
     return {k: v for k, v in e.items() if v is not None}
 
@@ -287,7 +301,7 @@ def test_dummy_stop_is_not_failed_by_its_environment_dump(tmp_path, capsys):
 
     state = tmp_path / "d.state"
     state.write_text("")
-    e = {"OCF_RESOURCE_INSTANCE": "d", "OCF_RESKEY_state": str(state),
+    e = {"OCF_RESOURCE_INSTANCE": "d", "OCF_RESKEY_state": str(state), "HA_RSCTMP": str(tmp_path),
          "OCF_RESKEY_envfile": str(tmp_path / "missing-dir" / "env")}
     assert main(Dummy, "stop", e) == Rc.SUCCESS
     assert not state.exists()
@@ -362,3 +376,162 @@ def test_an_exception_escaping_an_installed_stub_is_one_reason_line(tmp_path, mo
     assert err.startswith("ocf-exit-reason:Bad.run shadows the framework's Agent.run (internal error: TypeError")
     assert err.count("\n") == 1
     assert "Traceback" in debuglog.read_text()
+
+
+# ----- OCF 1.1 reload-agent ---------------------------------------------------------------------
+
+
+class Reloader(Agent):
+    """An agent with reloadable and fixed parameters; its commands show what each action did."""
+
+    obj = Param(string, required=True, shortdesc="Object (fixed)")
+    level = Param(integer(0, 9), default="1", reloadable=True, shortdesc="Level (reloadable)")
+    token = Param(string, secret=True, reloadable=True, shortdesc="Token (reloadable secret)")
+
+    @action(timeout=20)
+    def start(self):
+        self.run(["tool", "start", self.obj, str(self.level)])
+
+    @action(timeout=20)
+    def stop(self):
+        self.run(["tool", "stop", self.obj])
+
+    @action(timeout=20, interval=10)
+    def monitor(self):
+        r = self.run(["tool", "status", self.obj], ok=(0, 3))
+        return Rc.SUCCESS if r.returncode == 0 else Rc.NOT_RUNNING
+
+    @action(name="reload-agent", timeout=20)
+    def reload_agent(self):
+        if self.changed("level"):
+            self.run(["tool", "set-level", self.obj, f"{self.previous('level')}->{self.level}"])
+        if self.changed("token"):
+            self.run(["tool", "set-token", self.obj])
+
+
+def renv(**kw):
+    e = {"OCF_RESOURCE_INSTANCE": "r1", "HA_RSCTMP": RSCTMP[0], "OCF_RESKEY_obj": "o1"}
+    e.update({"OCF_RESKEY_" + k: v for k, v in kw.items()})
+    return {k: v for k, v in e.items() if v is not None}
+
+
+def started(**kw):
+    assert main(Reloader, "start", renv(**kw), FakeRunner().expect(["tool", "start", "o1", kw.get("level", "1")])) == 0
+
+
+def test_reload_agent_applies_only_what_changed_on_a_running_instance():
+    started(level="2")
+    r = FakeRunner().expect(["tool", "status", "o1"]).expect(["tool", "set-level", "o1", "2->5"])
+    assert main(Reloader, "reload-agent", renv(level="5"), r) == Rc.SUCCESS
+    # The reload is recorded: the same values again change nothing.
+    assert main(Reloader, "reload-agent", renv(level="5"), FakeRunner().expect(["tool", "status", "o1"])) == 0
+
+
+def test_reload_agent_of_a_reloadable_parameter_going_back_to_its_default_sees_the_change():
+    started(level="4")
+    r = FakeRunner().expect(["tool", "status", "o1"]).expect(["tool", "set-level", "o1", "4->1"])
+    assert main(Reloader, "reload-agent", renv(), r) == Rc.SUCCESS
+
+
+def test_reload_agent_of_an_instance_that_is_not_running_fails_without_applying(capsys):
+    started()
+    r = FakeRunner().expect(["tool", "status", "o1"], rc=3)
+    assert main(Reloader, "reload-agent", renv(level="5"), r) == Rc.ERR_GENERIC
+    assert reasons(capsys.readouterr().err) == ["ocf-exit-reason:r1 is not running here: nothing to reload"]
+
+
+def test_reload_agent_refuses_a_change_of_a_parameter_that_is_not_reloadable(capsys):
+    started()
+    e = renv(level="5")
+    e["OCF_RESKEY_obj"] = "o2"
+    r = FakeRunner().expect(["tool", "status", "o2"])
+    assert main(Reloader, "reload-agent", e, r) == Rc.ERR_GENERIC
+    assert reasons(capsys.readouterr().err) == [
+        "ocf-exit-reason:parameter obj changed and is not reloadable: a restart is needed"]
+
+
+def test_reload_agent_without_a_record_of_the_running_parameters_asks_for_a_restart(capsys):
+    r = FakeRunner().expect(["tool", "status", "o1"])
+    assert main(Reloader, "reload-agent", renv(level="5"), r) == Rc.ERR_GENERIC
+    assert "are not recorded" in capsys.readouterr().err
+
+
+def test_a_failed_reload_keeps_the_old_record_so_the_next_reload_applies_the_change_again():
+    started(level="2")
+    r = FakeRunner().expect(["tool", "status", "o1"]).expect(["tool", "set-level", "o1", "2->5"], rc=1)
+    assert main(Reloader, "reload-agent", renv(level="5"), r) == Rc.ERR_GENERIC
+    r = FakeRunner().expect(["tool", "status", "o1"]).expect(["tool", "set-level", "o1", "2->5"])
+    assert main(Reloader, "reload-agent", renv(level="5"), r) == Rc.SUCCESS
+
+
+def test_an_invalid_reloadable_value_is_a_configuration_error_before_anything_runs():
+    started()
+    assert main(Reloader, "reload-agent", renv(level="77")) == Rc.ERR_CONFIGURED
+
+
+def test_a_secret_change_is_seen_but_the_secret_is_never_recorded():
+    import os
+
+    started(token="old-Secret-1")
+    path = f"{RSCTMP[0]}/ocfkit-params/Reloader-r1"
+    text = pathlib.Path(path).read_text(encoding="utf-8")
+    assert "old-Secret-1" not in text and "token\tsha256:" in text
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    same = renv(token="old-Secret-1")
+    assert main(Reloader, "reload-agent", same, FakeRunner().expect(["tool", "status", "o1"])) == Rc.SUCCESS
+    r = FakeRunner().expect(["tool", "status", "o1"]).expect(["tool", "set-token", "o1"])
+    assert main(Reloader, "reload-agent", renv(token="new-Secret-2"), r) == Rc.SUCCESS
+    assert "new-Secret-2" not in pathlib.Path(path).read_text(encoding="utf-8")
+
+
+def test_values_with_newlines_and_tabs_are_recorded_exactly():
+    from ocf.reload import Record, encode
+
+    rec = Record(encode({"obj": "a\tb\nc\\d", "level": None}, set()))
+    assert rec.raw("obj", secret=False) == "a\tb\nc\\d" and rec.raw("level", secret=False) is None
+    assert not rec.differs("obj", "a\tb\nc\\d", secret=False) and rec.differs("level", "3", secret=False)
+
+
+def test_stop_forgets_the_record_and_a_failed_start_records_nothing(capsys):
+    import os
+
+    started()
+    path = f"{RSCTMP[0]}/ocfkit-params/Reloader-r1"
+    assert os.path.exists(path)
+    assert main(Reloader, "stop", renv(), FakeRunner().expect(["tool", "stop", "o1"])) == 0
+    assert not os.path.exists(path)
+    assert main(Reloader, "start", renv(), FakeRunner().expect(["tool", "start", "o1", "1"], rc=1)) == 1
+    assert not os.path.exists(path)
+
+
+def test_changed_and_previous_belong_to_reload_agent():
+    a = Reloader(renv(), FakeRunner())
+    with pytest.raises(LookupError):
+        a.changed("level")
+
+
+def test_reloadable_parameters_need_a_reload_agent_action_and_the_other_way_round():
+    with pytest.raises(TypeError, match="reloadable but the agent has no"):
+        type("NoReload", (Agent,), {"x": Param(string, reloadable=True), "__module__": __name__})
+    with pytest.raises(TypeError, match="needs parameters declared reloadable"):
+        type("NoParams", (Agent,), {"x": Param(string), "__module__": __name__,
+                                    "reload_agent": action(name="reload-agent", timeout=5)(lambda self: 0)})
+
+
+def test_a_reload_body_that_cannot_apply_the_change_fails_with_its_reason(capsys):
+    class Stubborn(Reloader):
+        @action(name="reload-agent", timeout=20)
+        def reload_agent(self):
+            raise OcfError("level cannot change while clients are connected")
+
+    assert main(Stubborn, "start", renv(), FakeRunner().expect(["tool", "start", "o1", "1"])) == 0
+    assert main(Stubborn, "reload-agent", renv(level="3"), FakeRunner().expect(["tool", "status", "o1"])) == 1
+    assert "level cannot change while clients are connected" in capsys.readouterr().err
+
+
+def test_a_clone_instance_renumbered_by_pacemaker_still_finds_its_record():
+    assert main(Reloader, "start", renv() | {"OCF_RESOURCE_INSTANCE": "r1:0"},
+                FakeRunner().expect(["tool", "start", "o1", "1"])) == Rc.SUCCESS
+    e = renv(level="2") | {"OCF_RESOURCE_INSTANCE": "r1:1"}
+    r = FakeRunner().expect(["tool", "status", "o1"]).expect(["tool", "set-level", "o1", "1->2"])
+    assert main(Reloader, "reload-agent", e, r) == Rc.SUCCESS

@@ -56,3 +56,34 @@ def test_required_unique_default_and_longdesc_from_the_docstring():
     assert (p.get("required"), p.get("unique")) == ("1", "1")
     assert root.find("parameters/parameter[@name='count']/content").get("default") == "3"
     assert "Secret" in root.find("parameters/parameter[@name='password']/longdesc").text
+
+
+def test_the_compatible_form_advertises_reload_only_when_every_non_unique_parameter_is_reloadable():
+    from agents.dummy import Dummy
+    from ocf.agent import Agent, action
+    from ocf.params import Param, string
+
+    class Half(Agent):
+        """An agent whose legacy reload would not apply everything."""
+
+        live = Param(string, reloadable=True, shortdesc="Applied live")
+        fixed = Param(string, shortdesc="Needs a restart")
+
+        @action(timeout=20)
+        def reload(self):
+            return 0
+
+        @action(name="reload-agent", timeout=20)
+        def reload_agent(self):
+            return 0
+
+    def actions(cls, env):
+        text = render(cls, env)
+        root = ET.fromstring(text.split("\n", 2)[2] if "DOCTYPE" in text else text.split("\n", 1)[1])
+        return {a.get("name") for a in root.findall("actions/action")}
+
+    ocf11 = {"OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "1"}
+    # Pacemaker reading 1.0 meta-data calls reload for a change of any unique="0" parameter.
+    assert "reload" not in actions(Half, {})
+    assert "reload" in actions(Dummy, {})  # only state is fixed, and it is unique
+    assert {"reload", "reload-agent"} <= actions(Half, ocf11)
