@@ -1,0 +1,202 @@
+"""A lab: a two-node (or larger) cluster of namespace nodes on one host, with a switch and power.
+
+    with Lab(directory) as lab:          # switch, links' bridges, keys, configs, power switch
+        lab.boot_all()                    # both nodes up, corosync + pacemakerd running in each
+        lab.node("node1").run(["crm_mon", "-1"])
+        lab.crash("node1")                # every process killed at once, links cut
+        lab.power_on("node1")             # a fresh boot; the cluster stack starts and rejoins
+
+The switch is a network namespace of its own holding one bridge per link (LAN, replication), so the
+host's namespaces never see an address or a route of the lab. Everything is removed by ``close``
+(also when a step fails or on Ctrl-C: use the context manager); the lab directory keeps the nodes'
+logs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+import uuid
+
+from ocfkit.lab.corosync import corosync_conf
+from ocfkit.lab.node import LabError, Node, run
+from ocfkit.lab.power import PowerSwitch
+
+AGENT = "fence_ocfkit_netns"
+AGENT_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fence_ocfkit_netns.py")
+CLUSTER_DAEMONS = ("corosync", "pacemakerd", "heartbeat")
+
+
+def host_cluster() -> str:
+    """'' when this host runs no cluster daemon of its own, else what runs (a daemon in the host's
+    PID and network namespaces: daemons of tests or labs live in namespaces of their own)."""
+    me_pid, me_net = os.readlink("/proc/self/ns/pid"), os.readlink("/proc/self/ns/net")
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/comm", encoding="utf-8", errors="replace") as f:
+                comm = f.read().strip()
+            if comm not in CLUSTER_DAEMONS:
+                continue
+            if os.readlink(f"/proc/{entry}/ns/pid") == me_pid and os.readlink(f"/proc/{entry}/ns/net") == me_net:
+                return f"{comm} (pid {entry})"
+        except OSError:
+            continue
+    return ""
+
+
+class Lab:
+    """Namespace nodes on a private switch, a power switch for fencing, per-lab keys and configs."""
+
+    def __init__(self, directory: str, *, names: tuple[str, ...] = ("node1", "node2"), prefix: str = "",
+                 cluster_name: str = "ocfkitlab", token_ms: int = 1000,
+                 networks: tuple[str, ...] = ("10.98.0", "10.98.1")) -> None:
+        if any(c in directory for c in ":,\n") or not os.path.isabs(directory):
+            raise LabError(f"lab directory {directory!r}: an absolute path without ':' or ','")
+        self.dir = directory
+        self.prefix = prefix or f"ocfkl{uuid.uuid4().hex[:6]}"
+        self.switch = f"{self.prefix}-sw"
+        self.cluster_name, self.token_ms = cluster_name, token_ms
+        self.networks = networks
+        self.bridges = [f"br{i}" for i in range(len(networks))]
+        self.nodes: dict[str, Node] = {}
+        for i, name in enumerate(names, start=1):
+            links = [(br, f"eth{j}", f"{net}.{i}/24") for j, (br, net) in enumerate(zip(self.bridges, networks))]
+            self.nodes[name] = Node(name, i, os.path.join(directory, "nodes", name), switch=self.switch,
+                                    links=links, overlay_sbin=os.path.join(directory, "sbin"))
+        self.power_socket = os.path.join(directory, "power.sock")
+        self.power_log = os.path.join(directory, "power.log")
+        self.powered: dict[str, bool] = dict.fromkeys(names, False)
+        self.start_cluster_on_boot = True
+        self._lock = threading.RLock()
+        self._switch_made = False
+        self._power: PowerSwitch | None = None
+
+    # -- set-up and teardown -----------------------------------------------------------------------
+
+    def __enter__(self) -> Lab:
+        try:
+            self.open()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def open(self) -> None:
+        running = host_cluster()
+        if running:
+            raise LabError(f"this host runs a cluster of its own ({running}): the lab refuses to start next to it")
+        os.makedirs(self.dir, exist_ok=True)
+        os.makedirs(os.path.join(self.dir, "nodes"), exist_ok=True)
+        # The fence agent, seen by the nodes (only) at /usr/sbin through their overlay.
+        sbin = os.path.join(self.dir, "sbin")
+        os.makedirs(sbin, exist_ok=True)
+        with open(AGENT_SOURCE, encoding="utf-8") as f:
+            source = f.read()
+        agent = os.path.join(sbin, AGENT)
+        with open(agent, "w", encoding="utf-8") as f:
+            f.write(source)
+        os.chmod(agent, 0o755)
+        run(["ip", "netns", "add", self.switch])
+        self._switch_made = True
+        sw = ["ip", "-n", self.switch]
+        run([*sw, "link", "set", "lo", "up"])
+        for br in self.bridges:
+            run([*sw, "link", "add", br, "type", "bridge", "forward_delay", "0"])
+            run([*sw, "link", "set", br, "up"])
+        key = os.urandom(256)
+        conf = corosync_conf(self.cluster_name, [(n.name, n.nodeid, [a.split("/")[0] for _, _, a in n.links])
+                                                 for n in self.nodes.values()], token_ms=self.token_ms)
+        for node in self.nodes.values():
+            node.prepare()
+            etc = os.path.join(node.dir, "etc-corosync")
+            write_private(os.path.join(etc, "authkey"), key, 0o400)
+            write_private(os.path.join(etc, "corosync.conf"), conf.encode(), 0o644)
+        self._power = PowerSwitch(self.power_socket, list(self.nodes), on=self.power_on, off=self.power_off,
+                                  status=self.power_status, log=self.power_log)
+        self._power.start()
+
+    def close(self) -> None:
+        """Kill every node, remove the switch and the power switch. Safe to call twice."""
+        errors = []
+        if self._power is not None:
+            self._power.close()
+            self._power = None
+        for node in self.nodes.values():
+            try:
+                node.kill()
+            except LabError as e:
+                errors.append(str(e))
+        if self._switch_made:
+            run(["ip", "netns", "del", self.switch], check=False)
+            self._switch_made = False
+        if errors:
+            raise LabError("; ".join(errors))
+
+    # -- nodes and power ---------------------------------------------------------------------------
+
+    def node(self, name: str) -> Node:
+        try:
+            return self.nodes[name]
+        except KeyError:
+            raise LabError(f"no node {name!r} in this lab") from None
+
+    def power_on(self, name: str) -> None:
+        """Boot the node (and its cluster stack when start_cluster_on_boot); nothing if it is on."""
+        with self._lock:
+            node = self.node(name)
+            if self.powered[name] and node.running:
+                return
+            if node.init_pid:
+                node.kill()
+            node.boot()
+            self.powered[name] = True
+            if self.start_cluster_on_boot:
+                node.start_cluster()
+
+    def power_off(self, name: str) -> None:
+        """Cut the power: returns once no process of the node is left and its links are gone."""
+        with self._lock:
+            self.node(name).kill()
+            self.powered[name] = False
+
+    def power_status(self, name: str) -> str:
+        with self._lock:
+            return "ON" if self.powered[name] and self.node(name).running else "OFF"
+
+    def crash(self, name: str) -> float:
+        """The node dies at once (every process killed, links cut) but stays 'powered' until fenced,
+        like a hung machine. Returns the wall-clock time of the crash."""
+        with self._lock:
+            t = time.time()
+            self.node(name).kill()
+            return t
+
+    def boot_all(self) -> None:
+        for name in self.nodes:
+            self.power_on(name)
+
+    def fence_device_params(self) -> dict[str, str]:
+        """The instance attributes a stonith:fence_ocfkit_netns resource needs for this lab."""
+        return {"power_switch": self.power_socket}
+
+
+def write_private(path: str, data: bytes, mode: int) -> None:
+    """Write a file (no symlink followed) with mode set before any byte is written."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
+    try:
+        os.fchmod(fd, mode)
+        os.write(fd, data)
+    finally:
+        os.close(fd)
+
+
+def remove_lab_dir(directory: str) -> None:
+    """Delete a lab directory once its lab is closed."""
+    shutil.rmtree(directory, ignore_errors=True)
