@@ -27,6 +27,9 @@ from ocfkit.lab.power import PowerSwitch
 AGENT = "fence_ocfkit_netns"
 AGENT_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fence_ocfkit_netns.py")
 CLUSTER_DAEMONS = ("corosync", "pacemakerd", "heartbeat")
+# How long a booting node waits for a DC before an election (Pacemaker's default is 20 s). Keep it in
+# the cluster options applied later too, or a node that reboots waits the default.
+DC_DEADTIME = "2s"
 
 
 def host_cluster() -> str:
@@ -118,6 +121,7 @@ class Lab:
             etc = os.path.join(node.dir, "etc-corosync")
             write_private(os.path.join(etc, "authkey"), key, 0o400)
             write_private(os.path.join(etc, "corosync.conf"), conf.encode(), 0o644)
+            self.seed_cib(node)
         self._power = PowerSwitch(self.power_socket, list(self.nodes), on=self.power_on, off=self.power_off,
                                   status=self.power_status, log=self.power_log)
         self._power.start()
@@ -138,6 +142,23 @@ class Lab:
             self._switch_made = False
         if errors:
             raise LabError("; ".join(errors))
+
+    def seed_cib(self, node: Node) -> None:
+        """A first CIB on the node's disk (only when it has none) whose only setting is dc-deadtime:
+        Pacemaker's default (20 s) would let a fresh node wait that long for a DC before electing one.
+        The cluster's configuration proper is applied later, with cibadmin, inside a node."""
+        cib_dir = os.path.join(node.dir, "var-lib-pacemaker", "cib")
+        path = os.path.join(cib_dir, "cib.xml")
+        if os.path.exists(path):
+            return
+        st = os.stat(cib_dir)
+        xml = ('<cib validate-with="pacemaker-3.9" admin_epoch="0" epoch="1" num_updates="0">\n'
+               '  <configuration>\n    <crm_config>\n      <cluster_property_set id="cib-bootstrap-options">\n'
+               f'        <nvpair id="cib-bootstrap-options-dc-deadtime" name="dc-deadtime" value="{DC_DEADTIME}"/>\n'
+               '      </cluster_property_set>\n    </crm_config>\n    <nodes/>\n    <resources/>\n'
+               '    <constraints/>\n  </configuration>\n  <status/>\n</cib>\n')
+        write_private(path, xml.encode(), 0o600)
+        os.chown(path, st.st_uid, st.st_gid)
 
     # -- nodes and power ---------------------------------------------------------------------------
 

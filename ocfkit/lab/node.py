@@ -46,7 +46,7 @@ def run(argv: list[str], *, timeout: float = 30, check: bool = True, input: str 
         env: dict | None = None) -> subprocess.CompletedProcess:
     """Run a command of the lab's own plumbing (argv list, bounded)."""
     try:
-        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=input,
+        r = subprocess.run(argv, capture_output=True, text=True, errors="replace", timeout=timeout, input=input,
                            env=env if env is not None else ENV, check=False)
     except subprocess.TimeoutExpired:
         raise LabError(f"{' '.join(argv)}: no answer in {timeout} s") from None

@@ -1,0 +1,54 @@
+"""What the cluster logged, as (wall-clock time, node, line) events: for timing a failover.
+
+corosync (``timestamp: hires``) and Pacemaker both write ``Mon DD HH:MM:SS.mmm`` in local time; the
+nodes share the host's clock, so their times compare with ``time.time()`` taken on the host.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+_STAMP = re.compile(r"^([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) ")
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                       "Dec"), start=1)}
+LOGS = ("var-log/corosync/corosync.log", "var-log/pacemaker/pacemaker.log")
+
+
+def stamp(line: str, year: int | None = None) -> float | None:
+    """The wall-clock time of a log line, or None when it has no timestamp."""
+    m = _STAMP.match(line)
+    if not m or m.group(1) not in _MONTHS:
+        return None
+    year = year or time.localtime().tm_year
+    t = time.mktime((year, _MONTHS[m.group(1)], int(m.group(2)), int(m.group(3)), int(m.group(4)),
+                     int(m.group(5)), 0, 0, -1))
+    return t + int(m.group(6)) / 1000
+
+
+def events(node_dir: str, since: float = 0.0, limit: int = 64 << 20) -> list[tuple[float, str]]:
+    """(time, line) of the node's corosync and Pacemaker logs at or after since, in time order."""
+    out: list[tuple[float, str]] = []
+    for rel in LOGS:
+        path = os.path.join(node_dir, rel)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read(limit)
+        except FileNotFoundError:
+            continue
+        for line in text.splitlines():
+            t = stamp(line)
+            if t is not None and t >= since:
+                out.append((t, line))
+    out.sort(key=lambda e: e[0])
+    return out
+
+
+def first(evts: list[tuple[float, str]], pattern: str, after: float = 0.0) -> float | None:
+    """Time of the first event at or after `after` whose line matches the regular expression."""
+    rx = re.compile(pattern)
+    for t, line in evts:
+        if t >= after and rx.search(line):
+            return t
+    return None

@@ -1,0 +1,179 @@
+"""A real two-node corosync + Pacemaker cluster of namespace nodes (ocfkit.lab), fenced for real.
+
+Each node has its own PID, mount, UTS, IPC and network namespaces, private /var/lib/pacemaker, /run,
+/dev/shm, logs and /etc/corosync; the nodes talk over two links through a switch namespace. node1 is
+crashed (every process killed, links cut): corosync on node2 notices, Pacemaker fences node1 with
+fence_ocfkit_netns through the lab's power switch, and starts the resources on node2. node1 boots
+again and rejoins; with stickiness the resources stay on node2.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from crm.model import Cluster, Group, Location, Op, Primitive
+from crm.render import cib_xml
+from ocfkit.lab import Lab, LabError, host_cluster
+from ocfkit.lab.lab import DC_DEADTIME
+from ocfkit.lab.timeline import events, first
+from tests.system.support import PROVIDER
+
+pytestmark = pytest.mark.system
+
+RESOURCES = ("p_dummy1", "p_dummy2")
+
+
+def mon(node) -> ET.Element | None:
+    r = node.run(["crm_mon", "-1", "--output-as=xml"], check=False, timeout=20)
+    try:
+        return ET.fromstring(r.stdout)
+    except ET.ParseError:
+        return None
+
+
+def online(root) -> set[str]:
+    return {n.get("name") for n in root.iter("node") if n.get("online") == "true"} if root is not None else set()
+
+
+def placement(root) -> dict[str, str]:
+    """{resource id: node} of started resources."""
+    out = {}
+    if root is None:
+        return out
+    for r in root.iter("resource"):
+        if r.get("role") == "Started" and r.get("active") == "true":
+            for n in r.iter("node"):
+                out[r.get("id")] = n.get("name")
+    return out
+
+
+def wait(what: str, predicate, timeout: float, node):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.2)
+    r = node.run(["crm_mon", "-1", "-r", "-f"], check=False)
+    raise AssertionError(f"timed out ({timeout} s) waiting for {what}; crm_mon on {node.name}:\n{r.stdout}{r.stderr}")
+
+
+def configuration(lab: Lab) -> str:
+    """The cluster's configuration (<configuration> of a CIB rendered by crm/)."""
+    mon_op = (Op("monitor", 10, 20),)
+    switch = lab.fence_device_params()["power_switch"]
+    fences = tuple(Primitive(f"st_{n}", "stonith:fence_ocfkit_netns",
+                             (("pcmk_host_list", n), ("power_switch", switch)), ops=(Op("monitor", 60, 20),))
+                   for n in lab.nodes)
+    cluster = Cluster(
+        name=lab.cluster_name, nodes=tuple(lab.nodes),
+        resources=(*fences, Group("g_test", tuple(Primitive(r, f"ocf:{PROVIDER}:Dummy", ops=mon_op)
+                                                  for r in RESOURCES))),
+        locations=(*(Location(f"l_st_{n}", f"st_{n}", n, "-INFINITY") for n in lab.nodes),
+                   Location("l_g_test", "g_test", "node1", "50")),
+        properties=(("stonith-enabled", "true"), ("stonith-action", "off"), ("no-quorum-policy", "stop"),
+                    ("dc-deadtime", DC_DEADTIME)),
+        rsc_defaults=(("resource-stickiness", "100"),))
+    conf = ET.fromstring(cib_xml(cluster)).find("configuration")
+    return ET.tostring(conf, encoding="unicode")
+
+
+@pytest.fixture
+def lab(tmp_path):
+    if host_cluster():
+        pytest.skip(f"this host runs a cluster of its own: {host_cluster()}")
+    with Lab(str(tmp_path / "lab")) as lab:
+        yield lab
+    assert not os.path.exists("/usr/sbin/fence_ocfkit_netns")
+
+
+def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(lab):
+    n1, n2 = lab.node("node1"), lab.node("node2")
+    t_boot = time.time()
+    lab.boot_all()
+    wait("both nodes online", lambda: online(mon(n1)) == {"node1", "node2"} == online(mon(n2)), 60, n1)
+    formed = time.time() - t_boot
+
+    # Each node is its own machine: hostname, Pacemaker's IPC (abstract sockets, per network
+    # namespace), its private state; the host sees none of it.
+    assert n1.run(["uname", "-n"]).stdout.strip() == "node1"
+    assert n1.run(["crm_node", "-i"]).stdout.strip() == "1"
+    assert n2.run(["crm_node", "-i"]).stdout.strip() == "2"
+    assert "@cib_rw" in n1.run(["cat", "/proc/net/unix"]).stdout
+    with open("/proc/net/unix", encoding="utf-8") as f:
+        assert "@cib_rw" not in f.read()
+    assert n1.run(["test", "-x", "/usr/sbin/fence_ocfkit_netns"], check=False).returncode == 0
+    assert n1.run(["stat", "-c", "%a %s", "/etc/corosync/authkey"]).stdout.split() == ["400", "256"]
+    assert not os.path.exists("/etc/corosync/authkey") or \
+        os.path.getmtime("/etc/corosync/authkey") < t_boot
+    assert n2.run(["ping", "-c1", "-W2", "10.98.1.1"], check=False).returncode == 0  # replication link
+
+    conf = os.path.join(lab.dir, "configuration.xml")
+    with open(conf, "w", encoding="utf-8") as f:
+        f.write(configuration(lab))
+    n1.run(["cibadmin", "--replace", "--scope", "configuration", "--xml-file", conf])
+    t_conf = time.time()
+    expected = {"p_dummy1": "node1", "p_dummy2": "node1", "st_node1": "node2", "st_node2": "node1"}
+    wait("resources and fence devices started", lambda: placement(mon(n1)) == expected, 60, n1)
+    started = time.time() - t_conf
+    # node2's fencer can fence node1 with the lab's device (it runs the agent's list/status).
+    assert "st_node1" in n2.run(["stonith_admin", "--list", "node1"]).stdout
+
+    t_crash = lab.crash("node1")
+    assert not n1.running and not n1.processes()
+    wait("resources started on node2", lambda: all(placement(mon(n2)).get(r) == "node2" for r in RESOURCES),
+         60, n2)
+    t_moved = time.time()
+    history = n2.run(["stonith_admin", "--history", "node1", "--output-as=xml"]).stdout
+    fenced = [e for e in ET.fromstring(history).iter("fence_event")
+              if e.get("target") == "node1" and e.get("status") == "success"]
+    assert fenced and fenced[0].get("action") == "off", history
+    assert lab.power_status("node1") == "OFF"
+    with open(lab.power_log, encoding="utf-8") as f:
+        power = f.read()
+    assert "off node1 done" in power
+
+    evts = events(n2.dir, since=t_crash - 0.001)
+    t_token = first(evts, r"A processor failed|Token has not been received")
+    t_members = first(evts, r"Members left: 1")
+    t_lost = first(evts, r"node1.*(state is now lost|left)|(lost|left).*node1")
+    t_fence_done = first(evts, r"Operation '?off'? .*node1.*(OK|succeeded)|node1 was terminated|was terminated.*node1")
+    t_start = first(evts, r"Result of start operation for p_dummy2 on node2: ok")
+    report = "\n".join(f"{t - t_crash:7.3f} {line}" for t, line in evts if t < t_moved + 1)
+    assert None not in (t_members, t_fence_done, t_start), report
+    detection = t_members - t_crash
+    fencing = t_fence_done - t_members
+    restart = t_start - t_fence_done
+    print(f"\ncluster formed in {formed:.1f} s; resources started {started:.1f} s after configuration")
+    print(f"crash -> token loss noticed {t_token - t_crash:.3f} s" if t_token else "token loss: not logged")
+    print(f"crash -> membership without node1 (detection): {detection:.3f} s; Pacemaker saw node1 lost at "
+          f"{(t_lost or t_members) - t_crash:.3f} s")
+    print(f"detection -> node1 fenced (fencing): {fencing:.3f} s")
+    print(f"fenced -> p_dummy2 started on node2 (resources): {restart:.3f} s")
+    print(f"crash -> resources running on node2: {t_start - t_crash:.3f} s")
+    assert 0 < detection < 10 and 0 <= fencing < 20 and 0 <= restart < 20, report
+
+    # node1 comes back: a fresh boot (new namespaces, fresh /run), it rejoins; stickiness keeps the
+    # resources on node2.
+    t_on = time.time()
+    lab.power_on("node1")
+    wait("node1 rejoined", lambda: online(mon(n2)) == {"node1", "node2"}, 60, n2)
+    print(f"node1 powered on -> online again: {time.time() - t_on:.1f} s")
+    time.sleep(3)
+    where = placement(mon(n2))
+    assert all(where.get(r) == "node2" for r in RESOURCES), where
+    assert n1.run(["ls", "/run/resource-agents"], check=False).stdout.strip() == ""
+
+
+def test_the_lab_refuses_to_touch_a_missing_node_and_cleans_up(tmp_path):
+    with Lab(str(tmp_path / "lab")) as lab:
+        with pytest.raises(LabError):
+            lab.node("node3")
+        switch = lab.switch
+    import subprocess
+
+    assert switch not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
