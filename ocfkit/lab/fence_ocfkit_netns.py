@@ -73,8 +73,8 @@ def metadata() -> str:
 def parse_stdin(text: str) -> dict[str, str]:
     """key=value lines (fenced's format); '#' comments and blank lines skipped; unknown keys kept."""
     opts: dict[str, str] = {}
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if not line or line.startswith("#") or "=" not in line:
             continue
         key, _, value = line.partition("=")

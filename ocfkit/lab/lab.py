@@ -189,7 +189,8 @@ class Lab:
 
     def power_status(self, name: str) -> str:
         with self._lock:
-            return "ON" if self.powered[name] and self.node(name).running else "OFF"
+            self.node(name)
+            return "ON" if self.powered[name] else "OFF"
 
     def crash(self, name: str) -> float:
         """The node dies at once (every process killed, links cut) but stays 'powered' until fenced,

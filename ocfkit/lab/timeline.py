@@ -52,3 +52,30 @@ def first(evts: list[tuple[float, str]], pattern: str, after: float = 0.0) -> fl
         if t >= after and rx.search(line):
             return t
     return None
+
+
+def failover(evts: list[tuple[float, str]], crashed: str, survivor: str, last_resource: str,
+             t_crash: float) -> dict[str, float | None]:
+    """The phases of a failover after a crash, from the survivor's logs (seconds; None if not logged):
+
+    - token_lost: crash -> corosync's token timeout (knet, then totem notice the silence);
+    - membership: crash -> the new membership without the crashed node (token + consensus): detection;
+    - decision: membership -> the DC asks for fencing (election if the DC died, scheduler);
+    - fencing: fencing asked -> fenced reports the fence agent's success;
+    - resources: fence done -> the last resource's start succeeded on the survivor;
+    - total: crash -> that start.
+    """
+    after = t_crash - 0.001
+    t_token = first(evts, r"A processor failed|Token has not been received", after)
+    t_members = first(evts, r"A new membership .* Members left:", after)
+    t_request = first(evts, rf"Requesting fencing \(\w+\) (of node|targeting node) {re.escape(crashed)}\b", after)
+    t_fenced = first(evts, rf"Operation '?\w+'? targeting {re.escape(crashed)} by \S+ .*: OK", after)
+    t_start = first(evts, rf"Result of start operation for {re.escape(last_resource)} on {re.escape(survivor)}: ok",
+                    t_fenced or after)
+
+    def span(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else round(b - a, 3)
+
+    return {"token_lost": span(t_crash, t_token), "membership": span(t_crash, t_members),
+            "decision": span(t_members, t_request), "fencing": span(t_request, t_fenced),
+            "resources": span(t_fenced, t_start), "total": span(t_crash, t_start)}
