@@ -33,9 +33,21 @@ DC_DEADTIME = "2s"
 
 
 def host_cluster() -> str:
-    """'' when this host runs no cluster daemon of its own, else what runs (a daemon in the host's
-    PID and network namespaces: daemons of tests or labs live in namespaces of their own)."""
+    """'' when this host runs no cluster daemon of its own, else what runs: a corosync, pacemakerd or
+    heartbeat in the host's PID and network namespaces (daemons of tests and labs live in namespaces of
+    their own) that is still there half a second later (``corosync -t`` checking a file is no cluster)."""
+    first = _host_daemons()
+    if not first:
+        return ""
+    time.sleep(0.5)
+    again = _host_daemons()
+    lasting = [d for d in first if d in again]
+    return ", ".join(f"{comm} (pid {pid})" for pid, comm in lasting)
+
+
+def _host_daemons() -> list[tuple[str, str]]:
     me_pid, me_net = os.readlink("/proc/self/ns/pid"), os.readlink("/proc/self/ns/net")
+    found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -44,11 +56,15 @@ def host_cluster() -> str:
                 comm = f.read().strip()
             if comm not in CLUSTER_DAEMONS:
                 continue
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+            if comm == "corosync" and (b"-t" in args or b"-v" in args):
+                continue
             if os.readlink(f"/proc/{entry}/ns/pid") == me_pid and os.readlink(f"/proc/{entry}/ns/net") == me_net:
-                return f"{comm} (pid {entry})"
+                found.append((entry, comm))
         except OSError:
             continue
-    return ""
+    return found
 
 
 class Lab:

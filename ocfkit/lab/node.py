@@ -134,7 +134,10 @@ class Node:
         log = open(os.path.join(self.dir, "boot.log"), "a")  # noqa: SIM115 - handed to the child
         try:
             self.unshare = subprocess.Popen(
-                ["unshare", "--fork", "--kill-child", "--pid", "--mount-proc", "--net", "--uts", "--ipc", "--mount",
+                # setpriv: SIGKILL to unshare when the lab's thread that started it ends, so a killed lab
+                # leaves no node behind (unshare --kill-child then kills the node's init).
+                ["setpriv", "--pdeathsig", "KILL", "--",
+                 "unshare", "--fork", "--kill-child", "--pid", "--mount-proc", "--net", "--uts", "--ipc", "--mount",
                  "--propagation", "private", "--", sys.executable, "-I", INIT, json.dumps(self.spec())],
                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=log, env=ENV, start_new_session=True)
         finally:

@@ -20,36 +20,14 @@ from crm.model import Cluster, Group, Location, Op, Primitive
 from crm.render import cib_xml
 from ocfkit.lab import Lab, LabError, host_cluster
 from ocfkit.lab.lab import DC_DEADTIME
+from ocfkit.lab.pacemaker import configure, fence_history, view
 from ocfkit.lab.timeline import events, failover
 from tests.system.support import PROVIDER
 
 pytestmark = pytest.mark.system
 
-RESOURCES = ("p_dummy1", "p_dummy2")
-
-
-def mon(node) -> ET.Element | None:
-    r = node.run(["crm_mon", "-1", "--output-as=xml"], check=False, timeout=20)
-    try:
-        return ET.fromstring(r.stdout)
-    except ET.ParseError:
-        return None
-
-
-def online(root) -> set[str]:
-    return {n.get("name") for n in root.iter("node") if n.get("online") == "true"} if root is not None else set()
-
-
-def placement(root) -> dict[str, str]:
-    """{resource id: node} of started resources."""
-    out = {}
-    if root is None:
-        return out
-    for r in root.iter("resource"):
-        if r.get("role") == "Started" and r.get("active") == "true":
-            for n in r.iter("node"):
-                out[r.get("id")] = n.get("name")
-    return out
+RESOURCES = ("p_dummy1", "p_vip", "p_dummy2")
+VIP = "10.98.0.100"
 
 
 def wait(what: str, predicate, timeout: float, node):
@@ -59,8 +37,9 @@ def wait(what: str, predicate, timeout: float, node):
         if value:
             return value
         time.sleep(0.2)
-    r = node.run(["crm_mon", "-1", "-r", "-f"], check=False)
-    raise AssertionError(f"timed out ({timeout} s) waiting for {what}; crm_mon on {node.name}:\n{r.stdout}{r.stderr}")
+    r = node.run(["crm_mon", "-1", "-r", "-f"], check=False) if node.running else None
+    raise AssertionError(f"timed out ({timeout} s) waiting for {what}; crm_mon on {node.name}:\n"
+                         f"{r.stdout + r.stderr if r else '(not running)'}")
 
 
 def configuration(lab: Lab) -> str:
@@ -72,8 +51,11 @@ def configuration(lab: Lab) -> str:
                    for n in lab.nodes)
     cluster = Cluster(
         name=lab.cluster_name, nodes=tuple(lab.nodes),
-        resources=(*fences, Group("g_test", tuple(Primitive(r, f"ocf:{PROVIDER}:Dummy", ops=mon_op)
-                                                  for r in RESOURCES))),
+        resources=(*fences, Group("g_test", (
+            Primitive("p_dummy1", f"ocf:{PROVIDER}:Dummy", ops=mon_op),
+            Primitive("p_vip", f"ocf:{PROVIDER}:IPaddr2", (("ip", VIP), ("cidr_netmask", "24"), ("nic", "eth0")),
+                      ops=mon_op),
+            Primitive("p_dummy2", f"ocf:{PROVIDER}:Dummy", ops=mon_op)))),
         locations=(*(Location(f"l_st_{n}", f"st_{n}", n, "-INFINITY") for n in lab.nodes),
                    Location("l_g_test", "g_test", "node1", "50")),
         properties=(("stonith-enabled", "true"), ("stonith-action", "off"), ("no-quorum-policy", "stop"),
@@ -96,7 +78,7 @@ def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(
     n1, n2 = lab.node("node1"), lab.node("node2")
     t_boot = time.time()
     lab.boot_all()
-    wait("both nodes online", lambda: online(mon(n1)) == {"node1", "node2"} == online(mon(n2)), 60, n1)
+    wait("both nodes online", lambda: view(n1).online == {"node1", "node2"} == view(n2).online, 60, n1)
     formed = time.time() - t_boot
 
     # Each node is its own machine: hostname, Pacemaker's IPC (abstract sockets, per network
@@ -113,29 +95,28 @@ def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(
         os.path.getmtime("/etc/corosync/authkey") < t_boot
     assert n2.run(["ping", "-c1", "-W2", "10.98.1.1"], check=False).returncode == 0  # replication link
 
-    conf = os.path.join(lab.dir, "configuration.xml")
-    with open(conf, "w", encoding="utf-8") as f:
-        f.write(configuration(lab))
-    n1.run(["cibadmin", "--replace", "--scope", "configuration", "--xml-file", conf])
+    configure(n1, configuration(lab), lab.dir)
     t_conf = time.time()
-    expected = {"p_dummy1": "node1", "p_dummy2": "node1", "st_node1": "node2", "st_node2": "node1"}
-    wait("resources and fence devices started", lambda: placement(mon(n1)) == expected, 60, n1)
+    expected = {"p_dummy1": "node1", "p_vip": "node1", "p_dummy2": "node1", "st_node1": "node2", "st_node2": "node1"}
+    wait("resources and fence devices started", lambda: view(n1).placement == expected, 60, n1)
     started = time.time() - t_conf
-    dc = [e.get("name") for e in mon(n1).iter("current_dc")]
+    dc = view(n1).dc
     # node2's fencer can fence node1 with the lab's device (it runs the agent's list/status).
     assert "st_node1" in n2.run(["stonith_admin", "--list", "node1"]).stdout
 
+    assert VIP in n1.run(["ip", "-o", "addr", "show", "dev", "eth0"]).stdout
+    assert n2.run(["ping", "-c1", "-W2", VIP], check=False).returncode == 0
     t_crash = lab.crash("node1")
     assert not n1.running and not n1.processes()
     assert lab.power_status("node1") == "ON"  # a crashed machine is still powered until it is fenced
-    wait("resources started on node2", lambda: all(placement(mon(n2)).get(r) == "node2" for r in RESOURCES),
+    wait("resources started on node2", lambda: all(view(n2).placement.get(r) == "node2" for r in RESOURCES),
          60, n2)
     t_moved = time.time()
-    history = n2.run(["stonith_admin", "--history", "node1", "--output-as=xml"]).stdout
-    fenced = [e for e in ET.fromstring(history).iter("fence_event")
-              if e.get("target") == "node1" and e.get("status") == "success"]
-    assert fenced and fenced[0].get("action") == "off", history
+    history = fence_history(n2, "node1")
+    fenced = [e for e in history if e.get("target") == "node1" and e.get("status") == "success"]
+    assert fenced and fenced[0].get("action") == "off" and fenced[0].get("delegate") == "node2", history
     assert lab.power_status("node1") == "OFF"
+    assert VIP in n2.run(["ip", "-o", "addr", "show", "dev", "eth0"]).stdout
     with open(lab.power_log, encoding="utf-8") as f:
         power = f.read()
     assert "off node1 done" in power
@@ -154,10 +135,10 @@ def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(
     # resources on node2.
     t_on = time.time()
     lab.power_on("node1")
-    wait("node1 rejoined", lambda: online(mon(n2)) == {"node1", "node2"}, 60, n2)
+    wait("node1 rejoined", lambda: view(n2).online == {"node1", "node2"}, 60, n2)
     print(f"node1 powered on -> online again: {time.time() - t_on:.1f} s")
     time.sleep(3)
-    where = placement(mon(n2))
+    where = view(n2).placement
     assert all(where.get(r) == "node2" for r in RESOURCES), where
     assert n1.run(["ls", "/run/resource-agents"], check=False).stdout.strip() == ""
 
