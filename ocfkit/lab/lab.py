@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import threading
 import time
 import uuid
 
 from ocfkit.lab.corosync import corosync_conf
+from ocfkit.lab.heartbeat import authkeys, ha_cf
 from ocfkit.lab.node import LabError, Node, run
 from ocfkit.lab.power import PowerSwitch
 
@@ -72,7 +74,8 @@ class Lab:
 
     def __init__(self, directory: str, *, names: tuple[str, ...] = ("node1", "node2"), prefix: str = "",
                  cluster_name: str = "ocfkitlab", token_ms: int = 1000,
-                 networks: tuple[str, ...] = ("10.98.0", "10.98.1")) -> None:
+                 networks: tuple[str, ...] = ("10.98.0", "10.98.1"), manager: str = "pacemaker",
+                 provider: str = "ocfkit") -> None:
         if any(c in directory for c in ":,\n") or not os.path.isabs(directory):
             raise LabError(f"lab directory {directory!r}: an absolute path without ':' or ','")
         self.dir = directory
@@ -80,12 +83,13 @@ class Lab:
         self.switch = f"{self.prefix}-sw"
         self.cluster_name, self.token_ms = cluster_name, token_ms
         self.networks = networks
+        self.manager, self.provider = manager, provider
         self.bridges = [f"br{i}" for i in range(len(networks))]
         self.nodes: dict[str, Node] = {}
         for i, name in enumerate(names, start=1):
             links = [(br, f"eth{j}", f"{net}.{i}/24") for j, (br, net) in enumerate(zip(self.bridges, networks))]
             self.nodes[name] = Node(name, i, os.path.join(directory, "nodes", name), switch=self.switch,
-                                    links=links, overlay_sbin=os.path.join(directory, "sbin"))
+                                    links=links, overlay_sbin=os.path.join(directory, "sbin"), manager=manager)
         self.power_socket = os.path.join(directory, "power.sock")
         self.power_log = os.path.join(directory, "power.log")
         self.powered: dict[str, bool] = dict.fromkeys(names, False)
@@ -138,6 +142,7 @@ class Lab:
             write_private(os.path.join(etc, "authkey"), key, 0o400)
             write_private(os.path.join(etc, "corosync.conf"), conf.encode(), 0o644)
             self.seed_cib(node)
+        self.write_heartbeat_config()
         self._power = PowerSwitch(self.power_socket, list(self.nodes), on=self.power_on, off=self.power_off,
                                   status=self.power_status, log=self.power_log)
         self._power.start()
@@ -158,6 +163,33 @@ class Lab:
             self._switch_made = False
         if errors:
             raise LabError("; ".join(errors))
+
+    def write_heartbeat_config(self) -> None:
+        """Each node's private /etc/ha.d: ha.cf (ucast on every link), authkeys (a per-lab key, 0600),
+        and resource.d wrappers that run this ocfkit's agents (instead of whatever the host has)."""
+        from heartbeat_legacy.resource_d import wrapper_files
+
+        nodes = list(self.nodes.values())
+        links = [(ifname, [n.links[i][2].split("/")[0] for n in nodes])
+                 for i, (_, ifname, _) in enumerate(nodes[0].links)]
+        cf = ha_cf([n.name for n in nodes], links)
+        keys = authkeys(os.urandom(20).hex())
+        pkgdir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        wrappers = wrapper_files(provider=self.provider, python=sys.executable, pkgdir=pkgdir)
+        for node in nodes:
+            etc = os.path.join(node.dir, "etc-ha.d")
+            write_private(os.path.join(etc, "ha.cf"), cf.encode(), 0o644)
+            write_private(os.path.join(etc, "authkeys"), keys.encode(), 0o600)
+            for rel, text in wrappers.items():
+                path = os.path.join(etc, rel.removeprefix("etc/ha.d/"))
+                if os.path.lexists(path):
+                    os.unlink(path)
+                write_private(path, text.encode(), 0o755)
+
+    def set_haresources(self, text: str) -> None:
+        """The same haresources on every node (heartbeat requires that)."""
+        for node in self.nodes.values():
+            write_private(os.path.join(node.dir, "etc-ha.d", "haresources"), text.encode(), 0o644)
 
     def seed_cib(self, node: Node) -> None:
         """A first CIB on the node's disk (only when it has none) whose only setting is dc-deadtime:
@@ -216,9 +248,23 @@ class Lab:
             self.node(name).kill()
             return t
 
-    def boot_all(self) -> None:
-        for name in self.nodes:
-            self.power_on(name)
+    def boot_all(self, timeout: float = 30) -> None:
+        """Boot every node that is off, then start their cluster stacks together."""
+        with self._lock:
+            booted = []
+            for name, node in self.nodes.items():
+                if self.powered[name] and node.running:
+                    continue
+                if node.init_pid:
+                    node.kill()
+                node.boot()
+                self.powered[name] = True
+                booted.append(node)
+            if self.start_cluster_on_boot:
+                for node in booted:
+                    node.start_cluster(timeout, wait=False)
+                for node in booted:
+                    node.wait_cluster(timeout)
 
     def fence_device_params(self) -> dict[str, str]:
         """The instance attributes a stonith:fence_ocfkit_netns resource needs for this lab."""

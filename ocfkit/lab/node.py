@@ -34,6 +34,8 @@ PRIVATE_DIRS = {
     "etc-corosync": "/etc/corosync",
     "etc-ha.d": "/etc/ha.d",
 }
+# systemd-tmpfiles' job at boot: the directories the cluster packages want in a fresh /run.
+TMPFILES = ("heartbeat.conf", "resource-agents.conf", "fence-agents.conf", "drbd.conf")
 LOG_DIRS = ("/var/log/pacemaker", "/var/log/pacemaker/bundles", "/var/log/corosync", "/var/log/cluster",
             "/var/log/heartbeat")
 
@@ -79,16 +81,44 @@ def mirror_dirs(src: str, dst: str, depth: int = 2) -> None:
                 mirror_dirs(entry.path, os.path.join(dst, entry.name), depth - 1)
 
 
+def run_dirs(tmpfiles_dir: str = "/usr/lib/tmpfiles.d") -> list[list]:
+    """[path, mode, uid, gid] of each 'd' line under /run in the cluster packages' tmpfiles.d files."""
+    import grp
+    import pwd
+
+    out: list[list] = [["/run/lock", 0o1777, 0, 0]]
+    for name in TMPFILES:
+        try:
+            with open(os.path.join(tmpfiles_dir, name), encoding="utf-8") as f:
+                lines = f.read(65536).splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            w = line.split()
+            if len(w) < 5 or w[0] != "d" or not w[1].startswith("/run/") or ".." in w[1]:
+                continue
+            try:
+                uid = 0 if w[3] == "-" else pwd.getpwnam(w[3]).pw_uid
+                gid = 0 if w[4] == "-" else grp.getgrnam(w[4]).gr_gid
+                out.append([w[1], int(w[2], 8), uid, gid])
+            except (KeyError, ValueError):
+                continue
+    return out
+
+
 class Node:
     """One namespace node; ``boot`` starts it, ``kill`` ends every process of it."""
 
     def __init__(self, name: str, nodeid: int, directory: str, *, switch: str,
-                 links: list[tuple[str, str, str]], overlay_sbin: str) -> None:
+                 links: list[tuple[str, str, str]], overlay_sbin: str, manager: str = "pacemaker") -> None:
         self.name, self.nodeid = name, nodeid
         self.dir = directory
         self.switch = switch  # the switch's network namespace
         self.links = links  # (bridge, interface in the node, address/prefix)
         self.overlay_sbin = overlay_sbin
+        if manager not in ("pacemaker", "heartbeat"):
+            raise LabError(f"unknown cluster manager {manager!r}")
+        self.manager = manager
         self.unshare: subprocess.Popen | None = None
         self.init_pid = 0
         self.ns: dict[str, str] = {}
@@ -101,7 +131,12 @@ class Node:
         """The node's disk: its private directories (kept across reboots)."""
         for key, host in PRIVATE_DIRS.items():
             path = os.path.join(self.dir, key)
-            if not os.path.exists(path):
+            if os.path.exists(path):
+                continue
+            if key == "etc-ha.d" and os.path.isdir(host):
+                # heartbeat's scripts (harc, shellfuncs, rc.d, resource.d) live in its config directory.
+                shutil.copytree(host, path, symlinks=True)
+            else:
                 mirror_dirs(host, path)
         log = os.path.join(self.dir, "var-log")
         for d in LOG_DIRS:
@@ -118,7 +153,7 @@ class Node:
         mounts += [["bind", os.path.join(self.dir, key), host] for key, host in PRIVATE_DIRS.items()]
         mounts.append(["bind", os.path.join(self.dir, "var-log"), "/var/log"])
         mounts.append(["overlay", f"{self.overlay_sbin}:/usr/sbin", "/usr/sbin"])
-        return {"hostname": self.name, "mounts": mounts, "dirs": [["/run/lock", 0o1777, 0, 0]]}
+        return {"hostname": self.name, "mounts": mounts, "dirs": run_dirs()}
 
     @property
     def running(self) -> bool:
@@ -284,20 +319,36 @@ class Node:
 
     # -- the cluster stack -------------------------------------------------------------------------
 
-    def start_cluster(self, timeout: float = 30) -> None:
-        """corosync, then pacemakerd, as the node's init system would start them."""
+    def start_cluster(self, timeout: float = 30, *, wait: bool = True) -> None:
+        """The cluster stack, as the node's init system would start it: corosync then pacemakerd, or
+        heartbeat. Without wait, heartbeat is only started (``wait_cluster`` waits for it): a lone
+        heartbeat counts as up only after initdead."""
+        if self.manager == "heartbeat":
+            self.spawn("heartbeat", ["/usr/libexec/heartbeat/heartbeat", "-f"])
+            if wait:
+                self.wait_cluster(timeout)
+            return
         self.spawn("corosync", ["corosync", "-f"])
-        deadline = time.monotonic() + timeout
-        while self.run(["corosync-cfgtool", "-s"], check=False, timeout=10).returncode != 0:
-            if self.daemons["corosync"].poll() is not None or time.monotonic() > deadline:
-                raise LabError(f"corosync did not start on {self.name} (see {self.dir}/corosync.out and "
-                               f"{self.dir}/var-log/corosync/corosync.log)")
-            time.sleep(0.2)
+        self._wait_for("corosync", ["corosync-cfgtool", "-s"], timeout,
+                       f"{self.dir}/var-log/corosync/corosync.log")
         self.spawn("pacemakerd", ["pacemakerd", "-f"])
 
+    def wait_cluster(self, timeout: float = 30) -> None:
+        """Wait until the node's cluster stack answers (heartbeat: its status is active)."""
+        if self.manager == "heartbeat":
+            self._wait_for("heartbeat", ["cl_status", "hbstatus"], timeout, f"{self.dir}/var-log/heartbeat/ha.log")
+
+    def _wait_for(self, key: str, probe: list[str], timeout: float, log: str) -> None:
+        deadline = time.monotonic() + timeout
+        while self.run(probe, check=False, timeout=10).returncode != 0:
+            if self.daemons[key].poll() is not None or time.monotonic() > deadline:
+                raise LabError(f"{key} did not start on {self.name} (see {self.dir}/{key}.out and {log})")
+            time.sleep(0.2)
+
     def stop_cluster(self, timeout: float = 60) -> None:
-        """Orderly stop: pacemakerd (it stops the resources first), then corosync."""
-        for key in ("pacemakerd", "corosync"):
+        """Orderly stop: pacemakerd (it stops the resources first), then corosync; or heartbeat (it
+        releases its resources first)."""
+        for key in ("heartbeat", "pacemakerd", "corosync"):
             p = self.daemons.get(key)
             if p is None or p.poll() is not None:
                 continue

@@ -205,3 +205,56 @@ def test_fence_agent_powers_nodes_off_and_on_from_inside_the_other_node(tmp_path
         missing = agent(n2, lab, "-o", "monitor", f"--power-switch={tmp_path}/nothing.sock")
         assert missing.returncode == 1 and "power switch" in missing.stderr
         assert agent(n2, lab, "-o", "off", "-n", "node1").returncode == 1  # no switch given
+
+
+HARESOURCES = f"node1 Dummy::/run/dummy1.state IPaddr2::{VIP}/24/eth0 Dummy::/run/dummy2.state\n"
+
+
+def held(node) -> set[str]:
+    """What of the haresources group the node holds: Dummy state files (in its private /run), the VIP."""
+    if not node.running:
+        return set()
+    out = {p for p in ("dummy1", "dummy2")
+           if node.run(["test", "-f", f"/run/{p}.state"], check=False).returncode == 0}
+    if VIP in node.run(["ip", "-o", "-4", "addr", "show", "dev", "eth0"], check=False).stdout:
+        out.add("vip")
+    return out
+
+
+def test_heartbeat_nodes_take_over_after_a_crash_and_the_crashed_node_rejoins(tmp_path):
+    """heartbeat 3.0.6 (R1, haresources) in two namespace nodes, ucast on both links; node1 crashes,
+    node2 declares it dead after deadtime and takes the group over; node1 boots again and, with
+    auto_failback off, the group stays on node2."""
+    if host_cluster():
+        pytest.skip(f"this host runs a cluster of its own: {host_cluster()}")
+    with Lab(str(tmp_path / "lab"), manager="heartbeat", provider=PROVIDER) as lab:
+        lab.set_haresources(HARESOURCES)
+        n1, n2 = lab.node("node1"), lab.node("node2")
+        t_boot = time.time()
+        lab.boot_all()
+        everything = {"dummy1", "dummy2", "vip"}
+        wait("node1 holds the group", lambda: held(n1) == everything, 60, n1)
+        acquired = time.time() - t_boot
+        assert held(n2) == set()
+        assert n2.run(["cl_status", "nodestatus", "node1"]).stdout.strip() == "active"
+        assert "node1" in n1.run(["cat", "/etc/ha.d/ha.cf"]).stdout
+        assert n1.run(["stat", "-c", "%a", "/etc/ha.d/authkeys"]).stdout.strip() == "600"
+
+        t_crash = lab.crash("node1")
+        dead = wait("node1 declared dead on node2",
+                    lambda: n2.run(["cl_status", "nodestatus", "node1"], check=False).stdout.strip() == "dead"
+                    and time.time(), 30, n2)
+        taken = wait("node2 holds the group", lambda: held(n2) == everything and time.time(), 30, n2)
+        with open(os.path.join(n2.dir, "var-log", "heartbeat", "ha.log"), encoding="utf-8") as f:
+            log = f.read()
+        assert "node node1: is dead" in log and "mach_down takeover complete for node node1" in log
+        print(f"\nheartbeat: group acquired {acquired:.1f} s after boot (heartbeat's fixed 10 s start-up wait); "
+              f"after the crash: node1 dead at {dead - t_crash:.2f} s (deadtime 1 s, polled every 0.2 s), "
+              f"group on node2 at {taken - t_crash:.2f} s")
+        assert 0 < dead - t_crash < 10 and taken >= dead
+
+        lab.power_on("node1")
+        wait("node1 back", lambda: n2.run(["cl_status", "nodestatus", "node1"], check=False).stdout.strip()
+             == "active", 60, n2)
+        time.sleep(3)
+        assert held(n2) == everything and held(n1) == set()
