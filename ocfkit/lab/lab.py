@@ -28,6 +28,9 @@ from ocfkit.lab.power import PowerSwitch
 
 AGENT = "fence_ocfkit_netns"
 AGENT_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fence_ocfkit_netns.py")
+PLUGIN = "ocfkit_netns"  # cluster-glue external STONITH plugin, for heartbeat's stonith_host
+PLUGIN_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "external_ocfkit_netns.py")
+PLUGIN_DIR = "/usr/lib/stonith/plugins/external"
 CLUSTER_DAEMONS = ("corosync", "pacemakerd", "heartbeat")
 # How long a booting node waits for a DC before an election (Pacemaker's default is 20 s). Keep it in
 # the cluster options applied later too, or a node that reboots waits the default.
@@ -89,7 +92,9 @@ class Lab:
         for i, name in enumerate(names, start=1):
             links = [(br, f"eth{j}", f"{net}.{i}/24") for j, (br, net) in enumerate(zip(self.bridges, networks))]
             self.nodes[name] = Node(name, i, os.path.join(directory, "nodes", name), switch=self.switch,
-                                    links=links, overlay_sbin=os.path.join(directory, "sbin"), manager=manager)
+                                    links=links, overlays=[(os.path.join(directory, "sbin"), "/usr/sbin"),
+                                                           (os.path.join(directory, "stonith"), PLUGIN_DIR)],
+                                    manager=manager)
         self.power_socket = os.path.join(directory, "power.sock")
         self.power_log = os.path.join(directory, "power.log")
         self.powered: dict[str, bool] = dict.fromkeys(names, False)
@@ -117,15 +122,12 @@ class Lab:
             raise LabError(f"this host runs a cluster of its own ({running}): the lab refuses to start next to it")
         os.makedirs(self.dir, exist_ok=True)
         os.makedirs(os.path.join(self.dir, "nodes"), exist_ok=True)
-        # The fence agent, seen by the nodes (only) at /usr/sbin through their overlay.
-        sbin = os.path.join(self.dir, "sbin")
-        os.makedirs(sbin, exist_ok=True)
-        with open(AGENT_SOURCE, encoding="utf-8") as f:
-            source = f.read()
-        agent = os.path.join(sbin, AGENT)
-        with open(agent, "w", encoding="utf-8") as f:
-            f.write(source)
-        os.chmod(agent, 0o755)
+        # The fence agent and the heartbeat STONITH plugin, seen by the nodes (only) in /usr/sbin and
+        # the plugins' directory through read-only overlays.
+        for sub, name, source in (("sbin", AGENT, AGENT_SOURCE), ("stonith", PLUGIN, PLUGIN_SOURCE)):
+            os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
+            with open(source, "rb") as f:
+                write_private(os.path.join(self.dir, sub, name), f.read(), 0o755)
         run(["ip", "netns", "add", self.switch])
         self._switch_made = True
         sw = ["ip", "-n", self.switch]
@@ -172,7 +174,7 @@ class Lab:
         nodes = list(self.nodes.values())
         links = [(ifname, [n.links[i][2].split("/")[0] for n in nodes])
                  for i, (_, ifname, _) in enumerate(nodes[0].links)]
-        cf = ha_cf([n.name for n in nodes], links)
+        cf = ha_cf([n.name for n in nodes], links) + f"stonith_host * external/{PLUGIN} {self.power_socket}\n"
         keys = authkeys(os.urandom(20).hex())
         pkgdir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         wrappers = wrapper_files(provider=self.provider, python=sys.executable, pkgdir=pkgdir)
@@ -227,7 +229,7 @@ class Lab:
             node.boot()
             self.powered[name] = True
             if self.start_cluster_on_boot:
-                node.start_cluster()
+                node.start_cluster(wait=False)
 
     def power_off(self, name: str) -> None:
         """Cut the power: returns once no process of the node is left and its links are gone."""

@@ -110,12 +110,13 @@ class Node:
     """One namespace node; ``boot`` starts it, ``kill`` ends every process of it."""
 
     def __init__(self, name: str, nodeid: int, directory: str, *, switch: str,
-                 links: list[tuple[str, str, str]], overlay_sbin: str, manager: str = "pacemaker") -> None:
+                 links: list[tuple[str, str, str]], overlays: list[tuple[str, str]],
+                 manager: str = "pacemaker") -> None:
         self.name, self.nodeid = name, nodeid
         self.dir = directory
         self.switch = switch  # the switch's network namespace
         self.links = links  # (bridge, interface in the node, address/prefix)
-        self.overlay_sbin = overlay_sbin
+        self.overlays = overlays  # (private directory, host directory it is laid over, read-only)
         if manager not in ("pacemaker", "heartbeat"):
             raise LabError(f"unknown cluster manager {manager!r}")
         self.manager = manager
@@ -152,7 +153,7 @@ class Node:
         mounts = [["tmpfs", "mode=0755", "/run"], ["tmpfs", "mode=1777", "/dev/shm"]]
         mounts += [["bind", os.path.join(self.dir, key), host] for key, host in PRIVATE_DIRS.items()]
         mounts.append(["bind", os.path.join(self.dir, "var-log"), "/var/log"])
-        mounts.append(["overlay", f"{self.overlay_sbin}:/usr/sbin", "/usr/sbin"])
+        mounts += [["overlay", f"{lower}:{target}", target] for lower, target in self.overlays if os.path.isdir(target)]
         return {"hostname": self.name, "mounts": mounts, "dirs": run_dirs()}
 
     @property

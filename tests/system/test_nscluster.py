@@ -223,8 +223,8 @@ def held(node) -> set[str]:
 
 def test_heartbeat_nodes_take_over_after_a_crash_and_the_crashed_node_rejoins(tmp_path):
     """heartbeat 3.0.6 (R1, haresources) in two namespace nodes, ucast on both links; node1 crashes,
-    node2 declares it dead after deadtime and takes the group over; node1 boots again and, with
-    auto_failback off, the group stays on node2."""
+    node2 declares it dead after deadtime, resets it through external/ocfkit_netns (stonith_host) and
+    takes the group over; node1 boots again and, with auto_failback off, the group stays on node2."""
     if host_cluster():
         pytest.skip(f"this host runs a cluster of its own: {host_cluster()}")
     with Lab(str(tmp_path / "lab"), manager="heartbeat", provider=PROVIDER) as lab:
@@ -245,14 +245,29 @@ def test_heartbeat_nodes_take_over_after_a_crash_and_the_crashed_node_rejoins(tm
                     lambda: n2.run(["cl_status", "nodestatus", "node1"], check=False).stdout.strip() == "dead"
                     and time.time(), 30, n2)
         taken = wait("node2 holds the group", lambda: held(n2) == everything and time.time(), 30, n2)
-        with open(os.path.join(n2.dir, "var-log", "heartbeat", "ha.log"), encoding="utf-8") as f:
-            log = f.read()
-        assert "node node1: is dead" in log and "mach_down takeover complete for node node1" in log
+
+        def ha_log() -> str:
+            with open(os.path.join(n2.dir, "var-log", "heartbeat", "ha.log"), encoding="utf-8") as f:
+                return f.read()
+
+        log = wait("mach_down's end", lambda: "mach_down takeover complete for node node1" in ha_log() and ha_log(),
+                   10, n2)
+        assert "node node1: is dead" in log
+        # heartbeat fenced node1 (stonith_host with external/ocfkit_netns: a reset, off then on) before
+        # taking over.
+        assert "node node1 now reset" in log
+        with open(lab.power_log, encoding="utf-8") as f:
+            power = [(float(t), rest) for t, _, rest in (line.partition(" ") for line in f.read().splitlines())]
+        t_off = next(t for t, what in power if what == "off node1 requested" and t > t_crash)
+        t_on = next(t for t, what in power if what == "on node1 done" and t > t_off)
+        assert t_on < taken
         print(f"\nheartbeat: group acquired {acquired:.1f} s after boot (heartbeat's fixed 10 s start-up wait); "
-              f"after the crash: node1 dead at {dead - t_crash:.2f} s (deadtime 1 s, polled every 0.2 s), "
-              f"group on node2 at {taken - t_crash:.2f} s")
+              f"after the crash of node1 (s): declared dead {dead - t_crash:.2f} (deadtime 1 s, polled every "
+              f"0.2 s), power switch off {t_off - t_crash:.2f}, node1 on again {t_on - t_crash:.2f}, group on node2 "
+              f"{taken - t_crash:.2f}")
         assert 0 < dead - t_crash < 10 and taken >= dead
 
+        # The reset booted a fresh node1 whose heartbeat started; auto_failback off keeps the group on node2.
         lab.power_on("node1")
         wait("node1 back", lambda: n2.run(["cl_status", "nodestatus", "node1"], check=False).stdout.strip()
              == "active", 60, n2)
