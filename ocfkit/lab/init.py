@@ -29,6 +29,8 @@ def _mount(kind: str, source: str, target: str) -> None:
         argv = ["mount", "-t", "tmpfs", "-o", f"{source},nosuid,nodev", "ocfkit-lab", target]
     elif kind == "bind":
         argv = ["mount", "--bind", source, target]
+    elif kind == "sysfs":  # a sysfs mounted in the node's network namespace shows the node's interfaces
+        argv = ["mount", "-t", "sysfs", "-o", "nosuid,nodev,noexec", "sysfs", target]
     elif kind == "overlay":  # read-only overlay of lower directories (leftmost on top)
         argv = ["mount", "-t", "overlay", "-o", f"lowerdir={source}", "ocfkit-lab", target]
     else:

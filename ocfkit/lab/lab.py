@@ -15,7 +15,6 @@ logs.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import threading
 import time
@@ -102,6 +101,7 @@ class Lab:
         self._lock = threading.RLock()
         self._switch_made = False
         self._power: PowerSwitch | None = None
+        self.clients: list[str] = []
 
     # -- set-up and teardown -----------------------------------------------------------------------
 
@@ -160,6 +160,9 @@ class Lab:
                 node.kill()
             except LabError as e:
                 errors.append(str(e))
+        for ns in self.clients:
+            run(["ip", "netns", "del", ns], check=False)
+        self.clients = []
         if self._switch_made:
             run(["ip", "netns", "del", self.switch], check=False)
             self._switch_made = False
@@ -209,6 +212,23 @@ class Lab:
                '    <constraints/>\n  </configuration>\n  <status/>\n</cib>\n')
         write_private(path, xml.encode(), 0o600)
         os.chown(path, st.st_uid, st.st_gid)
+
+    def add_client(self, name: str = "client", address: str = "") -> str:
+        """A plain machine on the LAN (bridge 0): a network namespace named <prefix>-<name>, its eth0
+        at address (default .200 + n of the LAN). Returns the namespace's name; close deletes it."""
+        if not name.isalnum() or len(name) > 8:
+            raise LabError(f"client name {name!r}: up to 8 letters and digits")
+        ns = f"{self.prefix}-{name}"
+        address = address or f"{self.networks[0]}.{200 + len(self.clients)}/24"
+        run(["ip", "netns", "add", ns])
+        self.clients.append(ns)
+        port = f"c{len(self.clients)}"
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        run(["ip", "-n", self.switch, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        run(["ip", "-n", self.switch, "link", "set", port, "master", self.bridges[0], "up"])
+        run(["ip", "-n", ns, "addr", "add", address, "dev", "eth0"])
+        run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+        return ns
 
     # -- nodes and power ---------------------------------------------------------------------------
 
@@ -281,8 +301,3 @@ def write_private(path: str, data: bytes, mode: int) -> None:
         os.write(fd, data)
     finally:
         os.close(fd)
-
-
-def remove_lab_dir(directory: str) -> None:
-    """Delete a lab directory once its lab is closed."""
-    shutil.rmtree(directory, ignore_errors=True)

@@ -124,7 +124,6 @@ class Node:
         self.init_pid = 0
         self.ns: dict[str, str] = {}
         self.daemons: dict[str, subprocess.Popen] = {}
-        self.boots = 0
 
     # -- the machine -------------------------------------------------------------------------------
 
@@ -150,7 +149,9 @@ class Node:
         os.chmod(log, 0o755)
 
     def spec(self) -> dict:
-        mounts = [["tmpfs", "mode=0755", "/run"], ["tmpfs", "mode=1777", "/dev/shm"]]
+        # /sys too: the host's sysfs shows the host's interfaces (/sys/class/net/eth0/address would be the
+        # host's MAC, and gratuitous ARPs would announce it).
+        mounts = [["sysfs", "", "/sys"], ["tmpfs", "mode=0755", "/run"], ["tmpfs", "mode=1777", "/dev/shm"]]
         mounts += [["bind", os.path.join(self.dir, key), host] for key, host in PRIVATE_DIRS.items()]
         mounts.append(["bind", os.path.join(self.dir, "var-log"), "/var/log"])
         mounts += [["overlay", f"{lower}:{target}", target] for lower, target in self.overlays if os.path.isdir(target)]
@@ -165,8 +166,7 @@ class Node:
         if self.running:
             raise LabError(f"{self.name} is already running")
         self.prepare()
-        self.daemons = {}
-        self.boots += 1
+        self.daemons, self.ns, self.init_pid = {}, {}, 0
         log = open(os.path.join(self.dir, "boot.log"), "a")  # noqa: SIM115 - handed to the child
         try:
             self.unshare = subprocess.Popen(
@@ -186,7 +186,12 @@ class Node:
             if len(kids) != 1:
                 raise LabError(f"{self.name}: cannot find its init (children of unshare: {kids})")
             self.init_pid = kids[0]
-            self.ns = {n: os.readlink(f"/proc/{self.init_pid}/ns/{n}") for n in NAMESPACES}
+            ns = {n: os.readlink(f"/proc/{self.init_pid}/ns/{n}") for n in NAMESPACES}
+            # kill() SIGKILLs every process in these namespaces: they must be the node's own, never ours.
+            shared = [n for n in NAMESPACES if ns[n] == os.readlink(f"/proc/self/ns/{n}")]
+            if shared:
+                raise LabError(f"{self.name}: its init shares the host's {', '.join(shared)} namespace")
+            self.ns = ns
             with open(os.path.join(self.dir, "init.pid"), "w", encoding="ascii") as f:
                 f.write(f"{self.init_pid}\n")
             for i, (bridge, ifname, address) in enumerate(self.links):
@@ -259,7 +264,8 @@ class Node:
         """Host PIDs of every live process that uses one of the node's namespaces."""
         if not self.ns:
             return []
-        mine = set(self.ns.values())
+        host = {os.readlink(f"/proc/self/ns/{n}") for n in NAMESPACES}
+        mine = set(self.ns.values()) - host
         found = []
         for entry in os.listdir("/proc"):
             if not entry.isdigit():

@@ -42,6 +42,11 @@ def wait(what: str, predicate, timeout: float, node):
                          f"{r.stdout + r.stderr if r else '(not running)'}")
 
 
+def ping_from(netns: str, address: str) -> bool:
+    return subprocess.run(["ip", "netns", "exec", netns, "ping", "-c1", "-W2", address], capture_output=True,
+                          timeout=10).returncode == 0
+
+
 def configuration(lab: Lab) -> str:
     """The cluster's configuration (<configuration> of a CIB rendered by crm/)."""
     mon_op = (Op("monitor", 10, 20),)
@@ -84,6 +89,8 @@ def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(
     # Each node is its own machine: hostname, Pacemaker's IPC (abstract sockets, per network
     # namespace), its private state; the host sees none of it.
     assert n1.run(["uname", "-n"]).stdout.strip() == "node1"
+    # The node's own sysfs: its interfaces, its MACs (gratuitous ARPs read them there).
+    assert n1.run(["ls", "/sys/class/net"]).stdout.split() == ["eth0", "eth1", "lo"]
     assert n1.run(["crm_node", "-i"]).stdout.strip() == "1"
     assert n2.run(["crm_node", "-i"]).stdout.strip() == "2"
     assert "@cib_rw" in n1.run(["cat", "/proc/net/unix"]).stdout
@@ -105,7 +112,8 @@ def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(
     assert "st_node1" in n2.run(["stonith_admin", "--list", "node1"]).stdout
 
     assert VIP in n1.run(["ip", "-o", "addr", "show", "dev", "eth0"]).stdout
-    assert n2.run(["ping", "-c1", "-W2", VIP], check=False).returncode == 0
+    client = lab.add_client()
+    wait("the client reaching the VIP on node1", lambda: ping_from(client, VIP), 15, n1)
     t_crash = lab.crash("node1")
     assert not n1.running and not n1.processes()
     assert lab.power_status("node1") == "ON"  # a crashed machine is still powered until it is fenced
@@ -117,6 +125,16 @@ def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(
     assert fenced and fenced[0].get("action") == "off" and fenced[0].get("delegate") == "node2", history
     assert lab.power_status("node1") == "OFF"
     assert VIP in n2.run(["ip", "-o", "addr", "show", "dev", "eth0"]).stdout
+    # A client on the LAN reaches the address on node2 once node2's gratuitous ARPs (sent in the
+    # background after start) have updated its neighbour entry.
+    mac2 = n2.run(["cat", "/sys/class/net/eth0/address"]).stdout.strip()
+
+    def client_on_node2() -> bool:
+        neigh = subprocess.run(["ip", "-n", client, "neigh", "show", VIP], capture_output=True, text=True).stdout
+        return mac2 in neigh and ping_from(client, VIP)
+
+    wait("the client reaching the VIP on node2", client_on_node2, 15, n2)
+    t_client = time.time()
     with open(lab.power_log, encoding="utf-8") as f:
         power = f.read()
     assert "off node1 done" in power
@@ -127,7 +145,8 @@ def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(
     assert None not in phases.values(), f"{phases}\n{report}"
     print(f"\ncluster formed in {formed:.1f} s; resources started {started:.1f} s after configuration; "
           f"DC before the crash: {dc}")
-    print("after the crash of node1 (s): " + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()))
+    print("after the crash of node1 (s): " + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()) +
+          f"; the client pings the VIP on node2 at {t_client - t_crash:.2f} (polled)")
     assert 0 < phases["token_lost"] < phases["membership"] < 10, report
     assert all(0 <= phases[k] < 20 for k in ("decision", "fencing", "resources")), report
 
