@@ -144,7 +144,8 @@ class Lab:
             write_private(os.path.join(etc, "authkey"), key, 0o400)
             write_private(os.path.join(etc, "corosync.conf"), conf.encode(), 0o644)
             self.seed_cib(node)
-        self.write_heartbeat_config()
+        if self.manager == "heartbeat":
+            self.write_heartbeat_config()
         self._power = PowerSwitch(self.power_socket, list(self.nodes), on=self.power_on, off=self.power_off,
                                   status=self.power_status, log=self.power_log)
         self._power.start()

@@ -1,12 +1,14 @@
 """A namespace node: one machine of a lab cluster, made of Linux namespaces on this host.
 
 The node's init (``init.py``) is PID 1 of a new PID namespace and owns new mount, UTS, IPC and
-network namespaces. Inside them the node has its own hostname, its own /run and /dev/shm (tmpfs,
-fresh at every boot, as on a real machine), its own /var/lib/{pacemaker,corosync,heartbeat},
-/var/log, /etc/corosync and /etc/ha.d (bind mounts of per-node directories under the lab directory,
-kept across the node's reboots like a disk), and /usr/sbin seen through a read-only overlay that adds
-the lab's fence agent. Its links are veth pairs to bridges in the lab's switch namespace. Nothing of
-this is visible in the host's namespaces. Killing the init kills every process of the node.
+network namespaces. Inside them the node has its own hostname, its own sysfs (its interfaces), its
+own /run and /dev/shm (tmpfs, fresh at every boot, as on a real machine), its own
+/var/lib/{pacemaker,corosync,heartbeat}, /var/log, /etc/corosync and /etc/ha.d (bind mounts of
+per-node directories under the lab directory, kept across the node's reboots like a disk), and
+/usr/sbin and cluster-glue's external STONITH plugin directory seen through read-only overlays that
+add the lab's fence agent and plugin. Its links are veth pairs to bridges in the lab's switch
+namespace. Nothing of this is visible in the host's namespaces. Killing the init kills every process
+of the node.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ NAMESPACES = ("net", "pid", "mnt", "uts", "ipc")
 ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C", "HOME": "/root", "PCMK_logfacility": "none",
        "HA_LOGFACILITY": "none"}
 
-# Host directories whose layout (owner, group, mode of every directory, two levels) a node gets a
-# private copy of, empty; the key is the per-node directory's name.
+# Host directories a node gets a private copy of (the key is the per-node directory's name): their
+# layout only (owner, group, mode of every directory, two levels; no files), except /etc/ha.d, copied
+# whole (heartbeat's harc, shellfuncs, rc.d and resource.d scripts live there).
 PRIVATE_DIRS = {
     "var-lib-pacemaker": "/var/lib/pacemaker",
     "var-lib-corosync": "/var/lib/corosync",
@@ -292,12 +295,17 @@ class Node:
                 os.kill(self.init_pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        if self.unshare is not None and self.unshare.poll() is None:
-            try:
-                os.kill(self.unshare.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.cut_links()
+        if self.unshare is not None and self.unshare.poll() is None:
+            # unshare reaps the init and exits (no zombie left for the host's PID 1 to reap); without a
+            # known init, killing unshare kills it (--kill-child).
+            try:
+                if not self.init_pid:
+                    raise subprocess.TimeoutExpired(self.unshare.args, 0)
+                self.unshare.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.unshare.kill()
+                self.unshare.wait(timeout)
         deadline = time.monotonic() + timeout
         while True:
             left = self.processes()
@@ -311,11 +319,6 @@ class Node:
                 except ProcessLookupError:
                     pass
             time.sleep(0.05)
-        if self.unshare is not None:
-            try:
-                self.unshare.wait(timeout)
-            except subprocess.TimeoutExpired:
-                raise LabError(f"{self.name}: unshare {self.unshare.pid} does not exit") from None
         for p in self.daemons.values():
             try:
                 p.wait(timeout)

@@ -10,7 +10,9 @@ again and rejoins; with stickiness the resources stay on node2.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import sys
 import time
 import xml.etree.ElementTree as ET
 
@@ -70,13 +72,31 @@ def configuration(lab: Lab) -> str:
     return ET.tostring(conf, encoding="unicode")
 
 
+HOST_LOGS = ("/var/log/pacemaker/pacemaker.log", "/var/log/corosync/corosync.log")
+
+
+def host_log_lines(name: str) -> int:
+    """Lines of the host's own cluster logs that name a lab node (there must be none)."""
+    count = 0
+    for path in HOST_LOGS:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                count += sum(f" {name} " in line for line in f)
+        except FileNotFoundError:
+            pass
+    return count
+
+
 @pytest.fixture
 def lab(tmp_path):
     if host_cluster():
         pytest.skip(f"this host runs a cluster of its own: {host_cluster()}")
+    before = {n: host_log_lines(n) for n in ("node1", "node2")}
     with Lab(str(tmp_path / "lab")) as lab:
         yield lab
+    # Nothing of the nodes reached the host: no fence agent in its /usr/sbin, nothing in its logs.
     assert not os.path.exists("/usr/sbin/fence_ocfkit_netns")
+    assert {n: host_log_lines(n) for n in ("node1", "node2")} == before
 
 
 def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(lab):
@@ -292,3 +312,33 @@ def test_heartbeat_nodes_take_over_after_a_crash_and_the_crashed_node_rejoins(tm
              == "active", 60, n2)
         time.sleep(3)
         assert held(n2) == everything and held(n1) == set()
+
+
+CTRL_C_SCRIPT = """
+import sys, time
+from ocfkit.lab import Lab
+with Lab(sys.argv[1], prefix=sys.argv[2]) as lab:
+    lab.start_cluster_on_boot = False
+    lab.boot_all()
+    print(*(n.init_pid for n in lab.nodes.values()), flush=True)
+    time.sleep(120)
+"""
+
+
+def test_ctrl_c_removes_the_nodes_and_the_switch(tmp_path):
+    prefix = f"ocfklc{os.getpid() % 10000}"
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    p = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT, str(tmp_path / "lab"), prefix], cwd=repo,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        pids = [int(w) for w in p.stdout.readline().split()]
+        assert len(pids) == 2 and all(os.path.exists(f"/proc/{pid}") for pid in pids)
+        assert f"{prefix}-sw" in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        p.send_signal(signal.SIGINT)
+        p.wait(30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in pids)
+    assert f"{prefix}-sw" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
