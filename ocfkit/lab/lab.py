@@ -102,6 +102,11 @@ class Lab:
         self._switch_made = False
         self._power: PowerSwitch | None = None
         self.clients: list[str] = []
+        # A machine takes a while from power-on to its cluster stack. heartbeat needs it: a node reset
+        # by the survivor's STONITH came back while the survivor was still taking its resources over.
+        self.stack_delay = 5.0 if manager == "heartbeat" else 0.0
+        self._timers: list[threading.Timer] = []
+        self._closing = False
 
     # -- set-up and teardown -----------------------------------------------------------------------
 
@@ -151,16 +156,26 @@ class Lab:
         self._power.start()
 
     def close(self) -> None:
-        """Kill every node, remove the switch and the power switch. Safe to call twice."""
+        """Kill every node, remove the switch and the power switch. Safe to call twice.
+
+        Nodes die before the power switch stops: a node booted by the switch's thread has its unshare
+        tied to that thread (``--pdeathsig``), and an unshare killed that way could not reap its init."""
         errors = []
-        if self._power is not None:
+        self._closing = True
+        for timer in self._timers:
+            timer.cancel()
+        self._timers = []
+        for _ in range(2):  # again after the power switch stopped: it may have booted one meanwhile
+            with self._lock:
+                for node in self.nodes.values():
+                    try:
+                        node.kill()
+                    except LabError as e:
+                        errors.append(str(e))
+            if self._power is None:
+                break
             self._power.close()
             self._power = None
-        for node in self.nodes.values():
-            try:
-                node.kill()
-            except LabError as e:
-                errors.append(str(e))
         for ns in self.clients:
             run(["ip", "netns", "del", ns], check=False)
         self.clients = []
@@ -240,8 +255,11 @@ class Lab:
             raise LabError(f"no node {name!r} in this lab") from None
 
     def power_on(self, name: str) -> None:
-        """Boot the node (and its cluster stack when start_cluster_on_boot); nothing if it is on."""
+        """Boot the node (nothing if it is on); its cluster stack starts when start_cluster_on_boot,
+        stack_delay seconds later (in the background) if that is set."""
         with self._lock:
+            if self._closing:
+                raise LabError("the lab is closing")
             node = self.node(name)
             if self.powered[name] and node.running:
                 return
@@ -249,8 +267,25 @@ class Lab:
                 node.kill()
             node.boot()
             self.powered[name] = True
-            if self.start_cluster_on_boot:
+            if not self.start_cluster_on_boot:
+                return
+            if self.stack_delay <= 0:
                 node.start_cluster(wait=False)
+                return
+            timer = threading.Timer(self.stack_delay, self._start_stack, (node, node.init_pid))
+            timer.daemon = True
+            self._timers.append(timer)
+            timer.start()
+
+    def _start_stack(self, node: Node, init_pid: int) -> None:
+        with self._lock:
+            if self._closing or node.init_pid != init_pid or not node.running or node.daemons:
+                return
+            try:
+                node.start_cluster(wait=False)
+            except LabError as e:
+                with open(self.power_log, "a", encoding="utf-8") as f:
+                    f.write(f"{time.time():.3f} cluster stack of {node.name} did not start: {e}\n")
 
     def power_off(self, name: str) -> None:
         """Cut the power: returns once no process of the node is left and its links are gone."""

@@ -21,9 +21,11 @@ import pytest
 from crm.model import Cluster, Group, Location, Op, Primitive
 from crm.render import cib_xml
 from ocfkit.lab import Lab, LabError, host_cluster
+from ocfkit.lab.corosync import corosync_conf
+from ocfkit.lab.heartbeat import ha_cf
 from ocfkit.lab.lab import DC_DEADTIME
 from ocfkit.lab.pacemaker import configure, fence_history, view
-from ocfkit.lab.timeline import events, failover
+from ocfkit.lab.timeline import events, failover, stamp
 from tests.system.support import PROVIDER
 
 pytestmark = pytest.mark.system
@@ -127,13 +129,24 @@ def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(
     expected = {"p_dummy1": "node1", "p_vip": "node1", "p_dummy2": "node1", "st_node1": "node2", "st_node2": "node1"}
     wait("resources and fence devices started", lambda: view(n1).placement == expected, 60, n1)
     started = time.time() - t_conf
-    dc = view(n1).dc
     # node2's fencer can fence node1 with the lab's device (it runs the agent's list/status).
     assert "st_node1" in n2.run(["stonith_admin", "--list", "node1"]).stdout
 
     assert VIP in n1.run(["ip", "-o", "addr", "show", "dev", "eth0"]).stdout
     client = lab.add_client()
     wait("the client reaching the VIP on node1", lambda: ping_from(client, VIP), 15, n1)
+
+    # Planned switchovers with the cluster's own command, there and back.
+    switchover = {}
+    for target in ("node2", "node1"):
+        t = time.time()
+        n1.run(["crm_resource", "--move", "--resource", "g_test", "--node", target])
+        wait(f"the group on {target}", lambda t=target: all(view(n1).placement.get(r) == t for r in RESOURCES),
+             60, n1)
+        switchover[target] = time.time() - t
+        n1.run(["crm_resource", "--clear", "--resource", "g_test"])
+    assert ping_from(client, VIP)
+    dc = view(n1).dc
     t_crash = lab.crash("node1")
     assert not n1.running and not n1.processes()
     assert lab.power_status("node1") == "ON"  # a crashed machine is still powered until it is fenced
@@ -164,7 +177,8 @@ def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(
     report = "\n".join(f"{t - t_crash:7.3f} {line}" for t, line in evts if t < t_moved + 1)
     assert None not in phases.values(), f"{phases}\n{report}"
     print(f"\ncluster formed in {formed:.1f} s; resources started {started:.1f} s after configuration; "
-          f"DC before the crash: {dc}")
+          f"DC before the crash: {dc}; planned switchover (crm_resource --move, polled) to node2 "
+          f"{switchover['node2']:.2f} s, back to node1 {switchover['node1']:.2f} s")
     print("after the crash of node1 (s): " + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()) +
           f"; the client pings the VIP on node2 at {t_client - t_crash:.2f} (polled)")
     assert 0 < phases["token_lost"] < phases["membership"] < 10, report
@@ -311,7 +325,11 @@ def test_heartbeat_nodes_take_over_after_a_crash_and_the_crashed_node_rejoins(tm
         wait("node1 back", lambda: n2.run(["cl_status", "nodestatus", "node1"], check=False).stdout.strip()
              == "active", 60, n2)
         time.sleep(3)
-        assert held(n2) == everything and held(n1) == set()
+        where = {"node1": held(n1), "node2": held(n2)}
+        if where != {"node1": set(), "node2": everything}:
+            logs = "".join(open(os.path.join(n.dir, "var-log", "heartbeat", "ha.log"), encoding="utf-8").read()[-6000:]
+                           for n in (n1, n2))
+            raise AssertionError(f"{where}\n{logs}")
 
 
 CTRL_C_SCRIPT = """
@@ -342,3 +360,37 @@ def test_ctrl_c_removes_the_nodes_and_the_switch(tmp_path):
             p.wait()
     assert not any(os.path.exists(f"/proc/{pid}") for pid in pids)
     assert f"{prefix}-sw" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+def test_corosync_conf_refuses_what_the_file_cannot_hold():
+    good = corosync_conf("lab", [("node1", 1, ["10.98.0.1", "10.98.1.1"]), ("node2", 2, ["10.98.0.2", "10.98.1.2"])])
+    assert "two_node: 1" in good and "ring1_addr: 10.98.1.2" in good and "linknumber: 1" in good
+    for nodes in ([("node 1", 1, ["10.98.0.1"])], [("node1", 0, ["10.98.0.1"])], [("node1", 1, ["10.98.0.1}"])],
+                  [("node1", 1, ["10.98.0.1"]), ("node2", 2, ["10.98.0.2", "10.98.1.2"])]):
+        with pytest.raises(ValueError):
+            corosync_conf("lab", nodes)
+    with pytest.raises(ValueError):
+        corosync_conf("lab\n}", [("node1", 1, ["10.98.0.1"])])
+    with pytest.raises(ValueError):
+        ha_cf(["node1", "node2"], [("eth0", ["10.98.0.1", "10.98.0.2"])], keepalive_ms=500, deadtime_ms=1000)
+
+
+def test_failover_phases_come_from_the_survivors_log_lines():
+    year = time.localtime().tm_year
+    t0 = time.mktime((year, 12, 2, 5, 42, 31, 0, 0, -1)) + 0.896
+    lines = [
+        "Dec 02 05:42:32.471 [17] node2 corosync notice  [TOTEM ] Token has not been received in 750 ms ",
+        "Dec 02 05:42:33.923 [17] node2 corosync notice  [TOTEM ] A new membership (2.d) was formed. Members left: 1",
+        "Dec 02 05:42:34.955 node2 pacemaker-controld  [35] (controld_execute_fence_action) \tnotice: "
+        "Requesting fencing (off) of node node1 | action=1 timeout=60000",
+        "Dec 02 05:42:35.043 node2 pacemaker-fenced    [31] (finalize_op) \tnotice: Operation 'off' targeting "
+        "node1 by node2 for pacemaker-controld.35@node2: OK (complete) | id=4004909e",
+        "Dec 02 05:42:35.211 node2 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start "
+        "operation for p_dummy2 on node2: ok | CIB update 78",
+    ]
+    evts = [(stamp(line), line) for line in lines]
+    phases = failover(evts, "node1", "node2", "p_dummy2", t0)
+    assert phases == {"token_lost": 0.575, "membership": 2.027, "decision": 1.032, "fencing": 0.088,
+                      "resources": 0.168, "total": 3.315}
+    assert failover(evts[:2], "node1", "node2", "p_dummy2", t0)["fencing"] is None
+    assert stamp("2026/12/02_05:42:35 harc: no millisecond stamp") is None
