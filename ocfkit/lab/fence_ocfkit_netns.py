@@ -187,6 +187,7 @@ def run(opts: dict[str, str], out) -> int:
 
 
 def main(argv: list[str], stdin, out) -> int:
+    opts: dict[str, str] = {}
     try:
         opts = parse_argv(argv[1:]) if len(argv) > 1 else parse_stdin(stdin.read(65536))
         if opts.get("help"):
@@ -197,13 +198,9 @@ def main(argv: list[str], stdin, out) -> int:
             return 0
         return run(opts, out)
     except FenceError as e:
-        if not opts_quiet(argv):
+        if opts.get("quiet", "0").lower() not in ("1", "yes", "true", "on"):
             sys.stderr.write(f"ERROR: {e}\n")
         return 1
-
-
-def opts_quiet(argv: list[str]) -> bool:
-    return "-q" in argv or "--quiet" in argv
 
 
 if __name__ == "__main__":

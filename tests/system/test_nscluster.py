@@ -258,6 +258,8 @@ def test_fence_agent_powers_nodes_off_and_on_from_inside_the_other_node(tmp_path
         missing = agent(n2, lab, "-o", "monitor", f"--power-switch={tmp_path}/nothing.sock")
         assert missing.returncode == 1 and "power switch" in missing.stderr
         assert agent(n2, lab, "-o", "off", "-n", "node1").returncode == 1  # no switch given
+        quiet = agent(n2, lab, stdin="action=off\nplug=node1\nquiet=1\n")
+        assert (quiet.returncode, quiet.stderr) == (1, "")
 
 
 HARESOURCES = f"node1 Dummy::/run/dummy1.state IPaddr2::{VIP}/24/eth0 Dummy::/run/dummy2.state\n"
@@ -327,9 +329,11 @@ def test_heartbeat_nodes_take_over_after_a_crash_and_the_crashed_node_rejoins(tm
         time.sleep(3)
         where = {"node1": held(n1), "node2": held(n2)}
         if where != {"node1": set(), "node2": everything}:
-            logs = "".join(open(os.path.join(n.dir, "var-log", "heartbeat", "ha.log"), encoding="utf-8").read()[-6000:]
-                           for n in (n1, n2))
-            raise AssertionError(f"{where}\n{logs}")
+            logs = []
+            for n in (n1, n2):
+                with open(os.path.join(n.dir, "var-log", "heartbeat", "ha.log"), encoding="utf-8") as f:
+                    logs.append(f.read()[-6000:])
+            raise AssertionError(f"{where}\n" + "\n".join(logs))
 
 
 CTRL_C_SCRIPT = """
