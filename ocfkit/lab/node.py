@@ -155,7 +155,9 @@ class Node:
         # /sys too: the host's sysfs shows the host's interfaces (/sys/class/net/eth0/address would be the
         # host's MAC, and gratuitous ARPs would announce it).
         mounts = [["sysfs", "", "/sys"], ["tmpfs", "mode=0755", "/run"], ["tmpfs", "mode=1777", "/dev/shm"]]
-        mounts += [["bind", os.path.join(self.dir, key), host] for key, host in PRIVATE_DIRS.items()]
+        # A directory the host lacks (no heartbeat installed: no /etc/ha.d) has nothing to hide.
+        mounts += [["bind", os.path.join(self.dir, key), host] for key, host in PRIVATE_DIRS.items()
+                   if os.path.isdir(host)]
         mounts.append(["bind", os.path.join(self.dir, "var-log"), "/var/log"])
         mounts += [["overlay", f"{lower}:{target}", target] for lower, target in self.overlays if os.path.isdir(target)]
         return {"hostname": self.name, "mounts": mounts, "dirs": run_dirs()}
