@@ -79,3 +79,31 @@ def failover(evts: list[tuple[float, str]], crashed: str, survivor: str, last_re
     return {"token_lost": span(t_crash, t_token), "membership": span(t_crash, t_members),
             "decision": span(t_members, t_request), "fencing": span(t_request, t_fenced),
             "resources": span(t_fenced, t_start), "total": span(t_crash, t_start)}
+
+
+def result(evts: list[tuple[float, str]], op: str, rsc: str, node: str, after: float = 0.0) -> float | None:
+    """When Pacemaker logged the successful result of op (start, stop...) of rsc on node."""
+    return first(evts, rf"Result of {re.escape(op)} operation for {re.escape(rsc)} on {re.escape(node)}: ok", after)
+
+
+def switchover(evts: list[tuple[float, str]], members: list[str], source: str, target: str,
+               t_command: float) -> dict[str, float | None]:
+    """The phases of a planned move of a group (members in start order) from source to target, from
+    both nodes' logs merged (seconds; None if not logged):
+
+    - scheduling: the command -> the first member's stop asked on the source;
+    - stop: that -> the first member (the last to stop) stopped;
+    - start: that -> the last member started on the target;
+    - total: the command -> the last member started.
+    """
+    after = t_command - 0.001
+    t_stop_asked = first(evts, rf"Requesting local execution of stop operation for {re.escape(members[-1])} "
+                               rf"on {re.escape(source)}", after)
+    t_stopped = result(evts, "stop", members[0], source, after)
+    t_started = result(evts, "start", members[-1], target, t_stopped or after)
+
+    def span(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else round(b - a, 3)
+
+    return {"scheduling": span(t_command, t_stop_asked), "stop": span(t_stop_asked, t_stopped),
+            "start": span(t_stopped, t_started), "total": span(t_command, t_started)}

@@ -25,7 +25,7 @@ from ocfkit.lab.corosync import corosync_conf
 from ocfkit.lab.heartbeat import ha_cf
 from ocfkit.lab.lab import DC_DEADTIME
 from ocfkit.lab.pacemaker import configure, fence_history, view
-from ocfkit.lab.timeline import events, failover, stamp
+from ocfkit.lab.timeline import events, failover, stamp, switchover
 from tests.system.support import PROVIDER
 
 pytestmark = pytest.mark.system
@@ -137,14 +137,16 @@ def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(
     wait("the client reaching the VIP on node1", lambda: ping_from(client, VIP), 15, n1)
 
     # Planned switchovers with the cluster's own command, there and back.
-    switchover = {}
-    for target in ("node2", "node1"):
+    moves = []
+    for source, target in (("node1", "node2"), ("node2", "node1")):
         t = time.time()
         n1.run(["crm_resource", "--move", "--resource", "g_test", "--node", target])
         wait(f"the group on {target}", lambda t=target: all(view(n1).placement.get(r) == t for r in RESOURCES),
              60, n1)
-        switchover[target] = time.time() - t
         n1.run(["crm_resource", "--clear", "--resource", "g_test"])
+        both = sorted(events(n1.dir, since=t - 0.001) + events(n2.dir, since=t - 0.001))
+        moves.append(switchover(both, list(RESOURCES), source, target, t))
+    assert all(None not in m.values() and m["total"] > 0 for m in moves), moves
     assert ping_from(client, VIP)
     dc = view(n1).dc
     t_crash = lab.crash("node1")
@@ -177,8 +179,9 @@ def test_crashed_node_is_detected_fenced_and_its_resources_move_then_it_rejoins(
     report = "\n".join(f"{t - t_crash:7.3f} {line}" for t, line in evts if t < t_moved + 1)
     assert None not in phases.values(), f"{phases}\n{report}"
     print(f"\ncluster formed in {formed:.1f} s; resources started {started:.1f} s after configuration; "
-          f"DC before the crash: {dc}; planned switchover (crm_resource --move, polled) to node2 "
-          f"{switchover['node2']:.2f} s, back to node1 {switchover['node1']:.2f} s")
+          f"DC before the crash: {dc}")
+    for m, what in zip(moves, ("node1 -> node2", "node2 -> node1")):
+        print(f"planned switchover {what} (crm_resource --move; s): " + ", ".join(f"{k} {v:.3f}" for k, v in m.items()))
     print("after the crash of node1 (s): " + ", ".join(f"{k} {v:.3f}" for k, v in phases.items()) +
           f"; the client pings the VIP on node2 at {t_client - t_crash:.2f} (polled)")
     assert 0 < phases["token_lost"] < phases["membership"] < 10, report
