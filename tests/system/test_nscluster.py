@@ -401,3 +401,21 @@ def test_failover_phases_come_from_the_survivors_log_lines():
                       "resources": 0.168, "total": 3.315}
     assert failover(evts[:2], "node1", "node2", "p_dummy2", t0)["fencing"] is None
     assert stamp("2026/12/02_05:42:35 harc: no millisecond stamp") is None
+
+
+def test_switchover_phases_come_from_both_nodes_log_lines():
+    year = time.localtime().tm_year
+    t0 = time.mktime((year, 12, 2, 6, 0, 0, 0, 0, -1))
+    lines = [
+        "Dec 02 06:00:00.200 node1 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of stop operation for p_dummy2 on node1 | transition_key=1",
+        "Dec 02 06:00:00.450 node1 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of stop operation "
+        "for p_dummy1 on node1: ok | CIB update 80",
+        "Dec 02 06:00:00.400 node2 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start operation "
+        "for p_dummy2 on node2: ok | stale, before the stop",
+        "Dec 02 06:00:01.000 node2 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start operation "
+        "for p_dummy2 on node2: ok | CIB update 90",
+    ]
+    evts = sorted((stamp(line), line) for line in lines)
+    assert switchover(evts, ["p_dummy1", "p_vip", "p_dummy2"], "node1", "node2", t0) == \
+        {"scheduling": 0.2, "stop": 0.25, "start": 0.55, "total": 1.0}
