@@ -1,0 +1,109 @@
+"""What the cluster logged, as (wall-clock time, node, line) events: for timing a failover.
+
+corosync (``timestamp: hires``) and Pacemaker both write ``Mon DD HH:MM:SS.mmm`` in local time; the
+nodes share the host's clock, so their times compare with ``time.time()`` taken on the host.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+_STAMP = re.compile(r"^([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) ")
+_MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                                       "Dec"), start=1)}
+LOGS = ("var-log/corosync/corosync.log", "var-log/pacemaker/pacemaker.log")
+
+
+def stamp(line: str, year: int | None = None) -> float | None:
+    """The wall-clock time of a log line, or None when it has no timestamp."""
+    m = _STAMP.match(line)
+    if not m or m.group(1) not in _MONTHS:
+        return None
+    year = year or time.localtime().tm_year
+    t = time.mktime((year, _MONTHS[m.group(1)], int(m.group(2)), int(m.group(3)), int(m.group(4)),
+                     int(m.group(5)), 0, 0, -1))
+    return t + int(m.group(6)) / 1000
+
+
+def events(node_dir: str, since: float = 0.0, limit: int = 64 << 20) -> list[tuple[float, str]]:
+    """(time, line) of the node's corosync and Pacemaker logs at or after since, in time order."""
+    out: list[tuple[float, str]] = []
+    for rel in LOGS:
+        path = os.path.join(node_dir, rel)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read(limit)
+        except FileNotFoundError:
+            continue
+        for line in text.splitlines():
+            t = stamp(line)
+            if t is not None and t >= since:
+                out.append((t, line))
+    out.sort(key=lambda e: e[0])
+    return out
+
+
+def first(evts: list[tuple[float, str]], pattern: str, after: float = 0.0) -> float | None:
+    """Time of the first event at or after `after` whose line matches the regular expression."""
+    rx = re.compile(pattern)
+    for t, line in evts:
+        if t >= after and rx.search(line):
+            return t
+    return None
+
+
+def failover(evts: list[tuple[float, str]], crashed: str, survivor: str, last_resource: str,
+             t_crash: float) -> dict[str, float | None]:
+    """The phases of a failover after a crash, from the survivor's logs (seconds; None if not logged):
+
+    - token_lost: crash -> corosync's token timeout (knet, then totem notice the silence);
+    - membership: crash -> the new membership without the crashed node (token + consensus): detection;
+    - decision: membership -> the DC asks for fencing (election if the DC died, scheduler);
+    - fencing: fencing asked -> fenced reports the fence agent's success;
+    - resources: fence done -> the last resource's start succeeded on the survivor;
+    - total: crash -> that start.
+    """
+    after = t_crash - 0.001
+    t_token = first(evts, r"A processor failed|Token has not been received", after)
+    t_members = first(evts, r"A new membership .* Members left:", after)
+    t_request = first(evts, rf"Requesting fencing \(\w+\) (of node|targeting node) {re.escape(crashed)}\b", after)
+    t_fenced = first(evts, rf"Operation '?\w+'? targeting {re.escape(crashed)} by \S+ .*: OK", after)
+    t_start = first(evts, rf"Result of start operation for {re.escape(last_resource)} on {re.escape(survivor)}: ok",
+                    t_fenced or after)
+
+    def span(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else round(b - a, 3)
+
+    return {"token_lost": span(t_crash, t_token), "membership": span(t_crash, t_members),
+            "decision": span(t_members, t_request), "fencing": span(t_request, t_fenced),
+            "resources": span(t_fenced, t_start), "total": span(t_crash, t_start)}
+
+
+def result(evts: list[tuple[float, str]], op: str, rsc: str, node: str, after: float = 0.0) -> float | None:
+    """When Pacemaker logged the successful result of op (start, stop...) of rsc on node."""
+    return first(evts, rf"Result of {re.escape(op)} operation for {re.escape(rsc)} on {re.escape(node)}: ok", after)
+
+
+def switchover(evts: list[tuple[float, str]], members: list[str], source: str, target: str,
+               t_command: float) -> dict[str, float | None]:
+    """The phases of a planned move of a group (members in start order) from source to target, from
+    both nodes' logs merged (seconds; None if not logged):
+
+    - scheduling: the command -> the first member's stop asked on the source;
+    - stop: that -> the first member (the last to stop) stopped;
+    - start: that -> the last member started on the target;
+    - total: the command -> the last member started.
+    """
+    after = t_command - 0.001
+    t_stop_asked = first(evts, rf"Requesting local execution of stop operation for {re.escape(members[-1])} "
+                               rf"on {re.escape(source)}", after)
+    t_stopped = result(evts, "stop", members[0], source, after)
+    t_started = result(evts, "start", members[-1], target, t_stopped or after)
+
+    def span(a: float | None, b: float | None) -> float | None:
+        return None if a is None or b is None else round(b - a, 3)
+
+    return {"scheduling": span(t_command, t_stop_asked), "stop": span(t_stop_asked, t_stopped),
+            "start": span(t_stopped, t_started), "total": span(t_command, t_started)}
