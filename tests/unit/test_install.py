@@ -157,3 +157,17 @@ def test_a_wrapper_left_without_ocfkit_says_so_in_one_line(tmp_path, capsys):
         sys.modules.update(saved_mods)
     assert e.value.code == 5
     assert capsys.readouterr().err == "ocfkit-Dummy: ocfkit is not installed (this wrapper was left behind)\n"
+
+
+def test_the_command_line_builds_the_package_layout_and_refuses_mixed_options(tmp_path, capsys):
+    from ocfkit import cli
+
+    assert cli.main(["install", "--system", "--destdir", str(tmp_path)]) == 0
+    assert (tmp_path / "usr/lib/ocf/resource.d/ocfkit/IPaddr2").exists()
+    assert (tmp_path / "etc/ha.d/resource.d/ocfkit-IPaddr2").exists()
+    capsys.readouterr()
+    assert cli.main(["install", "--bundles-only"]) == 2
+    assert cli.main(["install", "--system", "--force", "--destdir", str(tmp_path)]) == 2
+    assert cli.main(["install", "--system"]) == 1  # never into / (dpkg owns those paths)
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and all(line.startswith("ocfkit: error: ") for line in err)
