@@ -1,6 +1,9 @@
 """The Debian package, for real: built with dpkg-buildpackage, checked by lintian, installed,
 upgraded, removed and purged with apt.
 
+OCFKIT_DEBIAN_ROOTS names further Debian roots (e.g. a debootstrapped Debian 13 on a Debian 12 host): the
+same tests then build with that root's tools and install into an overlay of it.
+
 The package owns /usr/lib/ocf/resource.d/ocfkit, the directory the suite's own venv install of
 provider `ocfkit` writes, and installing it changes dpkg's database. So apt never runs on this
 machine's root: it runs in a sandbox, a private mount namespace where /usr, /etc and /var are
@@ -44,8 +47,27 @@ print(" ".join(sorted(n for n in ours if type(getattr(sys.modules[n], "__loader_
 """
 
 
-def _missing_tools() -> list[str]:
-    return [t for t in TOOLS if shutil.which(t, path=CLEAN_ENV["PATH"]) is None]
+def _missing_tools(root: str | None) -> list[str]:
+    dirs = CLEAN_ENV["PATH"].split(":")
+    return [t for t in TOOLS if not any(os.access(f"{root or ''}{d}/{t}", os.X_OK) for d in dirs)]
+
+
+def _roots() -> list:
+    """This machine's release, and every Debian root named in OCFKIT_DEBIAN_ROOTS (colon-separated
+    debootstrapped trees, e.g. a Debian 13 root on a Debian 12 host; docs/packaging.md says how to make one)."""
+    extra = [r for r in os.environ.get("OCFKIT_DEBIAN_ROOTS", "").split(":") if r]
+    return [pytest.param(None, id="host")] + [pytest.param(r, id=os.path.basename(r.rstrip("/"))) for r in extra]
+
+
+@pytest.fixture(scope="module", params=_roots())
+def target(request):
+    """None for this machine's own release, else the path of a Debian root to build and install in."""
+    missing = _missing_tools(request.param)
+    if not os.path.exists(f"{request.param or ''}/etc/ha.d/resource.d/IPaddr2"):
+        missing.append("heartbeat")
+    if missing:
+        pytest.skip(f"not installed{' in ' + request.param if request.param else ''}: {', '.join(missing)}")
+    return request.param
 
 
 def _copy_tree(dest: str) -> None:
@@ -55,9 +77,15 @@ def _copy_tree(dest: str) -> None:
     shutil.copytree(ROOT, dest, ignore=ignore, symlinks=True)
 
 
-def _build(src: str) -> None:
-    r = subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, env=CLEAN_ENV, capture_output=True,
-                       text=True, timeout=150)
+def _build(src: str, root: str | None) -> None:
+    """dpkg-buildpackage in src, with the tools of root (inside a sandbox of it) or of this machine."""
+    if root is None:
+        r = subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, env=CLEAN_ENV, capture_output=True,
+                           text=True, timeout=150)
+    else:
+        with Sandbox(os.path.join(os.path.dirname(src), "build-sandbox"), root=root,
+                     binds=(os.path.dirname(src),)) as sb:
+            r = sb.run("sh", "-c", f"cd {src} && dpkg-buildpackage -us -uc -b", timeout=240)
     assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
 
 
@@ -73,20 +101,16 @@ def _bump(src: str, version: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def debs(tmp_path_factory):
-    """{"version", "next", "deb", "next_deb", "changes"}: the package built twice (version, then version+1)
-    in a copy of the tree, so the worktree gets no build outputs."""
-    missing = _missing_tools()
-    if missing:
-        pytest.skip(f"not installed: {', '.join(missing)}")
+def debs(target, tmp_path_factory):
+    """{"version", "next", "deb", "next_deb", "changes", "dir"}: the package built twice (version, then
+    version+1) for the target release, in a copy of the tree, so the worktree gets no build outputs."""
     top = tmp_path_factory.mktemp("debpkg")
     os.chmod(top, 0o755)
-    os.chmod(os.path.dirname(str(top)), 0o755)  # apt reads local .debs as its _apt user
     src = os.path.join(str(top), "ocfkit")
     _copy_tree(src)
     with open(os.path.join(src, "debian/changelog"), encoding="utf-8") as f:
         version = re.match(r"ocfkit \(([^)]+)\)", f.read()).group(1)
-    _build(src)
+    _build(src, target)
     first = os.path.join(str(top), "first")
     os.mkdir(first)
     for name in os.listdir(str(top)):
@@ -95,29 +119,43 @@ def debs(tmp_path_factory):
     changes = os.path.join(first, f"ocfkit_{version}_amd64.changes")
     nxt = f"{version}+1"
     _bump(src, nxt)
-    _build(src)
+    _build(src, target)
     return {"version": version, "next": nxt, "deb": os.path.join(first, f"ocfkit_{version}_all.deb"),
-            "next_deb": os.path.join(str(top), f"ocfkit_{nxt}_all.deb"), "changes": changes, "dir": str(top)}
+            "next_deb": os.path.join(str(top), f"ocfkit_{nxt}_all.deb"), "changes": changes, "dir": str(top),
+            "root": target}
 
 
 class Sandbox:
-    """A private mount namespace with /usr, /etc and /var as overlays whose upper layers are on a tmpfs.
-    Its only process is `sleep` (bounded: the namespace ends by itself after 10 minutes); close() kills it
-    by PID, which discards every change."""
+    """A private mount namespace in which every change lands on a tmpfs. Without root: /usr, /etc and
+    /var are overlays on this machine's own directories. With root (a debootstrapped tree): one overlay
+    on the whole tree, with /proc, /sys, /dev and the binds (directories of this machine, at the same
+    paths) mounted in it, and every command run chrooted into it. Its only process is `sleep`
+    (bounded: the namespace ends by itself after 10 minutes); close() kills it by PID, which discards
+    every change."""
 
     LAYERS = ("usr", "etc", "var")
 
-    def __init__(self, base: str) -> None:
-        self.base = base
+    def __init__(self, base: str, *, root: str | None = None, binds: tuple[str, ...] = ()) -> None:
+        self.base, self.root, self.binds = base, root, binds
+        self.merged = f"{base}/merged"
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> Sandbox:
         os.makedirs(self.base, exist_ok=True)
-        script = [f"mount -t tmpfs -o mode=0700,size=1g ocfkit-debpkg {self.base}"]
-        for d in self.LAYERS:
-            up, work = f"{self.base}/{d}/upper", f"{self.base}/{d}/work"
-            script += [f"mkdir -p {up} {work}",
-                       f"mount -t overlay ocfkit-debpkg-{d} -o lowerdir=/{d},upperdir={up},workdir={work} /{d}"]
+        script = [f"mount -t tmpfs -o mode=0755,size=2g ocfkit-debpkg {self.base}"]
+        if self.root is None:
+            for d in self.LAYERS:
+                up, work = f"{self.base}/{d}/upper", f"{self.base}/{d}/work"
+                script += [f"mkdir -p {up} {work}",
+                           f"mount -t overlay ocfkit-debpkg-{d} -o lowerdir=/{d},upperdir={up},workdir={work} /{d}"]
+        else:
+            m = self.merged
+            script += [f"mkdir -p {self.base}/upper {self.base}/work {m}",
+                       f"mount -t overlay ocfkit-debpkg -o lowerdir={self.root},upperdir={self.base}/upper,"
+                       f"workdir={self.base}/work {m}",
+                       f"mount -t proc proc {m}/proc", f"mount -t sysfs sysfs {m}/sys", f"mount --rbind /dev {m}/dev"]
+            for b in self.binds:
+                script += [f"mkdir -p {m}{b}", f"mount --bind {b} {m}{b}"]
         script += ["echo ready", "exec sleep 600"]
         self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-ec",
                                       "\n".join(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -141,7 +179,8 @@ class Sandbox:
                                f"{self.proc.stderr.read()}")
         e = dict(CLEAN_ENV, DEBIAN_FRONTEND="noninteractive")
         e.update(env or {})
-        cmd = ["nsenter", "-t", str(self.proc.pid), "-m", "--", "env", "-i",
+        chroot = ["chroot", self.merged] if self.root else []
+        cmd = ["nsenter", "-t", str(self.proc.pid), "-m", "--", *chroot, "env", "-i",
                *(f"{k}={v}" for k, v in e.items()), *argv]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check:
@@ -157,14 +196,20 @@ class Sandbox:
     def changes(self) -> dict[str, str]:
         """Every entry of the upper layers: relative path -> find's type letter (c: a whiteout, i.e.
         something of the real root deleted)."""
-        r = self.run("find", *(f"{self.base}/{d}/upper" for d in self.LAYERS), "-mindepth", "1",
-                     "-printf", "%y %p\\n", check=True)
+        uppers = [f"{self.base}/{d}/upper" for d in self.LAYERS] if self.root is None else [f"{self.base}/upper"]
+        cmd = ["nsenter", "-t", str(self.proc.pid), "-m", "--", "find", *uppers, "-mindepth", "1",
+               "-printf", "%y %p\\n"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
         out = {}
         for line in r.stdout.splitlines():
             kind, path = line.split(" ", 1)
-            rel = path[len(self.base) + 1:].replace("/upper", "", 1)
-            out[rel] = kind
+            rel = path[len(self.base) + 1:]
+            out[rel.replace("/upper", "", 1) if self.root is None else rel[len("upper/"):]] = kind
         return out
+
+    def lower_isdir(self, rel: str) -> bool:
+        """Whether rel is a directory of the tree the sandbox overlays."""
+        return os.path.isdir(os.path.join(self.root or "/", rel))
 
     def apt(self, *args: str):
         return self.run("apt-get", "-y", "-q", "-o", "Dpkg::Options::=--force-confold", *args, timeout=120,
@@ -176,8 +221,12 @@ def _sha(text: str) -> str:
 
 
 def test_the_package_builds_and_lintian_finds_no_errors(debs):
-    r = subprocess.run(["lintian", "--pedantic", "--fail-on", "error", debs["changes"]], env=CLEAN_ENV,
-                       capture_output=True, text=True, timeout=120)
+    argv = ["lintian", "--pedantic", "--fail-on", "error", debs["changes"]]
+    if debs["root"] is None:
+        r = subprocess.run(argv, env=CLEAN_ENV, capture_output=True, text=True, timeout=120)
+    else:  # the target release's lintian
+        with Sandbox(os.path.join(debs["dir"], "lintian-sandbox"), root=debs["root"], binds=(debs["dir"],)) as sb:
+            r = sb.run(*argv, timeout=180)
     errors = [line for line in r.stdout.splitlines() if line.startswith("E:")]
     assert errors == [] and r.returncode == 0, r.stdout + r.stderr
     listing = subprocess.run(["dpkg-deb", "-c", debs["deb"]], capture_output=True, text=True, check=True,
@@ -204,7 +253,7 @@ def _probe(sb: Sandbox, tmp: str, agent: str) -> list[str]:
 def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(debs, tmp_path):
     tmp = str(tmp_path)
     os.chmod(tmp, 0o755)  # ocf-tester runs meta-data as nobody
-    with Sandbox(os.path.join(tmp, "sandbox")) as sb:
+    with Sandbox(os.path.join(tmp, "sandbox"), root=debs["root"], binds=(debs["dir"], tmp)) as sb:
         # A fresh machine: the suite's venv install of provider ocfkit is not in the sandbox.
         sb.run("rm", "-rf", "/usr/lib/ocf/resource.d/ocfkit", "/usr/lib/ocf/lib/ocfkit", "/usr/local/bin/ocfkit",
                check=True)
@@ -227,7 +276,7 @@ def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(d
         # namespace below the sandbox's for its own /sys, as ip netns exec does): validate-all of a good
         # and a bad address, then ocf-tester for real.
         ipaddr2 = "/usr/lib/ocf/resource.d/ocfkit/IPaddr2"
-        r = sb.run("unshare", "-n", "-m", "sh", "-c",
+        r = sb.run("unshare", "-n", "-m", "--propagation", "unchanged", "sh", "-c",
                    "set -e; mount -t sysfs sysfs /sys; ip link set lo up;"
                    "ip link add v0 type veth peer name v1; ip link set v0 up; ip link set v1 up;"
                    " ip addr add 10.99.7.1/24 dev v0; set +e;"
@@ -245,7 +294,11 @@ def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(d
                   check=True)
         assert r.stderr == ""
         assert sb.run("ocfkit", "list", check=True).stdout.count("IPaddr2") >= 1
-        # The bundles were built by postinst for this python3 and serve the agents' modules.
+        # The bundles were built by postinst for this release's python3 and serve the agents' modules.
+        r = sb.run("/usr/bin/python3", "-c", "import importlib.util, marshal; d = marshal.loads(open("
+                   "'/var/cache/ocfkit/dummy.bundle', 'rb').read()); print(d[1] == importlib.util.MAGIC_NUMBER)",
+                   check=True)
+        assert r.stdout.strip() == "True"
         assert "agents.dummy" in _probe(sb, tmp, "Dummy") and "ocf.agent" in _probe(sb, tmp, "Dummy")
         # heartbeat's own wrappers are untouched; ours sit beside them, as conffiles.
         assert {n: _sha(sb.read(f"/etc/ha.d/resource.d/{n}")) for n in HEARTBEAT_OWN} == heartbeat_before
@@ -303,7 +356,7 @@ def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(d
         after = sb.changes()
         left = {p: k for p, k in after.items() if before.get(p) != k and k != "d" and not p.startswith(BOOKKEEPING)}
         assert left == {}, left
-        new_dirs = [p for p, k in after.items() if k == "d" and p not in before and not os.path.isdir("/" + p)]
+        new_dirs = [p for p, k in after.items() if k == "d" and p not in before and not sb.lower_isdir(p)]
         assert new_dirs == [], new_dirs
     # The real root was never written: the host's dpkg knows no ocfkit package, and none of its files exist.
     assert subprocess.run(["dpkg-query", "-W", "ocfkit"], capture_output=True, timeout=30).returncode != 0
