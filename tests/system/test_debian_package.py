@@ -9,8 +9,9 @@ provider `ocfkit` writes, and installing it changes dpkg's database. So apt neve
 machine's root: it runs in a sandbox, a private mount namespace where /usr, /etc and /var are
 overlays on the real directories with their upper layers on a tmpfs. Every change the package
 makes lands in the tmpfs, the test reads the upper layers to prove what changed, and killing the
-namespace's one process (by its PID) throws everything away. The real root is never written, so
-no other test can be affected, even when this one fails half-way.
+namespace's one process (by its PID) throws everything away; that process also ends with the test
+process. The real root is never written, so no other test can be affected, even when this one fails
+half-way.
 """
 
 from __future__ import annotations
@@ -129,9 +130,9 @@ class Sandbox:
     """A private mount namespace in which every change lands on a tmpfs. Without root: /usr, /etc and
     /var are overlays on this machine's own directories. With root (a debootstrapped tree): one overlay
     on the whole tree, with /proc, /sys, /dev and the binds (directories of this machine, at the same
-    paths) mounted in it, and every command run chrooted into it. Its only process is `sleep`
-    (bounded: the namespace ends by itself after 10 minutes); close() kills it by PID, which discards
-    every change."""
+    paths) mounted in it, and every command run chrooted into it. Its only process is a `cat` reading a
+    pipe from this process, so the namespace ends when the test process does, whatever happens; close()
+    kills it by PID, which discards every change."""
 
     LAYERS = ("usr", "etc", "var")
 
@@ -156,9 +157,11 @@ class Sandbox:
                        f"mount -t proc proc {m}/proc", f"mount -t sysfs sysfs {m}/sys", f"mount --rbind /dev {m}/dev"]
             for b in self.binds:
                 script += [f"mkdir -p {m}{b}", f"mount --bind {b} {m}{b}"]
-        script += ["echo ready", "exec sleep 600"]
+        # The namespace's one process reads our pipe until it closes: it ends with this test process.
+        script += ["echo ready", "exec cat >/dev/null"]
         self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-ec",
-                                      "\n".join(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                      "\n".join(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
         if line.strip() != "ready":
             self.close()
@@ -172,6 +175,9 @@ class Sandbox:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
+        if self.proc is not None:
+            for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                stream.close()
 
     def run(self, *argv: str, timeout: float = 60, env: dict[str, str] | None = None, check: bool = False):
         if self.proc.poll() is not None:
