@@ -119,9 +119,19 @@ def _pkg_file() -> str:
 
 
 def cmd_install(args) -> int:
-    from ocfkit.install import install
+    from ocfkit import install as inst
 
-    for path in install(destdir=args.destdir, provider=args.provider, python=args.python, force=args.force):
+    if args.bundles_only:
+        if not args.system:
+            raise UsageError("--bundles-only goes with --system (the package's bundle cache)")
+        paths = inst.install_bundles()
+    elif args.system:
+        if args.python or args.force:
+            raise UsageError("--system always runs /usr/bin/python3 and writes into an empty --destdir")
+        paths = inst.install_system(destdir=args.destdir, provider=args.provider)
+    else:
+        paths = inst.install(destdir=args.destdir, provider=args.provider, python=args.python, force=args.force)
+    for path in paths:
         print(path)
     return 0
 
@@ -351,7 +361,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--provider", default="ocfkit")
     s.add_argument("--destdir", default="/")
     s.add_argument("--python", help="interpreter for the agents (default: the base interpreter of this one)")
-    s.add_argument("--force", action="store_true", help="replace files ocfkit did not write")
+    s.add_argument("--force", action="store_true",
+                   help="replace files ocfkit did not write (a displaced heartbeat wrapper is put back by uninstall)")
+    s.add_argument("--system", action="store_true",
+                   help="the Debian package's layout: agents run /usr/bin/python3 with the system's dist-packages, "
+                        "bundles in /var/cache/ocfkit, heartbeat wrappers named ocfkit-NAME (package builds, with "
+                        "--destdir)")
+    s.add_argument("--bundles-only", action="store_true",
+                   help="with --system: (re)build the start-up bundles in /var/cache/ocfkit (the package's "
+                        "postinst and its python3 trigger run this)")
     s.set_defaults(func=cmd_install)
 
     s = sub.add_parser("demo", help="the reference HA iSCSI SAN failing over on this machine (root)",
