@@ -38,6 +38,12 @@ def summary(path: str) -> tuple:
     return prims, groups, cols, orders
 
 
+def only_the_unfenced_drbd_error(rep) -> bool:
+    """Fencing declined (a test cluster) with DRBD: the check's one ERROR names the split-brain risk."""
+    errors = [(step, detail) for step, verdict, detail in rep.steps if verdict == "error"]
+    return len(errors) == 1 and errors[0][0] == "fencing" and "split brain" in errors[0][1]
+
+
 @pytest.mark.parametrize("name", sorted(SETUPS))
 def test_generated_cib_passes_the_offline_pipeline(name, tmp_path):
     groups = haresources.parse(SETUPS[name])
@@ -46,7 +52,8 @@ def test_generated_cib_passes_the_offline_pipeline(name, tmp_path):
     f = tmp_path / "cib.xml"
     f.write_text(cib_xml(c))
     rep = check(str(f))
-    assert rep.ok, rep.text()
+    # Fencing declined: crm check still says what that costs with DRBD, and places everything.
+    assert rep.ok if "drbddisk" not in SETUPS[name] else only_the_unfenced_drbd_error(rep), rep.text()
     placed = {k: v for k, v in rep.placement.items() if k.startswith("g_")}
     assert placed and all(v != "stopped" and "," not in v for v in placed.values()), rep.text()
     if name == "seed":
@@ -142,7 +149,7 @@ def assert_starts_on_castor_and_fails_over(cib: str, fail_node: str = "castor"):
     assert {v for k, v in placed.items() if k.startswith("g_")} == {"castor"}, rep.text()
     for k, v in placed.items():
         if k.startswith("ms_"):
-            assert v.endswith("castor (Promoted)") and "pollux" in v, rep.text()
+            assert sorted(v.split(", ")) == ["castor (Promoted)", "pollux"], rep.text()
     after = rep.after_failure
     assert {v for k, v in after.items() if k.startswith("g_")} == {"pollux"}, rep.text()
     for k, v in after.items():
@@ -274,7 +281,8 @@ def test_an_explicit_fencing_none_generates_a_test_cluster_that_still_places_eve
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     rep = check(str(tmp_path / "out" / "cib.xml"))
-    assert rep.ok, rep.text()
+    # crm check still says what declining fencing costs with DRBD, and places everything.
+    assert only_the_unfenced_drbd_error(rep), rep.text()
     assert set(v for k, v in rep.placement.items() if k.startswith("g_")) == {"castor"}
     desc.write_text(text[:start] + text[end:])  # fencing neither given nor declined: an error, nothing written
     r = subprocess.run([ocfkit_cmd(), "generate", str(desc), "--out", str(tmp_path / "none")], capture_output=True,
