@@ -504,7 +504,8 @@ def tgt_show(acl="ALL", lun=None):
 
 def tgt_env(tmp_path, **kw):
     e = {"OCF_RESOURCE_INSTANCE": "target", "HA_RSCTMP": str(tmp_path), "OCF_RESKEY_implementation": "tgt",
-         "OCF_RESKEY_iqn": IQN, "OCF_RESKEY_tid": "1", "OCF_RESKEY_CRM_meta_interval": "10000"}
+         "OCF_RESKEY_iqn": IQN, "OCF_RESKEY_tid": "1", "OCF_RESKEY_CRM_meta_interval": "10000",
+         "TGT_IPC_SOCKET": str(tmp_path / "tgtsock")}
     e.update({"OCF_RESKEY_" + k: v for k, v in kw.items()})
     return e
 
@@ -519,7 +520,7 @@ def test_tgt_target_start_monitor_stop_keep_their_commands(tmp_path):
     assert call(iSCSITarget, "start", env, r) == 0
     r = FakeRunner().expect(SHOW, tgt_show(acl=INIT_A))
     assert call(iSCSITarget, "monitor", env, r) == 0
-    r = (FakeRunner().expect(SHOW, tgt_show(acl=INIT_A))
+    r = (FakeRunner().expect(SYSTEM).expect(SHOW, tgt_show(acl=INIT_A))
          .expect([*TGT, "--op", "unbind", "--mode", "target", "--tid", "1", "-Q", INIT_A])
          .expect([*TGT, "--op", "delete", "--force", "--mode", "target", "--tid", "1"]))
     assert call(iSCSITarget, "stop", env, r) == 0
@@ -538,6 +539,7 @@ def test_tgt_failed_account_does_not_leak_the_secret(tmp_path, capfd):
     env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET)
     r = (FakeRunner().expect(SYSTEM).expect(SHOW)
          .expect([*TGT, "--op", "new", "--mode", "target", "--tid", "1", "-T", IQN])
+         .expect(SHOW, tgt_show())
          .expect(SHOW, tgt_show())
          .expect([*TGT, "--op", "show", "--mode", "account"], "Account list:\n")
          .expect([*TGT, "--op", "new", "--mode", "account", "--user", "filer", "--password", SECRET], rc=22,
@@ -571,6 +573,116 @@ def test_tgt_lun_start_and_stop(tmp_path, backing):
          .expect([*TGT, "--op", "delete", "--mode", "logicalunit", "--tid", "1", "--lun", "1"])
          .expect(SHOW, tgt_show()))
     assert call(iSCSILogicalUnit, "stop", env, r) == 0
+
+
+
+def tgt_target(tid, iqn, *, accounts=(), acl="ALL"):
+    """One target of `tgtadm --op show --mode target`, with bound accounts."""
+    text = (f"Target {tid}: {iqn}\n    System information:\n        Driver: iscsi\n        State: ready\n"
+            "    I_T nexus information:\n    LUN information:\n        LUN: 0\n            Type: controller\n"
+            "            Backing store path: None\n    Account information:\n")
+    text += "".join(f"        {a}\n" for a in accounts)
+    return text + "    ACL information:\n" + (f"        {acl}\n" if acl else "")
+
+
+OTHER = "iqn.2024-01.org.example:other"
+ACCOUNTS = [*TGT, "--op", "show", "--mode", "account"]
+
+
+def test_tgt_stop_without_tgtadm_fails_while_tgtd_holds_its_control_lock(tmp_path, capfd):
+    import fcntl
+
+    env = tgt_env(tmp_path)
+    lock = tmp_path / "tgtsock.0.lock"
+    with open(lock, "w") as f:
+        fcntl.lockf(f, fcntl.LOCK_EX)  # what a running tgtd holds (usr/mgmt.c)
+        r = FakeRunner().expect(SYSTEM, missing=True)
+        assert call(iSCSITarget, "stop", env, r) == 1
+        assert "tgtadm: command not found, but tgtd (pid" in capfd.readouterr().err
+        # The same for a tgtd that does not answer (hung or busy).
+        assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 1
+        fcntl.lockf(f, fcntl.LOCK_UN)
+    # No lock holder and no listener: no tgtd, nothing exported.
+    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, missing=True)) == 0
+
+
+def test_tgt_stop_fails_while_something_listens_on_the_control_socket(tmp_path):
+    import _socket  # socket.socket is a class over the guarded _socket.socket
+
+    env = tgt_env(tmp_path)
+    srv = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        srv.bind(str(tmp_path / "tgtsock.0"))
+        srv.listen(1)
+        assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 1
+    finally:
+        srv.close()
+    # A stale socket file (tgtd died) refuses connections: not running.
+    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 0
+
+
+def test_tgt_stop_without_tgtd_succeeds_with_chap_and_added_portals(tmp_path):
+    env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET, portals="10.9.0.1:3260")
+    (tmp_path / "iSCSITarget-1.portals").write_text("10.9.0.1:3260")
+    assert call(iSCSITarget, "monitor", probe(env), FakeRunner().expect(SHOW, rc=107)) == 7
+    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 0
+    assert not (tmp_path / "iSCSITarget-1.portals").exists()
+
+
+def test_tgt_lun_stop_without_tgtadm_needs_tgtd_to_be_gone(tmp_path, backing):
+    import fcntl
+
+    env = lun_env(tgt_env(tmp_path), backing)
+    assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, missing=True)) == 0
+    with open(tmp_path / "tgtsock.0.lock", "w") as f:
+        fcntl.lockf(f, fcntl.LOCK_EX)
+        assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, missing=True)) == 1
+
+
+def test_tgt_second_target_with_the_same_chap_user_leaves_the_first_ones_binding(tmp_path, capfd):
+    env = tgt_env(tmp_path, tid="2", iqn=OTHER, incoming_username="filer", incoming_password=SECRET)
+    first = tgt_target(1, IQN, accounts=["filer"])
+    r = (FakeRunner().expect(SYSTEM).expect(SHOW, first)
+         .expect([*TGT, "--op", "new", "--mode", "target", "--tid", "2", "-T", OTHER])
+         .expect(SHOW, first + tgt_target(2, OTHER))
+         .expect(SHOW, first + tgt_target(2, OTHER))
+         # no account delete (it would unbind tid 1), no new account: only our binding
+         .expect([*TGT, "--op", "bind", "--mode", "account", "--tid", "2", "--user", "filer"])
+         .expect(SHOW, first + tgt_target(2, OTHER, accounts=["filer"])))
+    assert call(iSCSITarget, "start", env, r) == 0
+    assert "also bound to tid 1" in capfd.readouterr().err
+    # Stopping the second target keeps the account the first one uses.
+    r = (FakeRunner().expect(SYSTEM).expect(SHOW, first + tgt_target(2, OTHER, accounts=["filer"]))
+         .expect([*TGT, "--op", "unbind", "--mode", "target", "--tid", "2", "-I", "ALL"])
+         .expect([*TGT, "--op", "delete", "--force", "--mode", "target", "--tid", "2"])
+         .expect(SHOW, first))
+    assert call(iSCSITarget, "stop", env, r) == 0
+    assert SECRET not in capfd.readouterr().err
+
+
+def test_tgt_account_used_by_no_other_target_is_recreated_and_deleted_at_stop(tmp_path):
+    env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET)
+    mine = tgt_target(1, IQN)
+    r = (FakeRunner().expect(SYSTEM).expect(SHOW, mine).expect(SHOW, mine).expect(SHOW, mine)
+         .expect(ACCOUNTS, "Account list:\n    filer\n")
+         .expect([*TGT, "--op", "delete", "--mode", "account", "--user", "filer"])
+         .expect([*TGT, "--op", "new", "--mode", "account", "--user", "filer", "--password", SECRET])
+         .expect([*TGT, "--op", "bind", "--mode", "account", "--tid", "1", "--user", "filer"])
+         .expect(SHOW, tgt_target(1, IQN, accounts=["filer"])))
+    assert call(iSCSITarget, "start", env, r) == 0
+    r = (FakeRunner().expect(SYSTEM).expect(SHOW, tgt_target(1, IQN, accounts=["filer"]))
+         .expect([*TGT, "--op", "unbind", "--mode", "target", "--tid", "1", "-I", "ALL"])
+         .expect([*TGT, "--op", "delete", "--force", "--mode", "target", "--tid", "1"])
+         .expect(SHOW, "")
+         .expect([*TGT, "--op", "delete", "--mode", "account", "--user", "filer"]))
+    assert call(iSCSITarget, "stop", env, r) == 0
+
+
+def test_tgt_monitor_finds_a_target_stripped_of_its_chap_account(tmp_path, capfd):
+    env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET)
+    assert call(iSCSITarget, "monitor", env, FakeRunner().expect(SHOW, tgt_target(1, IQN, accounts=["filer"]))) == 0
+    assert call(iSCSITarget, "monitor", env, FakeRunner().expect(SHOW, tgt_target(1, IQN))) == 1
+    assert "lost its CHAP account filer" in capfd.readouterr().err
 
 
 # ----- iscsitarget (the daemon) ----------------------------------------------------------------------
