@@ -170,7 +170,24 @@ class _Iscsi(Agent):
     @action(timeout=10)
     def stop(self) -> int:
         """Remove what start made (nothing to do is success)."""
-        self.backend().stop()
+        try:
+            b = self.backend()
+        except ConfigError as e:
+            # Only when the implementation was detected rather than given (check_config checks a given
+            # one before the action): with this configuration that backend could not have started it.
+            self.log.warning(f"stop: {e.reason}: it cannot have been started with this implementation")
+            return Rc.SUCCESS
+        except NotInstalledError as e:
+            # No implementation found: no LIO target core, no IET module, no tgtadm. Only a tgtd that
+            # still runs (its tgtadm gone) could export something.
+            from agents.tools import tgtadm
+
+            alive = tgtadm.daemon_running(self.env, self.path_of("proc"))
+            if alive:
+                raise OcfError(f"cannot stop: {e.reason}, but {alive}") from None
+            self.log.info(f"stop: {e.reason}: nothing can be exported")
+            return Rc.SUCCESS
+        b.stop()
         return Rc.SUCCESS
 
     @action(timeout=10)
@@ -450,6 +467,15 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
         StateFile(self._pidfile()).write(f"{pid}\n")
         return Rc.SUCCESS
 
+    @staticmethod
+    def _signal(pid: int, sig: int) -> None:
+        import os
+
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass  # it has just exited
+
     @action(timeout=30)
     def stop(self) -> int:
         """Delete the targets with their sessions, shut the daemon down, wait for it (SIGKILL at the deadline)."""
@@ -459,21 +485,28 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
 
         pid = self._pid()
         if pid is not None:
-            if self.impl == "iet":
-                from agents.tools import ietadm
+            try:
+                if self.impl == "iet":
+                    from agents.tools import ietadm
 
-                ietadm.delete_all(self.run)
-            elif self._answers():
-                from agents.tools import tgtadm
+                    ietadm.delete_all(self.run)
+                elif self._answers():
+                    from agents.tools import tgtadm
 
-                for tid in tgtadm.targets(self.run):
-                    tgtadm.delete_target(self.run, tid)
-                self.run(["tgtadm", "--lld", "iscsi", "--op", "delete", "--mode", "system"], ok=(0, 22))
+                    for tid in tgtadm.targets(self.run):
+                        tgtadm.delete_target(self.run, tid)
+                    self.run(["tgtadm", "--lld", "iscsi", "--op", "delete", "--mode", "system"], ok=(0, 22))
+                else:
+                    self._signal(pid, signal.SIGTERM)
+            except NotInstalledError as e:
+                # No management tool: end the daemon by its signal; its targets end with it.
+                self.log.warning(f"{e.reason}: ending {self.daemon}[{pid}] with SIGTERM")
+                self._signal(pid, signal.SIGTERM)
             while self._pid() is not None and self.deadline.remaining() > 1:
                 time.sleep(0.1)
             if self._pid() is not None:
                 self.log.warning(f"{self.daemon}[{pid}] did not exit: killing it")
-                os.kill(pid, signal.SIGKILL)
+                self._signal(pid, signal.SIGKILL)
         try:
             os.unlink(self._pidfile())
         except FileNotFoundError:

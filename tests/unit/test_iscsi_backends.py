@@ -792,3 +792,28 @@ def test_iet_lun_rejects_separators_in_the_scsi_identity(tmp_path):
     env = lun_env(iet_env(Iet(tmp_path, "", ""), tmp_path), "/srv/a.img", scsi_sn="ab=cd")
     assert call(iSCSILogicalUnit, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 6
     assert call(iSCSILogicalUnit, "validate-all", dict(env, OCF_CHECK_LEVEL="0", OCF_RESKEY_scsi_sn="abcd")) == 0
+
+
+def test_tgt_daemon_stop_without_tgtadm_signals_tgtd_instead_of_calling_it_stopped(tmp_path, capfd):
+    from agents.iet import iscsitarget
+
+    proc = Proc(tmp_path)
+    pid = 4194400  # above any pid_max: the signals reach no real process
+    proc.process(pid, "tgtd")()
+    env = dict(daemon_env(tmp_path, proc), OCF_RESKEY_CRM_meta_timeout="2500")
+    (tmp_path / "rsctmp/iscsitarget-iscsid.pid").write_text(f"{pid}\n")
+    assert call(iscsitarget, "stop", env, FakeRunner().expect(SYSTEM, missing=True)) == 0
+    err = capfd.readouterr().err
+    assert f"ending tgtd[{pid}] with SIGTERM" in err and f"tgtd[{pid}] did not exit: killing it" in err
+
+
+def test_stop_with_the_detected_backend_refusing_the_configuration_succeeds(tmp_path):
+    from ocf.exec import which
+
+    if not which("tgtadm"):
+        pytest.skip("tgt is detected only where tgtadm is installed")
+    env = tgt_env(tmp_path)
+    env = {k: v for k, v in env.items() if k not in ("OCF_RESKEY_implementation", "OCF_RESKEY_tid")}
+    env.update(OCFKIT_CONFIGFS_ROOT=str(tmp_path / "c"), OCFKIT_SYSFS_ROOT=str(tmp_path / "s"),
+               OCFKIT_PROC_ROOT=str(tmp_path / "p"))
+    assert call(iSCSITarget, "stop", env) == 0  # tgt without a tid could never have started it
