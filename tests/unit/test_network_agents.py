@@ -104,6 +104,26 @@ def test_portblock_iptables_rule_is_checked_exactly_with_wait(tmp_path):
     r.assert_done()
 
 
+NFT_HEAD = ("add table inet ocfkit_portblock\n"
+            "add chain inet ocfkit_portblock input { type filter hook input priority -10 ; policy accept ; }\n"
+            "add chain inet ocfkit_portblock output { type filter hook output priority -10 ; policy accept ; }\n")
+
+
+@pytest.mark.parametrize(("net", "match"), [("::/0", "meta nfproto ipv6"), ("0.0.0.0/0", "meta nfproto ipv4"),
+                                            ("10.0.0.0/0", "meta nfproto ipv4"),
+                                            ("fd00::/8", "ip6 daddr fd00::/8"), ("10.99.0.1", "ip daddr 10.99.0.1")])
+def test_portblock_nft_rule_matches_only_the_family_of_ip(tmp_path, net, match):
+    # The inet table sees both families: "any address" must still mean "any address of this family".
+    key = f"tcp:3260:{net}:in"
+    r = (FakeRunner().expect(["nft", "-a", "list", "chain", "inet", "ocfkit_portblock", "input"], rc=1)
+         .expect(["nft", "-f", "-"], input=NFT_HEAD + f"insert rule inet ocfkit_portblock input {match} tcp dport "
+                 f'{{ 3260 }} drop comment "ocfkit:{key}"\n'))
+    e = {"OCF_RESKEY_protocol": "tcp", "OCF_RESKEY_portno": "3260", "OCF_RESKEY_action": "block",
+         "OCF_RESKEY_ip": net, "OCF_RESKEY_firewall": "nft", "HA_RSCTMP": str(tmp_path)}
+    assert portblock.main(["portblock", "start"], e, r) == Rc.SUCCESS
+    r.assert_done()
+
+
 def test_nfnetlink_rule_comments_are_read_from_userdata():
     from agents.tools import nft
 
@@ -187,3 +207,13 @@ def test_the_nft_variant_of_iptables_is_found_through_its_links(tmp_path):
     assert iptables.is_nft_variant(str(tmp_path / "iptables"))
     assert not iptables.is_nft_variant(str(tmp_path / "iptables-legacy"))
     assert not iptables.is_nft_variant(str(tmp_path / "loop")) and not iptables.is_nft_variant(None)
+
+
+def test_portblock_stop_without_nft_fails_unless_the_kernel_shows_no_rule(tmp_path, capsys):
+    # The unit-test guard refuses netlink: the kernel's rules cannot be read, so nothing is proven.
+    r = FakeRunner().expect(["nft", "-a", "list", "chain", "inet", "ocfkit_portblock", "input"], missing=True)
+    e = {"OCF_RESKEY_protocol": "tcp", "OCF_RESKEY_portno": "3260", "OCF_RESKEY_action": "block",
+         "OCF_RESKEY_ip": "10.99.0.1", "OCF_RESKEY_firewall": "nft", "HA_RSCTMP": str(tmp_path)}
+    assert portblock.main(["portblock", "stop"], e, r) == Rc.ERR_GENERIC
+    r.assert_done()
+    assert "the kernel's rules cannot be read" in capsys.readouterr().err
