@@ -217,3 +217,73 @@ def test_portblock_stop_without_nft_fails_unless_the_kernel_shows_no_rule(tmp_pa
     assert portblock.main(["portblock", "stop"], e, r) == Rc.ERR_GENERIC
     r.assert_done()
     assert "the kernel's rules cannot be read" in capsys.readouterr().err
+
+
+LO_LINK = ("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000"
+           "\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n")
+IPN = ["ip", "-n", "ocfk-unit"]
+
+
+def test_ipaddr2_loopback_address_alone_is_found_on_lo_with_its_local_route(monkeypatch):
+    monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)
+    r = (FakeRunner().expect([*IPN, "-o", "-4", "route", "list", "match", "127.0.0.3"])
+         .expect([*IPN, "-o", "-4", "route", "list", "match", "127.0.0.3", "table", "local"],
+                 "local 127.0.0.0/8 dev lo proto kernel scope host src 127.0.0.1 \n")
+         .expect([*IPN, "-o", "link", "show", "dev", "lo"], LO_LINK)
+         .expect([*IPN, "-o", "-4", "addr", "show"])
+         .expect([*IPN, "-4", "addr", "add", "127.0.0.3/8", "dev", "lo", "brd", "+"])
+         .expect([*IPN, "link", "set", "dev", "lo", "up"]))
+    assert IPaddr2.main(["IPaddr2", "start"], env(ip="127.0.0.3"), r) == Rc.SUCCESS
+    r.assert_done()
+
+
+ROUTE_24 = "10.99.0.0/24 dev veth0 proto kernel scope link src 10.99.0.1 \n"
+
+
+def test_ipaddr2_without_nic_refuses_a_netmask_wider_than_the_subnet(monkeypatch, capsys):
+    monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)
+    match = [*IPN, "-o", "-4", "route", "list", "match", "10.99.0.160"]
+    e = env(ip="10.99.0.160", cidr_netmask="16")
+    r = FakeRunner().expect(match, ROUTE_24)
+    assert IPaddr2.main(["IPaddr2", "validate-all"], dict(e, OCF_CHECK_LEVEL="10"), r) == Rc.ERR_CONFIGURED
+    r.assert_done()
+    r = FakeRunner().expect(match, ROUTE_24)
+    assert IPaddr2.main(["IPaddr2", "start"], e, r) == Rc.ERR_CONFIGURED
+    r.assert_done()
+    assert "cidr_netmask 16 is wider than the /24 network of veth0" in capsys.readouterr().err
+    # As narrow as the subnet, or narrower, is fine.
+    for mask in ("24", "28"):
+        r = FakeRunner().expect(match, ROUTE_24).expect([*IPN, "-o", "link", "show", "dev", "veth0"], LO_LINK)
+        assert IPaddr2.main(["IPaddr2", "validate-all"], dict(env(ip="10.99.0.160", cidr_netmask=mask),
+                                                              OCF_CHECK_LEVEL="10"), r) == Rc.SUCCESS
+        r.assert_done()
+
+
+def test_ipaddr2_nonexistent_nic_is_6_on_start_and_validate_but_7_on_probe_and_0_on_stop(monkeypatch):
+    monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)
+    e = env(ip="10.99.0.160", nic="ethNone")
+    link = [*IPN, "-o", "link", "show", "dev", "ethNone"]
+    nolink = 'Device "ethNone" does not exist.\n'
+    r = FakeRunner().expect(link, stderr=nolink, rc=1)
+    assert IPaddr2.main(["IPaddr2", "start"], e, r) == Rc.ERR_CONFIGURED
+    r.assert_done()
+    r = FakeRunner().expect(link, stderr=nolink, rc=1)
+    assert IPaddr2.main(["IPaddr2", "validate-all"], dict(e, OCF_CHECK_LEVEL="10"), r) == Rc.ERR_CONFIGURED
+    r.assert_done()
+    r = FakeRunner().expect([*IPN, "-o", "-4", "addr", "show"], ADDRS)
+    assert IPaddr2.main(["IPaddr2", "monitor"], dict(e, OCF_RESKEY_CRM_meta_interval="0"), r) == Rc.NOT_RUNNING
+    r.assert_done()
+    r = FakeRunner().expect([*IPN, "-o", "-4", "addr", "show"], ADDRS)  # no address can be on it: nothing to remove
+    assert IPaddr2.main(["IPaddr2", "stop"], e, r) == Rc.SUCCESS
+    r.assert_done()
+
+
+@pytest.mark.parametrize(("param", "value"), [("nic", "-x"), ("nic", "eth0:-l"), ("nic", "../../x"),
+                                              ("nic", "a b"), ("nic", "x" * 16), ("iflabel", "-l"),
+                                              ("network_namespace", "-n"), ("network_namespace", "a/b")])
+def test_ipaddr2_names_that_ip_would_misread_are_refused_before_any_command(param, value):
+    e = env(ip="10.99.0.160", **{param: value})
+    assert IPaddr2.main(["IPaddr2", "validate-all"], dict(e, OCF_CHECK_LEVEL="0"), FakeRunner()) == Rc.ERR_CONFIGURED
+    assert IPaddr2.main(["IPaddr2", "start"], e, FakeRunner()) == Rc.ERR_CONFIGURED
+    assert IPaddr2.main(["IPaddr2", "monitor"], dict(e, OCF_RESKEY_CRM_meta_interval="0"), FakeRunner()) == 7
+    assert IPaddr2.main(["IPaddr2", "stop"], e, FakeRunner()) == Rc.SUCCESS
