@@ -54,6 +54,38 @@ def instance_name(instance: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "lun"
 
 
+def check_portal(portal: str) -> None:
+    """portal is ip:port (IPv6 in brackets or bare), nothing else (it reaches tgtadm/tgtd --param portal=)."""
+    from ocf.params import canonical_ip
+
+    host, sep, port = portal.rpartition(":")
+    try:
+        canonical_ip(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"portal {portal!r} is not ip:port") from None
+
+
+def check_initiator(entry: str) -> None:
+    """entry is an iSCSI name (a LIO ACL directory, a tgtadm -Q value), an address or network, or ALL."""
+    if is_initiator_name(entry):
+        if not set(entry) <= _IQN_CHARS:
+            raise ConfigError(f"allowed_initiators: {entry!r} is not an iSCSI name")
+        return
+    if entry == "ALL":
+        return
+    from ocf.params import canonical_ip
+
+    addr, sep, prefix = entry.partition("/")
+    try:
+        ip = canonical_ip(addr)
+        if sep and not (prefix.isdigit() and int(prefix) <= (128 if ":" in ip else 32)):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"allowed_initiators: {entry!r} is not an iSCSI name, an address, a network or ALL") from None
+
+
 class Rollback:
     """Undo steps recorded while a start builds something; run in reverse when a later step fails."""
 
@@ -75,11 +107,17 @@ class Rollback:
         self.steps.clear()
 
 
+# RFC 3720 section 3.2.6.2: iSCSI names are letters, digits, '.', '-' and ':' ('_' as some targets
+# accept it). Nothing else: the name becomes a configfs directory (LIO) and an ietadm Name= value.
+_IQN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:_")
+
+
 class _Iqn(Parser):
     def parse(self, text: str) -> str:
         t = text.strip()
-        if not t.lower().startswith(("iqn.", "eui.", "naa.")) or any(c.isspace() for c in t):
-            raise ValueError("expected an iSCSI name such as iqn.2024-01.com.example:target")
+        if not t.lower().startswith(("iqn.", "eui.", "naa.")) or len(t) > 223 or not set(t) <= _IQN_CHARS:
+            raise ValueError("expected an iSCSI name such as iqn.2024-01.com.example:target (letters, digits, "
+                             "'.', '-', ':', at most 223 characters)")
         return t
 
     def hint(self) -> str:
@@ -241,10 +279,14 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """Rules for every backend."""
         if bool(self.incoming_username) != bool(self.incoming_password):
             raise ConfigError("incoming_username and incoming_password go together")
+        user = self.incoming_username
+        if user and (user.startswith("-") or not user.isprintable() or any(c.isspace() or c in ",=" for c in user)):
+            # One word per line in tgtadm's account list, a Key=Value item for ietadm, never an option.
+            raise ConfigError(f"incoming_username {user!r}: no whitespace, ',', '=' or leading '-'")
         for p in self.portals:
-            host, sep, port = p.rpartition(":")
-            if not sep or not port.isdigit() or not host:
-                raise ConfigError(f"portal {p!r} is not ip:port")
+            check_portal(p)
+        for i in self.allowed_initiators or []:
+            check_initiator(i)
 
 
 class iSCSILogicalUnit(_Iscsi):  # noqa: N801 - the class name is the OCF type
@@ -362,6 +404,11 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
     portal = Param(string, shortdesc="Listening portal",
                    longdesc="ip:port for the daemon to listen on (tgtd --iscsi portal=, ietd -a/-p); default: "
                             "all addresses, 3260.")
+
+    def check_config(self) -> None:
+        """The portal reaches tgtd's --iscsi portal= and ietd's -a/-p: ip:port only."""
+        if self.portal:
+            check_portal(self.portal)
 
     @property
     def impl(self) -> str:

@@ -198,6 +198,11 @@ class Lun:
         a = self.a
         if a.lun < 1:
             raise ConfigError("tgt reserves LUN 0 for its controller: lun must be 1 or more")
+        for name in ("scsi_id", "scsi_sn", "vendor_id", "product_id"):
+            value = getattr(a, name)
+            if value and ("," in value or "=" in value):
+                # tgtadm --params is one name=value,name=value list.
+                raise ConfigError(f"{name} {value!r}: tgt cannot take ',' or '=' in it")
         unknown = sorted(set(a.additional_parameters or {}) - LUN_PARAMS)
         if unknown:
             raise ConfigError("additional_parameters: tgt logical units do not know " + ", ".join(unknown))

@@ -817,3 +817,40 @@ def test_stop_with_the_detected_backend_refusing_the_configuration_succeeds(tmp_
     env.update(OCFKIT_CONFIGFS_ROOT=str(tmp_path / "c"), OCFKIT_SYSFS_ROOT=str(tmp_path / "s"),
                OCFKIT_PROC_ROOT=str(tmp_path / "p"))
     assert call(iSCSITarget, "stop", env) == 0  # tgt without a tid could never have started it
+
+
+@pytest.mark.parametrize("params", [
+    {"iqn": "iqn.2024-01.org.example:a/../../b"}, {"iqn": "iqn.2024-01.org.example:a,Type=fileio"},
+    {"incoming_username": "-x", "incoming_password": SECRET}, {"incoming_username": "a b", "incoming_password": SECRET},
+    {"incoming_username": "a,Password=x", "incoming_password": SECRET},
+    {"portals": "10.0.0.1:3260,nop_interval=1"}, {"portals": "-x:3260"}, {"portals": "10.0.0.1:99999"},
+    {"allowed_initiators": "iqn.2024-01.org.example:x/../y"}, {"allowed_initiators": "-I"},
+    {"allowed_initiators": "10.0.0.0/99"}])
+def test_target_values_that_would_reach_a_tool_as_options_or_paths_are_refused(tmp_path, params):
+    env = tgt_env(tmp_path, **params)
+    assert call(iSCSITarget, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 6
+    assert call(iSCSITarget, "start", env) == 6
+    assert call(iSCSITarget, "monitor", probe(env)) == 7
+    assert call(iSCSITarget, "stop", env) == 0
+
+
+def test_target_accepts_names_addresses_networks_and_bracketed_ipv6_portals(tmp_path):
+    env = tgt_env(tmp_path, allowed_initiators=f"{INIT_A} 10.0.0.0/24 fd00::5 ALL",
+                  portals="[fd00::1]:3260 10.0.0.1:3261", incoming_username="filer.user_1", incoming_password=SECRET)
+    assert call(iSCSITarget, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 0
+
+
+@pytest.mark.parametrize("params", [{"scsi_id": "a,online=0"}, {"scsi_sn": "1=2"}, {"vendor_id": "V,x=1"}])
+def test_tgt_lun_identity_cannot_smuggle_params(tmp_path, backing, params):
+    env = lun_env(tgt_env(tmp_path), backing, **params)
+    assert call(iSCSILogicalUnit, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 6
+    assert call(iSCSILogicalUnit, "stop", env) == 0
+
+
+def test_daemon_portal_is_ip_and_port_only(tmp_path):
+    from agents.iet import iscsitarget
+
+    env = daemon_env(tmp_path, Proc(tmp_path), implementation="tgt", portal="0.0.0.0:3260,nop_interval=1")
+    assert call(iscsitarget, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 6
+    assert call(iscsitarget, "start", env) == 6
+    assert call(iscsitarget, "validate-all", dict(env, OCF_CHECK_LEVEL="0", OCF_RESKEY_portal="10.0.0.1:3260")) == 0
