@@ -132,6 +132,24 @@ def test_lio_failed_chap_write_does_not_show_the_secret(cfs, tmp_path, capfd):
     assert cfs.tree() == ["iscsi"]
 
 
+@pytest.mark.parametrize("initiators", ["", INIT_A])
+def test_lio_monitor_finds_chap_switched_off_or_changed(cfs, tmp_path, capfd, initiators):
+    env = lio_env(cfs, tmp_path, incoming_username="filer", incoming_password=SECRET,
+                  **({"allowed_initiators": initiators} if initiators else {}))
+    assert call(iSCSITarget, "start", env) == 0
+    assert call(iSCSITarget, "monitor", env) == 0
+    t = f"{cfs.root}/target/iscsi/{IQN}/tpgt_1"
+    auth = f"{t}/acls/{INIT_A}/auth" if initiators else f"{t}/auth"
+    with open(f"{auth}/userid", "w") as f:
+        f.write("intruder\n")
+    assert call(iSCSITarget, "monitor", env) == 1
+    assert "lost its CHAP account filer" in capfd.readouterr().err
+    assert call(iSCSITarget, "start", env) == 0  # start puts it back
+    with open(f"{t}/attrib/authentication", "w") as f:
+        f.write("0\n")
+    assert call(iSCSITarget, "monitor", env) == 1
+
+
 def test_lio_disabled_target_is_a_failure_not_a_clean_stop(cfs, tmp_path):
     env = lio_env(cfs, tmp_path)
     assert call(iSCSITarget, "start", env) == 0
