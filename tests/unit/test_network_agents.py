@@ -287,3 +287,31 @@ def test_ipaddr2_names_that_ip_would_misread_are_refused_before_any_command(para
     assert IPaddr2.main(["IPaddr2", "start"], e, FakeRunner()) == Rc.ERR_CONFIGURED
     assert IPaddr2.main(["IPaddr2", "monitor"], dict(e, OCF_RESKEY_CRM_meta_interval="0"), FakeRunner()) == 7
     assert IPaddr2.main(["IPaddr2", "stop"], e, FakeRunner()) == Rc.SUCCESS
+
+
+def test_portblock_unblock_stop_without_ss_still_blocks_again(tmp_path, capsys):
+    spec = ["-p", "tcp", "-d", "10.99.0.1", "-m", "multiport", "--dports", "3260", "-m", "comment",
+            "--comment", "ocfkit:tcp:3260:10.99.0.1:in", "-j", "DROP"]
+    tickles = tmp_path / "tickle"
+    tickles.mkdir()
+    ss = ["ss", "-Htn", "state", "established"]
+    r = (FakeRunner().expect(ss, missing=True).expect(ss, missing=True)
+         .expect(["iptables", "-w", "-C", "INPUT", *spec], rc=1).expect(["iptables", "-w", "-I", "INPUT", *spec]))
+    e = {"OCF_RESKEY_protocol": "tcp", "OCF_RESKEY_portno": "3260", "OCF_RESKEY_action": "unblock",
+         "OCF_RESKEY_ip": "10.99.0.1", "OCF_RESKEY_firewall": "iptables", "HA_RSCTMP": str(tmp_path),
+         "OCF_RESKEY_tickle_dir": str(tickles)}
+    assert portblock.main(["portblock", "stop"], e, r) == Rc.SUCCESS
+    r.assert_done()
+    assert "no connection list" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("param", "value"), [("portno", "3260 -j ACCEPT"), ("portno", "-1"), ("portno", "3260,--x"),
+                                              ("ip", "-s 0.0.0.0/0"), ("ip", "10.0.0.1/33"), ("ip", "10.0.0.1 --x"),
+                                              ("protocol", "-p"), ("tickle_dir", "-d")])
+def test_portblock_values_that_could_become_options_are_refused_before_any_command(tmp_path, param, value):
+    e = {"OCF_RESKEY_protocol": "tcp", "OCF_RESKEY_portno": "3260", "OCF_RESKEY_action": "block",
+         "OCF_RESKEY_ip": "10.99.0.1", "OCF_RESKEY_firewall": "iptables", "HA_RSCTMP": str(tmp_path),
+         "OCF_RESKEY_" + param: value}
+    assert portblock.main(["portblock", "validate-all"], dict(e, OCF_CHECK_LEVEL="0"), FakeRunner()) == 6
+    assert portblock.main(["portblock", "start"], e, FakeRunner()) == 6
+    assert portblock.main(["portblock", "stop"], e, FakeRunner()) == 0
