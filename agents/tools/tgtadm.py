@@ -119,6 +119,8 @@ def lock_holder(lock: str, proc: str = "/proc") -> int | None:
             text = f.read()
     except FileNotFoundError:
         return None
+    except OSError:
+        return -1  # unreadable: no proof that nobody holds it
     for line in text.splitlines():
         words = line.replace("->", " ").split()
         if len(words) >= 6 and words[1] == "POSIX" and words[5].rsplit(":", 1)[-1] == str(ino):
@@ -151,7 +153,7 @@ def daemon_running(env, proc: str = "/proc") -> str:
     sock, lock = control_paths(env)
     pid = lock_holder(lock, proc)
     if pid is not None:
-        return f"tgtd (pid {pid}) holds {lock}"
+        return f"tgtd (pid {pid}) holds {lock}" if pid > 0 else f"{lock} may be held (its holder cannot be read)"
     if _listening(sock):
         return f"something listens on {sock}"
     return ""
