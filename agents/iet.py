@@ -544,11 +544,15 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
                         tgtadm.delete_target(self.run, tid)
                     self.run(["tgtadm", "--lld", "iscsi", "--op", "delete", "--mode", "system"], ok=(0, 22))
                 else:
-                    self._signal(pid, signal.SIGTERM)
+                    self.log.warning(f"tgtd[{pid}] does not answer: killing it")
+                    self._signal(pid, signal.SIGKILL)
             except NotInstalledError as e:
-                # No management tool: end the daemon by its signal; its targets end with it.
-                self.log.warning(f"{e.reason}: ending {self.daemon}[{pid}] with SIGTERM")
-                self._signal(pid, signal.SIGTERM)
+                # No management tool: end the daemon by a signal; its targets end with it. tgtd blocks
+                # SIGTERM and SIGINT (it reads them from a signalfd and carries on: measured), so only
+                # SIGKILL ends it; ietd gets SIGTERM first.
+                sig = signal.SIGKILL if self.impl == "tgt" else signal.SIGTERM
+                self.log.warning(f"{e.reason}: ending {self.daemon}[{pid}] with {sig.name}")
+                self._signal(pid, sig)
             while self._pid() is not None and self.deadline.remaining() > 1:
                 time.sleep(0.1)
             if self._pid() is not None:

@@ -301,3 +301,44 @@ def test_ocf_tester_passes_on_both_agents(san, tmp_path):
                        text=True, timeout=120, env=base)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "LUN: 1" not in tgtd.show()
+
+
+def test_daemon_agent_stop_without_tgtadm_ends_tgtd_by_its_pid(tmp_path):
+    """iscsitarget (tgt) whose tgtadm vanished: stop kills the tgtd it started (tgtd ignores SIGTERM)
+    instead of calling it stopped."""
+    from tests.system.support import MountNs
+
+    sock = tmp_path / "dsock" / "socket"
+    sock.parent.mkdir()
+    env = ocf_env("iscsid", {"implementation": "tgt", "config": str(tmp_path / "none.conf"),
+                             "portal": "127.0.0.1:3260"},
+                  rsctmp=str(tmp_path), interval_ms=10000, extra={"TGT_IPC_SOCKET": str(sock)})
+    pidfile = tmp_path / "iscsitarget-iscsid.pid"
+    with Netns(unique("ocfk-td")) as ns:
+        r = run_agent("iscsitarget", "start", env, netns=ns.name)
+        pid = int(pidfile.read_text()) if pidfile.exists() else None
+        try:
+            assert r.returncode == 0, r.stderr
+            assert run_agent("iscsitarget", "monitor", env, netns=ns.name).returncode == 0
+            with MountNs() as mns:
+                mns.run("mount", "-t", "tmpfs", "none", "/usr/sbin")
+                r = subprocess.run(["ip", "netns", "exec", ns.name, *mns.prefix, agent_path("iscsitarget"), "stop"],
+                                   env=env, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            assert "with SIGKILL" in r.stderr
+            assert not running(pid), "tgtd still runs"
+            assert run_agent("iscsitarget", "monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0"),
+                             netns=ns.name).returncode == 7
+        finally:
+            if pid and running(pid):
+                os.kill(pid, 9)
+
+
+def running(pid: int) -> bool:
+    """Whether pid is a live tgtd (a zombie waits for its parent's wait, outside the agent's reach)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    return "(tgtd)" in stat and stat.rsplit(")", 1)[1].split()[0] != "Z"
