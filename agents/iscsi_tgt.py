@@ -32,6 +32,31 @@ def find_target(run, iqn: str):
     return None
 
 
+def read_targets(a) -> dict:
+    """tgtd's targets for a monitor; without tgtadm a NotInstalledError (a probe's 7) only when no tgtd
+    runs on the control port, else a failure: a probe never guesses."""
+    try:
+        return tgtadm.targets(a.run)
+    except NotInstalledError as e:
+        alive = tgtadm.daemon_running(a.env, a.path_of("proc"))
+        if alive:
+            raise OcfError(f"{e.reason}, but {alive}: what it exports cannot be read") from None
+        raise
+
+
+def check_absent(a, what: str) -> None:
+    """Nothing found in tgtd's answer: fine when a tgtd answered; else a failure, except for a probe
+    where no tgtd runs at all (then nothing is exported: 7)."""
+    if tgtadm.answering(a.run):
+        return
+    alive = tgtadm.daemon_running(a.env, a.path_of("proc"))
+    if alive:
+        raise OcfError(f"tgtd does not answer, but {alive}")
+    if not a.is_probe:
+        # Not "cleanly stopped": the daemon died with the target.
+        raise OcfError(f"tgtd is not running (the {what} died with it)")
+
+
 class Target:
     """An iSCSI target in tgtd."""
 
@@ -54,11 +79,9 @@ class Target:
     def monitor(self) -> int:
         """0 when tgtd has the target under its tid with this IQN."""
         a = self.a
-        t = tgtadm.targets(a.run).get(a.tid)
+        t = read_targets(a).get(a.tid)
         if t is None:
-            if not a.is_probe and not tgtadm.answering(a.run):
-                # Not "cleanly stopped": the daemon died with the target.
-                raise OcfError("tgtd is not running (the target died with it)")
+            check_absent(a, "target")
             return Rc.NOT_RUNNING
         if t.iqn != a.iqn:
             raise OcfError(f"tid {a.tid} is {t.iqn}, not {a.iqn}")
@@ -169,8 +192,6 @@ class Target:
         When tgtadm cannot be used (not installed) or no tgtd answers, the target can only be gone if no
         tgtd runs on our control port (tgtadm.daemon_running): then there is nothing to remove and stop
         succeeds; otherwise it fails, since the target may still be exported."""
-        from ocf.errors import NotInstalledError
-
         a = self.a
         try:
             reachable = tgtadm.answering(a.run)
@@ -214,11 +235,11 @@ class Lun:
     def monitor(self) -> int:
         """0 when the target has this LUN on this path."""
         a = self.a
-        t = find_target(a.run, a.target_iqn)
+        t = next((x for x in read_targets(a).values() if x.iqn == a.target_iqn), None)
         lun = t.luns.get(a.lun) if t else None
         if lun is None:
-            if t is None and not a.is_probe and not tgtadm.answering(a.run):
-                raise OcfError("tgtd is not running (the LUN died with it)")
+            if t is None:
+                check_absent(a, "LUN")
             return Rc.NOT_RUNNING
         if lun.path != a.path:
             raise OcfError(f"LUN {a.lun} of {a.target_iqn} is {lun.path}, not {a.path}")
@@ -254,15 +275,17 @@ class Lun:
 
     def stop(self) -> None:
         """Delete the LUN (connected initiators then see it gone); without tgtadm only when no tgtd runs."""
-        from ocf.errors import NotInstalledError
-
         a = self.a
         try:
             t = find_target(a.run, a.target_iqn)
+            # No target in an empty answer is only "gone" when a tgtd gave that answer.
+            reachable, cause = t is not None or tgtadm.answering(a.run), "no tgtd answers"
         except NotInstalledError as e:
+            t, reachable, cause = None, False, e.reason
+        if not reachable:
             alive = tgtadm.daemon_running(a.env, a.path_of("proc"))
             if alive:
-                raise OcfError(f"cannot remove LUN {a.lun} of {a.target_iqn}: {e.reason}, but {alive}") from None
+                raise OcfError(f"cannot remove LUN {a.lun} of {a.target_iqn}: {cause}, but {alive}")
             return
         if t is None or a.lun not in t.luns:
             return

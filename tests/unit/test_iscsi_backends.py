@@ -542,7 +542,7 @@ def test_tgt_target_start_monitor_stop_keep_their_commands(tmp_path):
          .expect([*TGT, "--op", "unbind", "--mode", "target", "--tid", "1", "-Q", INIT_A])
          .expect([*TGT, "--op", "delete", "--force", "--mode", "target", "--tid", "1"]))
     assert call(iSCSITarget, "stop", env, r) == 0
-    r = FakeRunner().expect(SHOW, "")
+    r = FakeRunner().expect(SHOW, "").expect(SYSTEM)
     assert call(iSCSITarget, "monitor", probe(env), r) == 7
 
 
@@ -642,9 +642,26 @@ def test_tgt_stop_fails_while_something_listens_on_the_control_socket(tmp_path):
 def test_tgt_stop_without_tgtd_succeeds_with_chap_and_added_portals(tmp_path):
     env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET, portals="10.9.0.1:3260")
     (tmp_path / "iSCSITarget-1.portals").write_text("10.9.0.1:3260")
-    assert call(iSCSITarget, "monitor", probe(env), FakeRunner().expect(SHOW, rc=107)) == 7
+    assert call(iSCSITarget, "monitor", probe(env), FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 7
     assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 0
     assert not (tmp_path / "iSCSITarget-1.portals").exists()
+
+
+def test_tgt_probe_never_guesses_while_a_tgtd_holds_its_lock_but_cannot_be_asked(tmp_path, backing, capfd):
+    import fcntl
+
+    env = tgt_env(tmp_path)
+    lenv = lun_env(env, backing)
+    with open(tmp_path / "tgtsock.0.lock", "w") as f:
+        fcntl.lockf(f, fcntl.LOCK_EX)
+        for agent, e in ((iSCSITarget, env), (iSCSILogicalUnit, lenv)):
+            assert call(agent, "monitor", probe(e), FakeRunner().expect(SHOW, missing=True)) == 1
+            assert call(agent, "monitor", probe(e), FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 1
+        assert "but tgtd (pid" in capfd.readouterr().err
+    for agent, e in ((iSCSITarget, env), (iSCSILogicalUnit, lenv)):
+        assert call(agent, "monitor", probe(e), FakeRunner().expect(SHOW, missing=True)) == 7
+        assert call(agent, "monitor", probe(e), FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 7
+        assert call(agent, "monitor", e, FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 1
 
 
 def test_tgt_lun_stop_without_tgtadm_needs_tgtd_to_be_gone(tmp_path, backing):
@@ -652,9 +669,13 @@ def test_tgt_lun_stop_without_tgtadm_needs_tgtd_to_be_gone(tmp_path, backing):
 
     env = lun_env(tgt_env(tmp_path), backing)
     assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, missing=True)) == 0
+    assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 0
+    assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, "").expect(SYSTEM)) == 0
     with open(tmp_path / "tgtsock.0.lock", "w") as f:
         fcntl.lockf(f, fcntl.LOCK_EX)
         assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, missing=True)) == 1
+        # A tgtd that holds its lock but does not answer may still export the LUN.
+        assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 1
 
 
 def test_tgt_second_target_with_the_same_chap_user_leaves_the_first_ones_binding(tmp_path, capfd):
