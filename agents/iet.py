@@ -196,7 +196,20 @@ class _Iscsi(Agent):
     @action(timeout=10, interval=10, depth=0)
     def monitor(self) -> int:
         """0 when running, 7 when cleanly stopped."""
-        return self.backend().monitor()
+        try:
+            b = self.backend()
+        except NotInstalledError as e:
+            # No implementation found (a probe's 7), unless a tgtd whose tgtadm is gone still runs.
+            self._fail_if_tgtd_runs(e)
+            raise
+        return b.monitor()
+
+    def _fail_if_tgtd_runs(self, e: NotInstalledError) -> None:
+        from agents.tools import tgtadm
+
+        alive = tgtadm.daemon_running(self.env, self.path_of("proc"))
+        if alive:
+            raise OcfError(f"{e.reason}, but {alive}") from None
 
     @action(timeout=10)
     def start(self) -> int:
@@ -218,11 +231,7 @@ class _Iscsi(Agent):
         except NotInstalledError as e:
             # No implementation found: no LIO target core, no IET module, no tgtadm. Only a tgtd that
             # still runs (its tgtadm gone) could export something.
-            from agents.tools import tgtadm
-
-            alive = tgtadm.daemon_running(self.env, self.path_of("proc"))
-            if alive:
-                raise OcfError(f"cannot stop: {e.reason}, but {alive}") from None
+            self._fail_if_tgtd_runs(e)
             self.log.info(f"stop: {e.reason}: nothing can be exported")
             return Rc.SUCCESS
         b.stop()

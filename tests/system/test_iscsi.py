@@ -199,19 +199,29 @@ def test_stop_without_tgtadm_fails_while_tgtd_still_exports_the_target(san, tmp_
 
     _node, _client, tgtd, backing = san
     ta, _lu = envs(tmp_path, tgtd, backing)
+    # Without implementation, and without tgtadm, nothing is detected (no LIO, no IET here).
+    auto = {k: v for k, v in ta.items() if k != "OCF_RESKEY_implementation"}
+    auto.update(OCFKIT_CONFIGFS_ROOT=str(tmp_path / "nocfs"), OCFKIT_SYSFS_ROOT=str(tmp_path / "nosys"))
     assert run_agent("iSCSITarget", "start", ta).returncode == 0
+
+    def hidden(mns, action, env):
+        return subprocess.run([*mns.prefix, agent_path("iSCSITarget"), action], env=env, capture_output=True,
+                              text=True, timeout=60)
+
     with MountNs() as mns:
         # tgtadm disappears in a private mount namespace only (an empty /usr/sbin there).
         mns.run("mount", "-t", "tmpfs", "none", "/usr/sbin")
-        r = subprocess.run([*mns.prefix, agent_path("iSCSITarget"), "stop"], env=ta, capture_output=True,
-                           text=True, timeout=60)
-        assert r.returncode == 1, r.stderr
-        assert "but tgtd (pid" in r.stderr
+        for env in (ta, auto):
+            r = hidden(mns, "stop", env)
+            assert r.returncode == 1, r.stderr
+            assert "but tgtd (pid" in r.stderr
+            assert hidden(mns, "monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0")).returncode == 1  # no guess
         assert "Target 1:" in tgtd.show()  # still exported: success would have been a lie
         tgtd.stop()  # tgtd gone: without tgtadm, nothing can be exported any more
-        r = subprocess.run([*mns.prefix, agent_path("iSCSITarget"), "stop"], env=ta, capture_output=True,
-                           text=True, timeout=60)
-        assert r.returncode == 0, r.stderr
+        for env in (ta, auto):
+            r = hidden(mns, "stop", env)
+            assert r.returncode == 0, r.stderr
+            assert hidden(mns, "monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0")).returncode == 7
 
 
 def test_stop_with_a_connected_reconnecting_client_finishes_in_time(san, tmp_path):
