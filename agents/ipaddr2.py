@@ -168,7 +168,10 @@ class IPaddr2(Agent):
             return nic, prefix
         from agents.tools import ip
 
-        routes = [r for r in ip.routes_matching(self.run, self.ip, netns=self.network_namespace)
+        # IPv4: directly connected (scope link) routes only, as findif: a subnet reached through a gateway
+        # is not one the address can live on.
+        routes = [r for r in ip.routes_matching(self.run, self.ip, netns=self.network_namespace,
+                                                scope="link" if self.family == 4 else "")
                   if r.prefix > 0 and (not nic or r.nic == nic)]
         if not routes and self.family == 4 and self.ip.startswith("127."):
             # Loopback addresses are routed by the local table (local 127.0.0.0/8 dev lo), as findif knows.

@@ -103,12 +103,14 @@ def parse_routes(text: str, family: int, *, local: bool = False) -> list[Route]:
     return out
 
 
-def routes_matching(run, ip: str, *, netns: str | None = None, table: str = "") -> list[Route]:
-    """Routes of the main table (or of table) that contain ip, most specific first."""
+def routes_matching(run, ip: str, *, netns: str | None = None, table: str = "", scope: str = "") -> list[Route]:
+    """Routes of the main table (or of table, and of scope) that contain ip, most specific first."""
     family = 6 if ":" in ip else 4
     argv = _ip(netns) + ["-o", f"-{family}", "route", "list", "match", ip]
     if table:
         argv += ["table", table]
+    if scope:
+        argv += ["scope", scope]
     r = run(argv)
     return sorted(parse_routes(r.stdout, family, local=table == "local"), key=lambda rt: -rt.prefix)
 

@@ -117,6 +117,15 @@ def test_loopback_address_alone_goes_on_lo_with_the_loopback_prefix(tmp_path):
         assert run_agent("IPaddr2", "monitor", env, netns=node.name).returncode == 7
 
 
+def test_a_subnet_behind_a_gateway_is_not_where_an_address_can_live(pair, tmp_path):
+    """IPv4 routes are looked up with scope link, as findif does: a via route does not hold the VIP."""
+    node, _peer = pair
+    node.run("ip", "route", "add", "10.0.0.0/8", "via", "10.99.0.2")
+    r = run_agent("IPaddr2", "start", ocf_env("gw", {"ip": "10.1.2.3"}, rsctmp=str(tmp_path)), netns=node.name)
+    assert r.returncode == 1 and "no route contains it" in r.stderr
+    assert "10.1.2.3" not in addrs(node)
+
+
 def test_netmask_wider_than_the_subnet_without_nic_is_a_configuration_error(pair, tmp_path):
     node, _peer = pair
     env = ocf_env("wide", {"ip": "10.99.0.160", "cidr_netmask": "16"}, rsctmp=str(tmp_path))

@@ -65,7 +65,8 @@ def test_ipaddr2_refuses_to_guess_between_equally_specific_routes(capsys, monkey
     monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)  # the namespace "exists"
     routes = ("10.99.0.0/24 dev veth0 proto kernel scope link src 10.99.0.1 \n"
               "10.99.0.0/24 dev veth1 proto kernel scope link src 10.99.0.3 \n")
-    r = FakeRunner().expect(["ip", "-n", "ocfk-unit", "-o", "-4", "route", "list", "match", "10.99.0.160"],
+    r = FakeRunner().expect(["ip", "-n", "ocfk-unit", "-o", "-4", "route", "list", "match", "10.99.0.160", "scope",
+                             "link"],
                             stdout=routes)
     assert IPaddr2.main(["IPaddr2", "start"], env(ip="10.99.0.160"), r) == Rc.ERR_GENERIC
     r.assert_done()
@@ -226,7 +227,7 @@ IPN = ["ip", "-n", "ocfk-unit"]
 
 def test_ipaddr2_loopback_address_alone_is_found_on_lo_with_its_local_route(monkeypatch):
     monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)
-    r = (FakeRunner().expect([*IPN, "-o", "-4", "route", "list", "match", "127.0.0.3"])
+    r = (FakeRunner().expect([*IPN, "-o", "-4", "route", "list", "match", "127.0.0.3", "scope", "link"])
          .expect([*IPN, "-o", "-4", "route", "list", "match", "127.0.0.3", "table", "local"],
                  "local 127.0.0.0/8 dev lo proto kernel scope host src 127.0.0.1 \n")
          .expect([*IPN, "-o", "link", "show", "dev", "lo"], LO_LINK)
@@ -242,7 +243,7 @@ ROUTE_24 = "10.99.0.0/24 dev veth0 proto kernel scope link src 10.99.0.1 \n"
 
 def test_ipaddr2_without_nic_refuses_a_netmask_wider_than_the_subnet(monkeypatch, capsys):
     monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)
-    match = [*IPN, "-o", "-4", "route", "list", "match", "10.99.0.160"]
+    match = [*IPN, "-o", "-4", "route", "list", "match", "10.99.0.160", "scope", "link"]
     e = env(ip="10.99.0.160", cidr_netmask="16")
     r = FakeRunner().expect(match, ROUTE_24)
     assert IPaddr2.main(["IPaddr2", "validate-all"], dict(e, OCF_CHECK_LEVEL="10"), r) == Rc.ERR_CONFIGURED
