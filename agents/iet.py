@@ -54,6 +54,38 @@ def instance_name(instance: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "lun"
 
 
+def check_portal(portal: str) -> None:
+    """portal is ip:port (IPv6 in brackets or bare), nothing else (it reaches tgtadm/tgtd --param portal=)."""
+    from ocf.params import canonical_ip
+
+    host, sep, port = portal.rpartition(":")
+    try:
+        canonical_ip(host[1:-1] if host.startswith("[") and host.endswith("]") else host)
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"portal {portal!r} is not ip:port") from None
+
+
+def check_initiator(entry: str) -> None:
+    """entry is an iSCSI name (a LIO ACL directory, a tgtadm -Q value), an address or network, or ALL."""
+    if is_initiator_name(entry):
+        if not set(entry) <= _IQN_CHARS:
+            raise ConfigError(f"allowed_initiators: {entry!r} is not an iSCSI name")
+        return
+    if entry == "ALL":
+        return
+    from ocf.params import canonical_ip
+
+    addr, sep, prefix = entry.partition("/")
+    try:
+        ip = canonical_ip(addr)
+        if sep and not (prefix.isdigit() and int(prefix) <= (128 if ":" in ip else 32)):
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"allowed_initiators: {entry!r} is not an iSCSI name, an address, a network or ALL") from None
+
+
 class Rollback:
     """Undo steps recorded while a start builds something; run in reverse when a later step fails."""
 
@@ -75,11 +107,17 @@ class Rollback:
         self.steps.clear()
 
 
+# RFC 3720 section 3.2.6.2: iSCSI names are letters, digits, '.', '-' and ':' ('_' as some targets
+# accept it). Nothing else: the name becomes a configfs directory (LIO) and an ietadm Name= value.
+_IQN_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:_")
+
+
 class _Iqn(Parser):
     def parse(self, text: str) -> str:
         t = text.strip()
-        if not t.lower().startswith(("iqn.", "eui.", "naa.")) or any(c.isspace() for c in t):
-            raise ValueError("expected an iSCSI name such as iqn.2024-01.com.example:target")
+        if not t.lower().startswith(("iqn.", "eui.", "naa.")) or len(t) > 223 or not set(t) <= _IQN_CHARS:
+            raise ValueError("expected an iSCSI name such as iqn.2024-01.com.example:target (letters, digits, "
+                             "'.', '-', ':', at most 223 characters)")
         return t
 
     def hint(self) -> str:
@@ -158,7 +196,20 @@ class _Iscsi(Agent):
     @action(timeout=10, interval=10, depth=0)
     def monitor(self) -> int:
         """0 when running, 7 when cleanly stopped."""
-        return self.backend().monitor()
+        try:
+            b = self.backend()
+        except NotInstalledError as e:
+            # No implementation found (a probe's 7), unless a tgtd whose tgtadm is gone still runs.
+            self._fail_if_tgtd_runs(e)
+            raise
+        return b.monitor()
+
+    def _fail_if_tgtd_runs(self, e: NotInstalledError) -> None:
+        from agents.tools import tgtadm
+
+        alive = tgtadm.daemon_running(self.env, self.path_of("proc"))
+        if alive:
+            raise OcfError(f"{e.reason}, but {alive}") from None
 
     @action(timeout=10)
     def start(self) -> int:
@@ -170,7 +221,20 @@ class _Iscsi(Agent):
     @action(timeout=10)
     def stop(self) -> int:
         """Remove what start made (nothing to do is success)."""
-        self.backend().stop()
+        try:
+            b = self.backend()
+        except ConfigError as e:
+            # Only when the implementation was detected rather than given (check_config checks a given
+            # one before the action): with this configuration that backend could not have started it.
+            self.log.warning(f"stop: {e.reason}: it cannot have been started with this implementation")
+            return Rc.SUCCESS
+        except NotInstalledError as e:
+            # No implementation found: no LIO target core, no IET module, no tgtadm. Only a tgtd that
+            # still runs (its tgtadm gone) could export something.
+            self._fail_if_tgtd_runs(e)
+            self.log.info(f"stop: {e.reason}: nothing can be exported")
+            return Rc.SUCCESS
+        b.stop()
         return Rc.SUCCESS
 
     @action(timeout=10)
@@ -224,10 +288,14 @@ class iSCSITarget(_Iscsi):  # noqa: N801 - the class name is the OCF type
         """Rules for every backend."""
         if bool(self.incoming_username) != bool(self.incoming_password):
             raise ConfigError("incoming_username and incoming_password go together")
+        user = self.incoming_username
+        if user and (user.startswith("-") or not user.isprintable() or any(c.isspace() or c in ",=" for c in user)):
+            # One word per line in tgtadm's account list, a Key=Value item for ietadm, never an option.
+            raise ConfigError(f"incoming_username {user!r}: no whitespace, ',', '=' or leading '-'")
         for p in self.portals:
-            host, sep, port = p.rpartition(":")
-            if not sep or not port.isdigit() or not host:
-                raise ConfigError(f"portal {p!r} is not ip:port")
+            check_portal(p)
+        for i in self.allowed_initiators or []:
+            check_initiator(i)
 
     @action(name="reload-agent", timeout=10)
     def reload_agent(self) -> int:
@@ -363,6 +431,11 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
                    longdesc="ip:port for the daemon to listen on (tgtd --iscsi portal=, ietd -a/-p); default: "
                             "all addresses, 3260.")
 
+    def check_config(self) -> None:
+        """The portal reaches tgtd's --iscsi portal= and ietd's -a/-p: ip:port only."""
+        if self.portal:
+            check_portal(self.portal)
+
     @property
     def impl(self) -> str:
         """tgt or iet: the parameter, or what auto finds."""
@@ -467,6 +540,15 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
         StateFile(self._pidfile()).write(f"{pid}\n")
         return Rc.SUCCESS
 
+    @staticmethod
+    def _signal(pid: int, sig: int) -> None:
+        import os
+
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass  # it has just exited
+
     @action(timeout=30)
     def stop(self) -> int:
         """Delete the targets with their sessions, shut the daemon down, wait for it (SIGKILL at the deadline)."""
@@ -476,21 +558,32 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
 
         pid = self._pid()
         if pid is not None:
-            if self.impl == "iet":
-                from agents.tools import ietadm
+            try:
+                if self.impl == "iet":
+                    from agents.tools import ietadm
 
-                ietadm.delete_all(self.run)
-            elif self._answers():
-                from agents.tools import tgtadm
+                    ietadm.delete_all(self.run)
+                elif self._answers():
+                    from agents.tools import tgtadm
 
-                for tid in tgtadm.targets(self.run):
-                    tgtadm.delete_target(self.run, tid)
-                self.run(["tgtadm", "--lld", "iscsi", "--op", "delete", "--mode", "system"], ok=(0, 22))
+                    for tid in tgtadm.targets(self.run):
+                        tgtadm.delete_target(self.run, tid)
+                    self.run(["tgtadm", "--lld", "iscsi", "--op", "delete", "--mode", "system"], ok=(0, 22))
+                else:
+                    self.log.warning(f"tgtd[{pid}] does not answer: killing it")
+                    self._signal(pid, signal.SIGKILL)
+            except NotInstalledError as e:
+                # No management tool: end the daemon by a signal; its targets end with it. tgtd blocks
+                # SIGTERM and SIGINT (it reads them from a signalfd and carries on: measured), so only
+                # SIGKILL ends it; ietd gets SIGTERM first.
+                sig = signal.SIGKILL if self.impl == "tgt" else signal.SIGTERM
+                self.log.warning(f"{e.reason}: ending {self.daemon}[{pid}] with {sig.name}")
+                self._signal(pid, sig)
             while self._pid() is not None and self.deadline.remaining() > 1:
                 time.sleep(0.1)
             if self._pid() is not None:
                 self.log.warning(f"{self.daemon}[{pid}] did not exit: killing it")
-                os.kill(pid, signal.SIGKILL)
+                self._signal(pid, signal.SIGKILL)
         try:
             os.unlink(self._pidfile())
         except FileNotFoundError:

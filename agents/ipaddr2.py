@@ -34,6 +34,44 @@ class _Netmask(Parser):
         return "A prefix length such as 24 or 64; a dotted IPv4 netmask is converted."
 
 
+def _name_problem(text: str, what: str, limit: int = 15) -> str:
+    """Why text cannot be an interface, label or namespace name for the kernel and ip ("" when it can):
+    the kernel's dev_valid_name rules, and no leading '-' (ip would read an option)."""
+    if not text:
+        return f"empty {what}"
+    if len(text) > limit:
+        return f"{what} {text!r} is longer than {limit} characters"
+    if text in (".", "..") or text.startswith("-") or any(c in "/\0" or c.isspace() for c in text):
+        return f"{what} {text!r} is not a valid name (no '/', whitespace, leading '-', '.' or '..')"
+    return ""
+
+
+class _Nic(Parser):
+    """An interface name, optionally with the deprecated :label suffix."""
+
+    def parse(self, text: str) -> str:
+        t = text.strip()
+        base, sep, label = t.partition(":")
+        problem = _name_problem(base, "interface") or (sep and _name_problem(label, "label"))
+        if problem:
+            raise ValueError(problem)
+        return t
+
+
+class _Name(Parser):
+    """A label or namespace name that reaches ip's argv."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        self.what, self.limit = what, limit
+
+    def parse(self, text: str) -> str:
+        t = text.strip()
+        problem = _name_problem(t, self.what, self.limit)
+        if problem:
+            raise ValueError(problem)
+        return t
+
+
 def _lft(text: str) -> str:
     t = text.strip()
     if t != "forever" and not t.isdigit():
@@ -60,7 +98,7 @@ class IPaddr2(Agent):
 
     ip = Param(ip_address, required=True, unique=True, shortdesc="IPv4 or IPv6 address",
                longdesc="The IPv4 (dotted quad) or IPv6 address to manage, e.g. 192.168.1.1 or 2001:db8::7.")
-    nic = Param(string, shortdesc="Network interface",
+    nic = Param(_Nic(), shortdesc="Network interface",
                 longdesc="The base interface for the address, e.g. eth0. When unset it is found from the "
                          "routing table. The deprecated form eth0:label sets the label too.")
     cidr_netmask = Param(_Netmask(), shortdesc="CIDR netmask",
@@ -71,7 +109,7 @@ class IPaddr2(Agent):
     broadcast = Param(string, shortdesc="Broadcast address",
                       longdesc="IPv4 broadcast address; '+' computes it from the prefix, '-' sets none. "
                                "Default: '+' for prefixes up to /30.")
-    iflabel = Param(string, shortdesc="Interface label",
+    iflabel = Param(_Name("iflabel", 15), shortdesc="Interface label",
                     longdesc="A label for the address (shown as nic:label by ip and ifconfig). nic:label "
                              "must be at most 15 characters.")
     lvs_support = Param(boolean, default="false", shortdesc="Enable support for LVS Direct Routing",
@@ -97,7 +135,7 @@ class IPaddr2(Agent):
                          longdesc="Flush the routing cache after removing the address.")
     check_link_status = Param(boolean, default="true", reloadable=True, shortdesc="Fail monitor when the link is down",
                               longdesc="Monitor fails when the interface is down or has no carrier.")
-    network_namespace = Param(string, shortdesc="Network namespace",
+    network_namespace = Param(_Name("network_namespace", 255), shortdesc="Network namespace",
                               longdesc="Manage the address inside this named network namespace "
                                        "(/run/netns/NAME).")
 
@@ -130,12 +168,27 @@ class IPaddr2(Agent):
             return nic, prefix
         from agents.tools import ip
 
-        routes = [r for r in ip.routes_matching(self.run, self.ip, netns=self.network_namespace)
+        # IPv4: directly connected (scope link) routes only, as findif: a subnet reached through a gateway
+        # is not one the address can live on.
+        routes = [r for r in ip.routes_matching(self.run, self.ip, netns=self.network_namespace,
+                                                scope="link" if self.family == 4 else "")
                   if r.prefix > 0 and (not nic or r.nic == nic)]
+        if not routes and self.family == 4 and self.ip.startswith("127."):
+            # Loopback addresses are routed by the local table (local 127.0.0.0/8 dev lo), as findif knows.
+            routes = [r for r in ip.routes_matching(self.run, self.ip, netns=self.network_namespace, table="local")
+                      if 0 < r.prefix < 32 and (not nic or r.nic == nic)]
         if not routes:
             on = f" on {nic}" if nic else ""
             raise OcfError(f"cannot find the interface and netmask for {self.ip}: no route{on} contains it; "
                            "set nic and cidr_netmask")
+        if prefix is not None:
+            # Only a route that holds the whole ip/cidr_netmask network can carry it (findif matches
+            # ip/cidr_netmask): a netmask wider than the interface's subnet is a configuration error.
+            holding = [r for r in routes if r.prefix <= prefix]
+            if not holding:
+                raise ConfigError(f"cidr_netmask {prefix} is wider than the /{routes[0].prefix} network of "
+                                  f"{routes[0].nic} that holds {self.ip}")
+            routes = holding
         best = [r for r in routes if r.prefix == routes[0].prefix]
         nics = sorted({r.nic for r in best})
         if len(nics) > 1:
@@ -175,8 +228,12 @@ class IPaddr2(Agent):
         """validate-all level 10: the namespace, the interface and the route lookup."""
         if not self.netns_exists():
             return [ArgsError(f"network namespace {self.network_namespace} does not exist")]
+        if self.base_nic and not self._nic_exists(self.base_nic):
+            return [ConfigError(f"interface {self.base_nic} does not exist")]
         try:
             nic, _prefix = self.where()
+        except ConfigError as e:
+            return [e]
         except OcfError as e:
             return [ArgsError(e.reason)]
         if not self._nic_exists(nic):
@@ -281,6 +338,9 @@ class IPaddr2(Agent):
 
         if not self.netns_exists():
             raise ArgsError(f"network namespace {self.network_namespace} does not exist")
+        if self.base_nic and not self._nic_exists(self.base_nic):
+            # As the reference agent (ocft "set invalid 'OCF_RESKEY_nic'"): 6 on start and validate-all.
+            raise ConfigError(f"interface {self.base_nic} does not exist")
         nic, prefix = self.where()
         if self.label and len(self.label) > 15:
             raise ConfigError(f"label {self.label} is longer than 15 characters")

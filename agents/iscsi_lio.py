@@ -61,6 +61,14 @@ class Target:
         if lio.read(f"{self.tpg}/enable") != "1":
             # Neither running nor cleanly stopped: a leftover that stop removes.
             raise OcfError(f"target {self.a.iqn} exists but {TPG} is not enabled")
+        user = self.a.incoming_username
+        if user:
+            # CHAP lives in this target's own TPG (demo mode) or ACLs: no other target can share it, but
+            # it can still be switched off or changed behind the agent's back.
+            acls = [f"{self.tpg}/acls/{i}/auth" for i in self.a.allowed_initiators or []]
+            if lio.read(f"{self.tpg}/attrib/authentication") != "1" or \
+                    any(lio.read(f"{d}/userid") != user for d in acls or [f"{self.tpg}/auth"]):
+                raise OcfError(f"target {self.a.iqn} has lost its CHAP account {user}")
         return Rc.SUCCESS
 
     def start(self) -> None:

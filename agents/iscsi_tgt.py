@@ -32,6 +32,31 @@ def find_target(run, iqn: str):
     return None
 
 
+def read_targets(a) -> dict:
+    """tgtd's targets for a monitor; without tgtadm a NotInstalledError (a probe's 7) only when no tgtd
+    runs on the control port, else a failure: a probe never guesses."""
+    try:
+        return tgtadm.targets(a.run)
+    except NotInstalledError as e:
+        alive = tgtadm.daemon_running(a.env, a.path_of("proc"))
+        if alive:
+            raise OcfError(f"{e.reason}, but {alive}: what it exports cannot be read") from None
+        raise
+
+
+def check_absent(a, what: str) -> None:
+    """Nothing found in tgtd's answer: fine when a tgtd answered; else a failure, except for a probe
+    where no tgtd runs at all (then nothing is exported: 7)."""
+    if tgtadm.answering(a.run):
+        return
+    alive = tgtadm.daemon_running(a.env, a.path_of("proc"))
+    if alive:
+        raise OcfError(f"tgtd does not answer, but {alive}")
+    if not a.is_probe:
+        # Not "cleanly stopped": the daemon died with the target.
+        raise OcfError(f"tgtd is not running (the {what} died with it)")
+
+
 class Target:
     """An iSCSI target in tgtd."""
 
@@ -54,14 +79,15 @@ class Target:
     def monitor(self) -> int:
         """0 when tgtd has the target under its tid with this IQN."""
         a = self.a
-        t = tgtadm.targets(a.run).get(a.tid)
+        t = read_targets(a).get(a.tid)
         if t is None:
-            if not a.is_probe and not tgtadm.answering(a.run):
-                # Not "cleanly stopped": the daemon died with the target.
-                raise OcfError("tgtd is not running (the target died with it)")
+            check_absent(a, "target")
             return Rc.NOT_RUNNING
         if t.iqn != a.iqn:
             raise OcfError(f"tid {a.tid} is {t.iqn}, not {a.iqn}")
+        if a.incoming_username and a.incoming_username not in t.accounts:
+            # Without its account the target no longer asks initiators for CHAP.
+            raise OcfError(f"target {a.iqn} has lost its CHAP account {a.incoming_username}")
         return Rc.SUCCESS
 
     def start(self) -> None:
@@ -88,15 +114,38 @@ class Target:
                 if acl not in t.acls:
                     tgtadm.bind(a.run, a.tid, acl)
             if a.incoming_username:
-                if a.incoming_username in tgtadm.accounts(a.run):
-                    # The password may have changed: recreate the account rather than trust it.
-                    tgtadm.delete_account(a.run, a.incoming_username)
-                tgtadm.new_account(a.run, a.incoming_username, a.incoming_password)
-                tgtadm.bind_account(a.run, a.tid, a.incoming_username)
+                with self._lock():
+                    self._ensure_account(t)
         except OcfError:
             if created:
                 self._teardown()
             raise
+
+    def _lock(self):
+        """Serialises the account steps of the targets on this node (a shared account is one object)."""
+        from ocf.state import Lock
+
+        return Lock(f"{self.a.rsctmp}/iSCSITarget-tgt.lock", timeout=max(self.a.deadline.remaining(), 0.1))
+
+    def _ensure_account(self, t) -> None:
+        """The CHAP account exists and is bound to our target, never touching other targets' bindings.
+
+        An account bound to no target is recreated (its password may have changed); one that another
+        target uses is kept as it is: deleting it would strip CHAP from that target, and tgtadm has no
+        way to change a password in place."""
+        a = self.a
+        user = a.incoming_username
+        others = sorted(o.tid for o in tgtadm.targets(a.run).values() if o.tid != a.tid and user in o.accounts)
+        if others:
+            a.log.warning(f"CHAP account {user} is also bound to tid {', '.join(map(str, others))}: kept as it "
+                          "is (its password is the one it was created with)")
+        else:
+            if user in tgtadm.accounts(a.run):
+                tgtadm.delete_account(a.run, user)
+            tgtadm.new_account(a.run, user, a.incoming_password)
+        if user not in t.accounts or not others:
+            # A recreated account lost every binding, ours too.
+            tgtadm.bind_account(a.run, a.tid, user)
 
     def _portal_state(self):
         from ocf.state import StateFile
@@ -128,15 +177,34 @@ class Target:
                 tgtadm.unbind(a.run, a.tid, acl)
             tgtadm.delete_target(a.run, a.tid)
         if a.incoming_username:
-            in_use = any(a.incoming_username in other.accounts for other in tgtadm.targets(a.run).values())
-            if not in_use:
-                tgtadm.delete_account(a.run, a.incoming_username)
+            with self._lock():
+                # Deleting the target dropped our binding; the account goes only when no target uses it.
+                in_use = any(a.incoming_username in other.accounts for other in tgtadm.targets(a.run).values())
+                if not in_use:
+                    tgtadm.delete_account(a.run, a.incoming_username)
         for p in (self._portal_state().read() or "").split():
             tgtadm.delete_portal(a.run, p)
         self._portal_state().remove()
 
     def stop(self) -> None:
-        """Revoke access, delete the target with its sessions, the account and added portals."""
+        """Revoke access, delete the target with its sessions, the account and added portals.
+
+        When tgtadm cannot be used (not installed) or no tgtd answers, the target can only be gone if no
+        tgtd runs on our control port (tgtadm.daemon_running): then there is nothing to remove and stop
+        succeeds; otherwise it fails, since the target may still be exported."""
+        a = self.a
+        try:
+            reachable = tgtadm.answering(a.run)
+            cause = "no tgtd answers"
+        except NotInstalledError as e:
+            reachable, cause = False, e.reason
+        if not reachable:
+            alive = tgtadm.daemon_running(a.env, a.path_of("proc"))
+            if alive:
+                raise OcfError(f"cannot remove target {a.iqn}: {cause}, but {alive}")
+            a.log.info(f"{cause} and no tgtd runs ({tgtadm.control_paths(a.env)[0]}): nothing is exported")
+            self._portal_state().remove()
+            return
         self._teardown()
 
     def reload(self, changes: dict[str, str]) -> None:
@@ -156,6 +224,11 @@ class Lun:
         a = self.a
         if a.lun < 1:
             raise ConfigError("tgt reserves LUN 0 for its controller: lun must be 1 or more")
+        for name in ("scsi_id", "scsi_sn", "vendor_id", "product_id"):
+            value = getattr(a, name)
+            if value and ("," in value or "=" in value):
+                # tgtadm --params is one name=value,name=value list.
+                raise ConfigError(f"{name} {value!r}: tgt cannot take ',' or '=' in it")
         unknown = sorted(set(a.additional_parameters or {}) - LUN_PARAMS)
         if unknown:
             raise ConfigError("additional_parameters: tgt logical units do not know " + ", ".join(unknown))
@@ -167,11 +240,11 @@ class Lun:
     def monitor(self) -> int:
         """0 when the target has this LUN on this path."""
         a = self.a
-        t = find_target(a.run, a.target_iqn)
+        t = next((x for x in read_targets(a).values() if x.iqn == a.target_iqn), None)
         lun = t.luns.get(a.lun) if t else None
         if lun is None:
-            if t is None and not a.is_probe and not tgtadm.answering(a.run):
-                raise OcfError("tgtd is not running (the LUN died with it)")
+            if t is None:
+                check_absent(a, "LUN")
             return Rc.NOT_RUNNING
         if lun.path != a.path:
             raise OcfError(f"LUN {a.lun} of {a.target_iqn} is {lun.path}, not {a.path}")
@@ -206,9 +279,19 @@ class Lun:
             raise
 
     def stop(self) -> None:
-        """Delete the LUN (connected initiators then see it gone)."""
+        """Delete the LUN (connected initiators then see it gone); without tgtadm only when no tgtd runs."""
         a = self.a
-        t = find_target(a.run, a.target_iqn)
+        try:
+            t = find_target(a.run, a.target_iqn)
+            # No target in an empty answer is only "gone" when a tgtd gave that answer.
+            reachable, cause = t is not None or tgtadm.answering(a.run), "no tgtd answers"
+        except NotInstalledError as e:
+            t, reachable, cause = None, False, e.reason
+        if not reachable:
+            alive = tgtadm.daemon_running(a.env, a.path_of("proc"))
+            if alive:
+                raise OcfError(f"cannot remove LUN {a.lun} of {a.target_iqn}: {cause}, but {alive}")
+            return
         if t is None or a.lun not in t.luns:
             return
         if t.luns[a.lun].path != a.path:

@@ -76,11 +76,13 @@ class Route:
         return f"Route({self.dest}/{self.prefix} dev {self.nic} src {self.src})"
 
 
-def parse_routes(text: str, family: int) -> list[Route]:
-    """Parse `ip -o route list` output (unicast routes with a device)."""
+def parse_routes(text: str, family: int, *, local: bool = False) -> list[Route]:
+    """Parse `ip -o route list` output (unicast routes with a device; local ones too when local)."""
     out = []
     for line in text.splitlines():
         words = line.split()
+        if local and words and words[0] == "local":
+            words = words[1:]
         if not words or words[0] in ("unreachable", "prohibit", "blackhole", "throw", "broadcast", "local",
                                      "multicast", "anycast", "nat"):
             continue
@@ -101,11 +103,16 @@ def parse_routes(text: str, family: int) -> list[Route]:
     return out
 
 
-def routes_matching(run, ip: str, *, netns: str | None = None) -> list[Route]:
-    """Routes of the main table that contain ip, most specific first."""
+def routes_matching(run, ip: str, *, netns: str | None = None, table: str = "", scope: str = "") -> list[Route]:
+    """Routes of the main table (or of table, and of scope) that contain ip, most specific first."""
     family = 6 if ":" in ip else 4
-    r = run(_ip(netns) + ["-o", f"-{family}", "route", "list", "match", ip])
-    return sorted(parse_routes(r.stdout, family), key=lambda rt: -rt.prefix)
+    argv = _ip(netns) + ["-o", f"-{family}", "route", "list", "match", ip]
+    if table:
+        argv += ["table", table]
+    if scope:
+        argv += ["scope", scope]
+    r = run(argv)
+    return sorted(parse_routes(r.stdout, family, local=table == "local"), key=lambda rt: -rt.prefix)
 
 
 class Link:
@@ -177,7 +184,7 @@ def del_address(run, nic: str, ip: str, prefix: int, *, netns: str | None = None
 
 def set_up(run, nic: str, *, netns: str | None = None) -> None:
     """ip link set NIC up."""
-    run(_ip(netns) + ["link", "set", nic, "up"])
+    run(_ip(netns) + ["link", "set", "dev", nic, "up"])
 
 
 def flush_route_cache(run, ip: str, *, netns: str | None = None) -> None:

@@ -11,6 +11,9 @@ BASE = ["tgtadm", "--lld", "iscsi"]
 # and 107 (ENOTCONN) when no tgtd answers on the management socket.
 EINVAL = 22
 NO_DAEMON = 107
+# tgtd's control port 0: a socket PREFIX.0 and a lock file PREFIX.0.lock that tgtd holds (lockf) while
+# it runs; PREFIX is $TGT_IPC_SOCKET or this default (tgt's usr/mgmt.c, ipc_init).
+DEFAULT_SOCKET = "/var/run/tgtd/socket"
 
 
 class Lun:
@@ -95,6 +98,65 @@ def targets(run) -> dict[int, Target]:
     """Every target tgtd has (tid -> Target); none when no tgtd runs (its targets died with it)."""
     r = run([*BASE, "--op", "show", "--mode", "target"], ok=(0, NO_DAEMON))
     return parse_targets(r.stdout) if r.returncode == 0 else {}
+
+
+def control_paths(env) -> tuple[str, str]:
+    """(socket, lock file) of the tgtd that tgtadm talks to under this environment."""
+    prefix = env.get("TGT_IPC_SOCKET") or DEFAULT_SOCKET
+    return f"{prefix}.0", f"{prefix}.0.lock"
+
+
+def lock_holder(lock: str, proc: str = "/proc") -> int | None:
+    """The pid holding a POSIX lock on the file lock (from PROC/locks), or None when nobody does.
+
+    Matched by inode number only (btrfs and overlayfs report another device in stat than in
+    /proc/locks): a collision can only make a daemon look alive, never dead."""
+    import os
+
+    try:
+        ino = os.stat(lock).st_ino
+        with open(f"{proc}/locks", encoding="ascii", errors="replace") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return -1  # unreadable: no proof that nobody holds it
+    for line in text.splitlines():
+        words = line.replace("->", " ").split()
+        if len(words) >= 6 and words[1] == "POSIX" and words[5].rsplit(":", 1)[-1] == str(ino):
+            return int(words[4]) if words[4].isdigit() else -1
+    return None
+
+
+def _listening(path: str) -> bool:
+    """Whether something accepts connections on the UNIX socket path."""
+    import _socket
+
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        s.settimeout(2)
+        s.connect(path)
+    except (FileNotFoundError, ConnectionRefusedError, NotADirectoryError):
+        return False
+    except OSError:
+        return True  # a socket that is there but answers oddly: not a proof of absence
+    finally:
+        s.close()
+    return True
+
+
+def daemon_running(env, proc: str = "/proc") -> str:
+    """Why a tgtd may still run on our control port ("" when none can: no lock holder, no listener).
+
+    This is the proof a stop needs before it may call an unreachable tgtd 'nothing exported': a tgtd
+    that runs holds its lock file and listens on its socket; one that is gone does neither."""
+    sock, lock = control_paths(env)
+    pid = lock_holder(lock, proc)
+    if pid is not None:
+        return f"tgtd (pid {pid}) holds {lock}" if pid > 0 else f"{lock} may be held (its holder cannot be read)"
+    if _listening(sock):
+        return f"something listens on {sock}"
+    return ""
 
 
 def answering(run) -> bool:

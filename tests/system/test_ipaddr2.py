@@ -103,6 +103,54 @@ def test_vanished_interface_fails_a_recurring_monitor_but_not_a_probe(pair, tmp_
     assert run_agent("IPaddr2", "stop", env, netns=node.name).returncode == 0
 
 
+def test_loopback_address_alone_goes_on_lo_with_the_loopback_prefix(tmp_path):
+    """The ocft case "Attachment to loopback interface": ip=127.0.0.3 and nothing else."""
+    with Netns(unique("ocfk-l")) as node:
+        env = ocf_env("lo3", {"ip": "127.0.0.3"}, rsctmp=str(tmp_path), interval_ms=10000)
+        r = run_agent("IPaddr2", "start", env, netns=node.name)
+        assert r.returncode == 0, r.stderr
+        assert "inet 127.0.0.3/8" in node.run("ip", "-o", "-4", "addr", "show", "dev", "lo").stdout
+        assert run_agent("IPaddr2", "monitor", env, netns=node.name).returncode == 0
+        assert run_agent("IPaddr2", "validate-all", dict(env, OCF_CHECK_LEVEL="10"), netns=node.name).returncode == 0
+        assert run_agent("IPaddr2", "stop", env, netns=node.name).returncode == 0
+        assert "127.0.0.3" not in addrs(node)
+        assert run_agent("IPaddr2", "monitor", env, netns=node.name).returncode == 7
+
+
+def test_a_subnet_behind_a_gateway_is_not_where_an_address_can_live(pair, tmp_path):
+    """IPv4 routes are looked up with scope link, as findif does: a via route does not hold the VIP."""
+    node, _peer = pair
+    node.run("ip", "route", "add", "10.0.0.0/8", "via", "10.99.0.2")
+    r = run_agent("IPaddr2", "start", ocf_env("gw", {"ip": "10.1.2.3"}, rsctmp=str(tmp_path)), netns=node.name)
+    assert r.returncode == 1 and "no route contains it" in r.stderr
+    assert "10.1.2.3" not in addrs(node)
+
+
+def test_netmask_wider_than_the_subnet_without_nic_is_a_configuration_error(pair, tmp_path):
+    node, _peer = pair
+    env = ocf_env("wide", {"ip": "10.99.0.160", "cidr_netmask": "16"}, rsctmp=str(tmp_path))
+    r = run_agent("IPaddr2", "validate-all", dict(env, OCF_CHECK_LEVEL="10"), netns=node.name)
+    assert r.returncode == 6 and "wider than the /24 network of veth0" in r.stderr
+    assert run_agent("IPaddr2", "start", env, netns=node.name).returncode == 6
+    assert "10.99.0.160" not in addrs(node)
+    env = ocf_env("narrow", {"ip": "10.99.0.160", "cidr_netmask": "26"}, rsctmp=str(tmp_path))
+    assert run_agent("IPaddr2", "start", env, netns=node.name).returncode == 0
+    assert "10.99.0.160/26" in addrs(node)
+    assert run_agent("IPaddr2", "stop", env, netns=node.name).returncode == 0
+
+
+def test_nonexistent_nic_is_6_on_start_and_validate_all_and_harmless_on_probe_and_stop(pair, tmp_path):
+    node, _peer = pair
+    env = ocf_env("nonic", {"ip": "10.99.0.161", "nic": "ethNone"}, rsctmp=str(tmp_path))
+    r = run_agent("IPaddr2", "start", env, netns=node.name)
+    assert r.returncode == 6 and "interface ethNone does not exist" in r.stderr
+    assert run_agent("IPaddr2", "validate-all", dict(env, OCF_CHECK_LEVEL="10"), netns=node.name).returncode == 6
+    assert run_agent("IPaddr2", "monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0"), netns=node.name).returncode == 7
+    assert run_agent("IPaddr2", "stop", env, netns=node.name).returncode == 0
+    recurring = run_agent("IPaddr2", "monitor", dict(env, OCF_RESKEY_CRM_meta_interval="10000"), netns=node.name)
+    assert recurring.returncode == 1  # the ocft case: a vanished nic is a failure, never 6, on a monitor
+
+
 def test_link_down_fails_monitor_with_a_reason(pair, tmp_path):
     node, _peer = pair
     env = ocf_env("l", {"ip": "10.99.0.153"}, rsctmp=str(tmp_path), interval_ms=10000)

@@ -150,6 +150,80 @@ def test_disallowed_initiator_and_wrong_chap_secret_are_refused(san, tmp_path):
     assert "okuser" not in accounts
 
 
+IQN2 = "iqn.2024-01.test.ocfkit:san2"
+
+
+def test_two_targets_sharing_a_chap_user_both_keep_requiring_it(san, tmp_path):
+    _node, client, tgtd, backing = san
+    chap = {"incoming_username": "shared", "incoming_password": "sharedsecret12"}
+    ta, _lu = envs(tmp_path, tgtd, backing, **chap)
+    tb, _lu = envs(tmp_path, tgtd, backing, iqn=IQN2, tid="2", **chap)
+    tb["OCF_RESOURCE_INSTANCE"] = "san-target2"
+    assert run_agent("iSCSITarget", "start", ta).returncode == 0
+    r = run_agent("iSCSITarget", "start", tb)
+    assert r.returncode == 0, r.stderr
+    assert "sharedsecret12" not in r.stderr
+    show = tgtd.show()
+    assert show.count("        shared\n") == 2, show  # bound to both targets
+    for env in (ta, tb):
+        assert run_agent("iSCSITarget", "monitor", env).returncode == 0
+    # The first target still asks for CHAP: a wrong secret is refused, the right one logs in (LUN 0).
+    assert inquiry(client, f"iscsi://shared%wrongsecret99@10.99.0.1/{IQN}/0").returncode != 0
+    assert inquiry(client, f"iscsi://shared%sharedsecret12@10.99.0.1/{IQN}/0").returncode == 0
+    assert run_agent("iSCSITarget", "stop", tb).returncode == 0
+    assert "Target 2:" not in tgtd.show()
+    assert "shared" in tgtd.tgtadm("--op", "show", "--mode", "account").stdout  # the first one uses it
+    assert run_agent("iSCSITarget", "monitor", ta).returncode == 0
+    assert inquiry(client, f"iscsi://shared%wrongsecret99@10.99.0.1/{IQN}/0").returncode != 0
+    # Stripped behind the agent's back, the account is noticed by the monitor.
+    tgtd.tgtadm("--op", "unbind", "--mode", "account", "--tid", "1", "--user", "shared", check=True)
+    r = run_agent("iSCSITarget", "monitor", ta)
+    assert r.returncode == 1 and "lost its CHAP account shared" in r.stderr
+    assert run_agent("iSCSITarget", "stop", ta).returncode == 0
+    assert "shared" not in tgtd.tgtadm("--op", "show", "--mode", "account").stdout
+
+
+def test_stop_after_tgtd_died_succeeds_and_a_probe_says_not_running(san, tmp_path):
+    _node, _client, tgtd, backing = san
+    ta, _lu = envs(tmp_path, tgtd, backing, incoming_username="okuser", incoming_password="oksecret1234")
+    assert run_agent("iSCSITarget", "start", ta).returncode == 0
+    tgtd.proc.kill()  # by its PID: tgtd dies with its targets
+    tgtd.proc.wait(10)
+    r = run_agent("iSCSITarget", "stop", ta)
+    assert r.returncode == 0, r.stderr
+    assert run_agent("iSCSITarget", "monitor", dict(ta, OCF_RESKEY_CRM_meta_interval="0")).returncode == 7
+
+
+def test_stop_without_tgtadm_fails_while_tgtd_still_exports_the_target(san, tmp_path):
+    from tests.system.support import MountNs
+
+    _node, _client, tgtd, backing = san
+    ta, _lu = envs(tmp_path, tgtd, backing)
+    # Without implementation, and without tgtadm, nothing is detected (no LIO, no IET here).
+    auto = {k: v for k, v in ta.items() if k != "OCF_RESKEY_implementation"}
+    auto.update(OCFKIT_CONFIGFS_ROOT=str(tmp_path / "nocfs"), OCFKIT_SYSFS_ROOT=str(tmp_path / "nosys"))
+    assert run_agent("iSCSITarget", "start", ta).returncode == 0
+
+    def hidden(mns, action, env):
+        return subprocess.run([*mns.prefix, agent_path("iSCSITarget"), action], env=env, capture_output=True,
+                              text=True, timeout=60)
+
+    with MountNs() as mns:
+        # tgtadm disappears in a private mount namespace only (an empty /usr/sbin there).
+        mns.run("mount", "-t", "tmpfs", "none", "/usr/sbin")
+        for env in (ta, auto):
+            r = hidden(mns, "stop", env)
+            assert r.returncode == 1, r.stderr
+            assert "but tgtd (pid" in r.stderr
+            assert hidden(mns, "monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0")).returncode == 1  # no guess
+        assert "Target 1:" in tgtd.show()  # still exported: success would have been a lie
+        tgtd.stop()  # tgtd gone: without tgtadm, nothing can be exported any more
+        for env in (ta, auto):
+            r = hidden(mns, "stop", env)
+            assert r.returncode == 0, r.stderr
+            assert hidden(mns, "monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0")).returncode == 7
+
+
 def test_stop_with_a_connected_reconnecting_client_finishes_in_time(san, tmp_path):
     _node, client, tgtd, backing = san
     ta, lu = envs(tmp_path, tgtd, backing)
@@ -237,3 +311,44 @@ def test_ocf_tester_passes_on_both_agents(san, tmp_path):
                        text=True, timeout=120, env=base)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "LUN: 1" not in tgtd.show()
+
+
+def test_daemon_agent_stop_without_tgtadm_ends_tgtd_by_its_pid(tmp_path):
+    """iscsitarget (tgt) whose tgtadm vanished: stop kills the tgtd it started (tgtd ignores SIGTERM)
+    instead of calling it stopped."""
+    from tests.system.support import MountNs
+
+    sock = tmp_path / "dsock" / "socket"
+    sock.parent.mkdir()
+    env = ocf_env("iscsid", {"implementation": "tgt", "config": str(tmp_path / "none.conf"),
+                             "portal": "127.0.0.1:3260"},
+                  rsctmp=str(tmp_path), interval_ms=10000, extra={"TGT_IPC_SOCKET": str(sock)})
+    pidfile = tmp_path / "iscsitarget-iscsid.pid"
+    with Netns(unique("ocfk-td")) as ns:
+        r = run_agent("iscsitarget", "start", env, netns=ns.name)
+        pid = int(pidfile.read_text()) if pidfile.exists() else None
+        try:
+            assert r.returncode == 0, r.stderr
+            assert run_agent("iscsitarget", "monitor", env, netns=ns.name).returncode == 0
+            with MountNs() as mns:
+                mns.run("mount", "-t", "tmpfs", "none", "/usr/sbin")
+                r = subprocess.run(["ip", "netns", "exec", ns.name, *mns.prefix, agent_path("iscsitarget"), "stop"],
+                                   env=env, capture_output=True, text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            assert "with SIGKILL" in r.stderr
+            assert not running(pid), "tgtd still runs"
+            assert run_agent("iscsitarget", "monitor", dict(env, OCF_RESKEY_CRM_meta_interval="0"),
+                             netns=ns.name).returncode == 7
+        finally:
+            if pid and running(pid):
+                os.kill(pid, 9)
+
+
+def running(pid: int) -> bool:
+    """Whether pid is a live tgtd (a zombie waits for its parent's wait, outside the agent's reach)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return False
+    return "(tgtd)" in stat and stat.rsplit(")", 1)[1].split()[0] != "Z"

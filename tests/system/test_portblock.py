@@ -357,3 +357,79 @@ def test_unblock_on_the_new_owner_tickles_clients_of_saved_connections(tmp_path)
         for ns in hosts.values():
             ns.__exit__(None, None, None)
         br.__exit__(None, None, None)
+
+
+DUAL_SERVER = """
+import socket, time
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("::", 3262)); s.listen(16); s.settimeout(60)
+print("ready", flush=True)
+conns = []
+while True:
+    try:
+        c, _ = s.accept(); c.sendall(b"hello\\n"); conns.append(c)
+    except OSError:
+        break
+"""
+
+LOCAL_CLIENT = """
+import socket, sys
+try:
+    c = socket.create_connection((sys.argv[1], 3262), timeout=1.5)
+    print("connected" if c.recv(6) == b"hello\\n" else "garbage")
+except socket.timeout:
+    print("timeout")
+except ConnectionRefusedError:
+    print("refused")
+"""
+
+
+@pytest.mark.parametrize("firewall", ["iptables", "nft"])
+@pytest.mark.parametrize(("net", "blocked", "open_"), [("::/0", "::1", "127.0.0.1"), ("0.0.0.0/0", "127.0.0.1", "::1")])
+def test_any_address_blocks_only_its_own_family(tmp_path, firewall, net, blocked, open_):
+    """ip=::/0 blocks IPv6 only and 0.0.0.0/0 IPv4 only: loopback traffic inside one namespace."""
+    with Netns(unique("ocfk-pf")) as node:
+        server = subprocess.Popen(["ip", "netns", "exec", node.name, sys.executable, "-c", DUAL_SERVER],
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            assert server.stdout.readline().strip() == "ready"
+
+            def connect_to(host: str) -> str:
+                return node.run(sys.executable, "-c", LOCAL_CLIENT, host, timeout=30).stdout.strip()
+
+            assert connect_to(blocked) == connect_to(open_) == "connected"
+            env = env_for(tmp_path, "block", ip=net, portno="3262", firewall=firewall)
+            r = run_agent("portblock", "start", env, netns=node.name)
+            assert r.returncode == 0, r.stderr
+            assert connect_to(blocked) == "timeout"
+            assert connect_to(open_) == "connected"
+            assert run_agent("portblock", "monitor", env, netns=node.name).returncode == 0
+            assert run_agent("portblock", "stop", env, netns=node.name).returncode == 0
+            assert connect_to(blocked) == "connected"
+            assert rules(node) == ""
+        finally:
+            server.kill()
+            server.wait()
+
+
+@pytest.mark.parametrize("firewall", ["iptables", "nft"])
+def test_stop_without_the_firewall_tool_fails_while_the_rule_is_in_the_kernel(tmp_path, firewall):
+    from tests.system.support import MountNs
+
+    with Netns(unique("ocfk-pt")) as node, MountNs() as mns:
+        # nft and iptables vanish in a private mount namespace only (an empty /usr/sbin there).
+        mns.run("mount", "-t", "tmpfs", "none", "/usr/sbin")
+        env = env_for(tmp_path, "block", ip="10.99.0.1", firewall=firewall)
+
+        def stop_without_tools():
+            return subprocess.run(["ip", "netns", "exec", node.name, *mns.prefix, agent_path("portblock"), "stop"],
+                                  env=env, capture_output=True, text=True, timeout=60)
+
+        assert run_agent("portblock", "start", env, netns=node.name).returncode == 0
+        r = stop_without_tools()
+        assert r.returncode == 1, r.stderr
+        assert "not installed" in r.stderr or "not found" in r.stderr
+        assert rules(node) != ""  # still blocking: success would have been a lie
+        assert run_agent("portblock", "stop", env, netns=node.name).returncode == 0
+        r = stop_without_tools()
+        assert r.returncode == 0, r.stderr  # the kernel shows no rule of ours: nothing to remove

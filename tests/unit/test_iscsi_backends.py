@@ -132,6 +132,24 @@ def test_lio_failed_chap_write_does_not_show_the_secret(cfs, tmp_path, capfd):
     assert cfs.tree() == ["iscsi"]
 
 
+@pytest.mark.parametrize("initiators", ["", INIT_A])
+def test_lio_monitor_finds_chap_switched_off_or_changed(cfs, tmp_path, capfd, initiators):
+    env = lio_env(cfs, tmp_path, incoming_username="filer", incoming_password=SECRET,
+                  **({"allowed_initiators": initiators} if initiators else {}))
+    assert call(iSCSITarget, "start", env) == 0
+    assert call(iSCSITarget, "monitor", env) == 0
+    t = f"{cfs.root}/target/iscsi/{IQN}/tpgt_1"
+    auth = f"{t}/acls/{INIT_A}/auth" if initiators else f"{t}/auth"
+    with open(f"{auth}/userid", "w") as f:
+        f.write("intruder\n")
+    assert call(iSCSITarget, "monitor", env) == 1
+    assert "lost its CHAP account filer" in capfd.readouterr().err
+    assert call(iSCSITarget, "start", env) == 0  # start puts it back
+    with open(f"{t}/attrib/authentication", "w") as f:
+        f.write("0\n")
+    assert call(iSCSITarget, "monitor", env) == 1
+
+
 def test_lio_disabled_target_is_a_failure_not_a_clean_stop(cfs, tmp_path):
     env = lio_env(cfs, tmp_path)
     assert call(iSCSITarget, "start", env) == 0
@@ -504,7 +522,8 @@ def tgt_show(acl="ALL", lun=None):
 
 def tgt_env(tmp_path, **kw):
     e = {"OCF_RESOURCE_INSTANCE": "target", "HA_RSCTMP": str(tmp_path), "OCF_RESKEY_implementation": "tgt",
-         "OCF_RESKEY_iqn": IQN, "OCF_RESKEY_tid": "1", "OCF_RESKEY_CRM_meta_interval": "10000"}
+         "OCF_RESKEY_iqn": IQN, "OCF_RESKEY_tid": "1", "OCF_RESKEY_CRM_meta_interval": "10000",
+         "TGT_IPC_SOCKET": str(tmp_path / "tgtsock")}
     e.update({"OCF_RESKEY_" + k: v for k, v in kw.items()})
     return e
 
@@ -519,11 +538,11 @@ def test_tgt_target_start_monitor_stop_keep_their_commands(tmp_path):
     assert call(iSCSITarget, "start", env, r) == 0
     r = FakeRunner().expect(SHOW, tgt_show(acl=INIT_A))
     assert call(iSCSITarget, "monitor", env, r) == 0
-    r = (FakeRunner().expect(SHOW, tgt_show(acl=INIT_A))
+    r = (FakeRunner().expect(SYSTEM).expect(SHOW, tgt_show(acl=INIT_A))
          .expect([*TGT, "--op", "unbind", "--mode", "target", "--tid", "1", "-Q", INIT_A])
          .expect([*TGT, "--op", "delete", "--force", "--mode", "target", "--tid", "1"]))
     assert call(iSCSITarget, "stop", env, r) == 0
-    r = FakeRunner().expect(SHOW, "")
+    r = FakeRunner().expect(SHOW, "").expect(SYSTEM)
     assert call(iSCSITarget, "monitor", probe(env), r) == 7
 
 
@@ -538,6 +557,7 @@ def test_tgt_failed_account_does_not_leak_the_secret(tmp_path, capfd):
     env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET)
     r = (FakeRunner().expect(SYSTEM).expect(SHOW)
          .expect([*TGT, "--op", "new", "--mode", "target", "--tid", "1", "-T", IQN])
+         .expect(SHOW, tgt_show())
          .expect(SHOW, tgt_show())
          .expect([*TGT, "--op", "show", "--mode", "account"], "Account list:\n")
          .expect([*TGT, "--op", "new", "--mode", "account", "--user", "filer", "--password", SECRET], rc=22,
@@ -571,6 +591,137 @@ def test_tgt_lun_start_and_stop(tmp_path, backing):
          .expect([*TGT, "--op", "delete", "--mode", "logicalunit", "--tid", "1", "--lun", "1"])
          .expect(SHOW, tgt_show()))
     assert call(iSCSILogicalUnit, "stop", env, r) == 0
+
+
+
+def tgt_target(tid, iqn, *, accounts=(), acl="ALL"):
+    """One target of `tgtadm --op show --mode target`, with bound accounts."""
+    text = (f"Target {tid}: {iqn}\n    System information:\n        Driver: iscsi\n        State: ready\n"
+            "    I_T nexus information:\n    LUN information:\n        LUN: 0\n            Type: controller\n"
+            "            Backing store path: None\n    Account information:\n")
+    text += "".join(f"        {a}\n" for a in accounts)
+    return text + "    ACL information:\n" + (f"        {acl}\n" if acl else "")
+
+
+OTHER = "iqn.2024-01.org.example:other"
+ACCOUNTS = [*TGT, "--op", "show", "--mode", "account"]
+
+
+def test_tgt_stop_without_tgtadm_fails_while_tgtd_holds_its_control_lock(tmp_path, capfd):
+    import fcntl
+
+    env = tgt_env(tmp_path)
+    lock = tmp_path / "tgtsock.0.lock"
+    with open(lock, "w") as f:
+        fcntl.lockf(f, fcntl.LOCK_EX)  # what a running tgtd holds (usr/mgmt.c)
+        r = FakeRunner().expect(SYSTEM, missing=True)
+        assert call(iSCSITarget, "stop", env, r) == 1
+        assert "tgtadm: command not found, but tgtd (pid" in capfd.readouterr().err
+        # The same for a tgtd that does not answer (hung or busy).
+        assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 1
+        fcntl.lockf(f, fcntl.LOCK_UN)
+    # No lock holder and no listener: no tgtd, nothing exported.
+    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, missing=True)) == 0
+
+
+def test_tgt_stop_fails_while_something_listens_on_the_control_socket(tmp_path):
+    import _socket  # socket.socket is a class over the guarded _socket.socket
+
+    env = tgt_env(tmp_path)
+    srv = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    try:
+        srv.bind(str(tmp_path / "tgtsock.0"))
+        srv.listen(1)
+        assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 1
+    finally:
+        srv.close()
+    # A stale socket file (tgtd died) refuses connections: not running.
+    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 0
+
+
+def test_tgt_stop_without_tgtd_succeeds_with_chap_and_added_portals(tmp_path):
+    env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET, portals="10.9.0.1:3260")
+    (tmp_path / "iSCSITarget-1.portals").write_text("10.9.0.1:3260")
+    assert call(iSCSITarget, "monitor", probe(env), FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 7
+    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 0
+    assert not (tmp_path / "iSCSITarget-1.portals").exists()
+
+
+def test_tgt_probe_never_guesses_while_a_tgtd_holds_its_lock_but_cannot_be_asked(tmp_path, backing, capfd):
+    import fcntl
+
+    env = tgt_env(tmp_path)
+    lenv = lun_env(env, backing)
+    with open(tmp_path / "tgtsock.0.lock", "w") as f:
+        fcntl.lockf(f, fcntl.LOCK_EX)
+        for agent, e in ((iSCSITarget, env), (iSCSILogicalUnit, lenv)):
+            assert call(agent, "monitor", probe(e), FakeRunner().expect(SHOW, missing=True)) == 1
+            assert call(agent, "monitor", probe(e), FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 1
+        assert "but tgtd (pid" in capfd.readouterr().err
+    for agent, e in ((iSCSITarget, env), (iSCSILogicalUnit, lenv)):
+        assert call(agent, "monitor", probe(e), FakeRunner().expect(SHOW, missing=True)) == 7
+        assert call(agent, "monitor", probe(e), FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 7
+        assert call(agent, "monitor", e, FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 1
+
+
+def test_tgt_lun_stop_without_tgtadm_needs_tgtd_to_be_gone(tmp_path, backing):
+    import fcntl
+
+    env = lun_env(tgt_env(tmp_path), backing)
+    assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, missing=True)) == 0
+    assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 0
+    assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, "").expect(SYSTEM)) == 0
+    with open(tmp_path / "tgtsock.0.lock", "w") as f:
+        fcntl.lockf(f, fcntl.LOCK_EX)
+        assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, missing=True)) == 1
+        # A tgtd that holds its lock but does not answer may still export the LUN.
+        assert call(iSCSILogicalUnit, "stop", env, FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 1
+
+
+def test_tgt_second_target_with_the_same_chap_user_leaves_the_first_ones_binding(tmp_path, capfd):
+    env = tgt_env(tmp_path, tid="2", iqn=OTHER, incoming_username="filer", incoming_password=SECRET)
+    first = tgt_target(1, IQN, accounts=["filer"])
+    r = (FakeRunner().expect(SYSTEM).expect(SHOW, first)
+         .expect([*TGT, "--op", "new", "--mode", "target", "--tid", "2", "-T", OTHER])
+         .expect(SHOW, first + tgt_target(2, OTHER))
+         .expect(SHOW, first + tgt_target(2, OTHER))
+         # no account delete (it would unbind tid 1), no new account: only our binding
+         .expect([*TGT, "--op", "bind", "--mode", "account", "--tid", "2", "--user", "filer"])
+         .expect(SHOW, first + tgt_target(2, OTHER, accounts=["filer"])))
+    assert call(iSCSITarget, "start", env, r) == 0
+    assert "also bound to tid 1" in capfd.readouterr().err
+    # Stopping the second target keeps the account the first one uses.
+    r = (FakeRunner().expect(SYSTEM).expect(SHOW, first + tgt_target(2, OTHER, accounts=["filer"]))
+         .expect([*TGT, "--op", "unbind", "--mode", "target", "--tid", "2", "-I", "ALL"])
+         .expect([*TGT, "--op", "delete", "--force", "--mode", "target", "--tid", "2"])
+         .expect(SHOW, first))
+    assert call(iSCSITarget, "stop", env, r) == 0
+    assert SECRET not in capfd.readouterr().err
+
+
+def test_tgt_account_used_by_no_other_target_is_recreated_and_deleted_at_stop(tmp_path):
+    env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET)
+    mine = tgt_target(1, IQN)
+    r = (FakeRunner().expect(SYSTEM).expect(SHOW, mine).expect(SHOW, mine).expect(SHOW, mine)
+         .expect(ACCOUNTS, "Account list:\n    filer\n")
+         .expect([*TGT, "--op", "delete", "--mode", "account", "--user", "filer"])
+         .expect([*TGT, "--op", "new", "--mode", "account", "--user", "filer", "--password", SECRET])
+         .expect([*TGT, "--op", "bind", "--mode", "account", "--tid", "1", "--user", "filer"])
+         .expect(SHOW, tgt_target(1, IQN, accounts=["filer"])))
+    assert call(iSCSITarget, "start", env, r) == 0
+    r = (FakeRunner().expect(SYSTEM).expect(SHOW, tgt_target(1, IQN, accounts=["filer"]))
+         .expect([*TGT, "--op", "unbind", "--mode", "target", "--tid", "1", "-I", "ALL"])
+         .expect([*TGT, "--op", "delete", "--force", "--mode", "target", "--tid", "1"])
+         .expect(SHOW, "")
+         .expect([*TGT, "--op", "delete", "--mode", "account", "--user", "filer"]))
+    assert call(iSCSITarget, "stop", env, r) == 0
+
+
+def test_tgt_monitor_finds_a_target_stripped_of_its_chap_account(tmp_path, capfd):
+    env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET)
+    assert call(iSCSITarget, "monitor", env, FakeRunner().expect(SHOW, tgt_target(1, IQN, accounts=["filer"]))) == 0
+    assert call(iSCSITarget, "monitor", env, FakeRunner().expect(SHOW, tgt_target(1, IQN))) == 1
+    assert "lost its CHAP account filer" in capfd.readouterr().err
 
 
 # ----- iscsitarget (the daemon) ----------------------------------------------------------------------
@@ -680,3 +831,65 @@ def test_iet_lun_rejects_separators_in_the_scsi_identity(tmp_path):
     env = lun_env(iet_env(Iet(tmp_path, "", ""), tmp_path), "/srv/a.img", scsi_sn="ab=cd")
     assert call(iSCSILogicalUnit, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 6
     assert call(iSCSILogicalUnit, "validate-all", dict(env, OCF_CHECK_LEVEL="0", OCF_RESKEY_scsi_sn="abcd")) == 0
+
+
+def test_tgt_daemon_stop_without_tgtadm_kills_tgtd_instead_of_calling_it_stopped(tmp_path, capfd):
+    from agents.iet import iscsitarget
+
+    proc = Proc(tmp_path)
+    pid = 4194400  # above any pid_max: the signals reach no real process
+    proc.process(pid, "tgtd")()
+    env = dict(daemon_env(tmp_path, proc), OCF_RESKEY_CRM_meta_timeout="2500")
+    (tmp_path / "rsctmp/iscsitarget-iscsid.pid").write_text(f"{pid}\n")
+    assert call(iscsitarget, "stop", env, FakeRunner().expect(SYSTEM, missing=True)) == 0
+    err = capfd.readouterr().err
+    assert f"ending tgtd[{pid}] with SIGKILL" in err  # tgtd ignores SIGTERM
+
+
+def test_stop_with_the_detected_backend_refusing_the_configuration_succeeds(tmp_path):
+    from ocf.exec import which
+
+    if not which("tgtadm"):
+        pytest.skip("tgt is detected only where tgtadm is installed")
+    env = tgt_env(tmp_path)
+    env = {k: v for k, v in env.items() if k not in ("OCF_RESKEY_implementation", "OCF_RESKEY_tid")}
+    env.update(OCFKIT_CONFIGFS_ROOT=str(tmp_path / "c"), OCFKIT_SYSFS_ROOT=str(tmp_path / "s"),
+               OCFKIT_PROC_ROOT=str(tmp_path / "p"))
+    assert call(iSCSITarget, "stop", env) == 0  # tgt without a tid could never have started it
+
+
+@pytest.mark.parametrize("params", [
+    {"iqn": "iqn.2024-01.org.example:a/../../b"}, {"iqn": "iqn.2024-01.org.example:a,Type=fileio"},
+    {"incoming_username": "-x", "incoming_password": SECRET}, {"incoming_username": "a b", "incoming_password": SECRET},
+    {"incoming_username": "a,Password=x", "incoming_password": SECRET},
+    {"portals": "10.0.0.1:3260,nop_interval=1"}, {"portals": "-x:3260"}, {"portals": "10.0.0.1:99999"},
+    {"allowed_initiators": "iqn.2024-01.org.example:x/../y"}, {"allowed_initiators": "-I"},
+    {"allowed_initiators": "10.0.0.0/99"}])
+def test_target_values_that_would_reach_a_tool_as_options_or_paths_are_refused(tmp_path, params):
+    env = tgt_env(tmp_path, **params)
+    assert call(iSCSITarget, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 6
+    assert call(iSCSITarget, "start", env) == 6
+    assert call(iSCSITarget, "monitor", probe(env)) == 7
+    assert call(iSCSITarget, "stop", env) == 0
+
+
+def test_target_accepts_names_addresses_networks_and_bracketed_ipv6_portals(tmp_path):
+    env = tgt_env(tmp_path, allowed_initiators=f"{INIT_A} 10.0.0.0/24 fd00::5 ALL",
+                  portals="[fd00::1]:3260 10.0.0.1:3261", incoming_username="filer.user_1", incoming_password=SECRET)
+    assert call(iSCSITarget, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 0
+
+
+@pytest.mark.parametrize("params", [{"scsi_id": "a,online=0"}, {"scsi_sn": "1=2"}, {"vendor_id": "V,x=1"}])
+def test_tgt_lun_identity_cannot_smuggle_params(tmp_path, backing, params):
+    env = lun_env(tgt_env(tmp_path), backing, **params)
+    assert call(iSCSILogicalUnit, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 6
+    assert call(iSCSILogicalUnit, "stop", env) == 0
+
+
+def test_daemon_portal_is_ip_and_port_only(tmp_path):
+    from agents.iet import iscsitarget
+
+    env = daemon_env(tmp_path, Proc(tmp_path), implementation="tgt", portal="0.0.0.0:3260,nop_interval=1")
+    assert call(iscsitarget, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 6
+    assert call(iscsitarget, "start", env) == 6
+    assert call(iscsitarget, "validate-all", dict(env, OCF_CHECK_LEVEL="0", OCF_RESKEY_portal="10.0.0.1:3260")) == 0

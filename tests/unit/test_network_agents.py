@@ -65,7 +65,8 @@ def test_ipaddr2_refuses_to_guess_between_equally_specific_routes(capsys, monkey
     monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)  # the namespace "exists"
     routes = ("10.99.0.0/24 dev veth0 proto kernel scope link src 10.99.0.1 \n"
               "10.99.0.0/24 dev veth1 proto kernel scope link src 10.99.0.3 \n")
-    r = FakeRunner().expect(["ip", "-n", "ocfk-unit", "-o", "-4", "route", "list", "match", "10.99.0.160"],
+    r = FakeRunner().expect(["ip", "-n", "ocfk-unit", "-o", "-4", "route", "list", "match", "10.99.0.160", "scope",
+                             "link"],
                             stdout=routes)
     assert IPaddr2.main(["IPaddr2", "start"], env(ip="10.99.0.160"), r) == Rc.ERR_GENERIC
     r.assert_done()
@@ -100,6 +101,26 @@ def test_portblock_iptables_rule_is_checked_exactly_with_wait(tmp_path):
     r.assert_done()
     r = FakeRunner().expect(["iptables", "-w", "-C", "INPUT", *spec], rc=1)
     r.expect(["iptables", "-w", "-I", "INPUT", *spec])
+    assert portblock.main(["portblock", "start"], e, r) == Rc.SUCCESS
+    r.assert_done()
+
+
+NFT_HEAD = ("add table inet ocfkit_portblock\n"
+            "add chain inet ocfkit_portblock input { type filter hook input priority -10 ; policy accept ; }\n"
+            "add chain inet ocfkit_portblock output { type filter hook output priority -10 ; policy accept ; }\n")
+
+
+@pytest.mark.parametrize(("net", "match"), [("::/0", "meta nfproto ipv6"), ("0.0.0.0/0", "meta nfproto ipv4"),
+                                            ("10.0.0.0/0", "meta nfproto ipv4"),
+                                            ("fd00::/8", "ip6 daddr fd00::/8"), ("10.99.0.1", "ip daddr 10.99.0.1")])
+def test_portblock_nft_rule_matches_only_the_family_of_ip(tmp_path, net, match):
+    # The inet table sees both families: "any address" must still mean "any address of this family".
+    key = f"tcp:3260:{net}:in"
+    r = (FakeRunner().expect(["nft", "-a", "list", "chain", "inet", "ocfkit_portblock", "input"], rc=1)
+         .expect(["nft", "-f", "-"], input=NFT_HEAD + f"insert rule inet ocfkit_portblock input {match} tcp dport "
+                 f'{{ 3260 }} drop comment "ocfkit:{key}"\n'))
+    e = {"OCF_RESKEY_protocol": "tcp", "OCF_RESKEY_portno": "3260", "OCF_RESKEY_action": "block",
+         "OCF_RESKEY_ip": net, "OCF_RESKEY_firewall": "nft", "HA_RSCTMP": str(tmp_path)}
     assert portblock.main(["portblock", "start"], e, r) == Rc.SUCCESS
     r.assert_done()
 
@@ -187,3 +208,111 @@ def test_the_nft_variant_of_iptables_is_found_through_its_links(tmp_path):
     assert iptables.is_nft_variant(str(tmp_path / "iptables"))
     assert not iptables.is_nft_variant(str(tmp_path / "iptables-legacy"))
     assert not iptables.is_nft_variant(str(tmp_path / "loop")) and not iptables.is_nft_variant(None)
+
+
+def test_portblock_stop_without_nft_fails_unless_the_kernel_shows_no_rule(tmp_path, capsys):
+    # The unit-test guard refuses netlink: the kernel's rules cannot be read, so nothing is proven.
+    r = FakeRunner().expect(["nft", "-a", "list", "chain", "inet", "ocfkit_portblock", "input"], missing=True)
+    e = {"OCF_RESKEY_protocol": "tcp", "OCF_RESKEY_portno": "3260", "OCF_RESKEY_action": "block",
+         "OCF_RESKEY_ip": "10.99.0.1", "OCF_RESKEY_firewall": "nft", "HA_RSCTMP": str(tmp_path)}
+    assert portblock.main(["portblock", "stop"], e, r) == Rc.ERR_GENERIC
+    r.assert_done()
+    assert "the kernel's rules cannot be read" in capsys.readouterr().err
+
+
+LO_LINK = ("1: lo: <LOOPBACK,UP,LOWER_UP> mtu 65536 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000"
+           "\\    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00\n")
+IPN = ["ip", "-n", "ocfk-unit"]
+
+
+def test_ipaddr2_loopback_address_alone_is_found_on_lo_with_its_local_route(monkeypatch):
+    monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)
+    r = (FakeRunner().expect([*IPN, "-o", "-4", "route", "list", "match", "127.0.0.3", "scope", "link"])
+         .expect([*IPN, "-o", "-4", "route", "list", "match", "127.0.0.3", "table", "local"],
+                 "local 127.0.0.0/8 dev lo proto kernel scope host src 127.0.0.1 \n")
+         .expect([*IPN, "-o", "link", "show", "dev", "lo"], LO_LINK)
+         .expect([*IPN, "-o", "-4", "addr", "show"])
+         .expect([*IPN, "-4", "addr", "add", "127.0.0.3/8", "dev", "lo", "brd", "+"])
+         .expect([*IPN, "link", "set", "dev", "lo", "up"]))
+    assert IPaddr2.main(["IPaddr2", "start"], env(ip="127.0.0.3"), r) == Rc.SUCCESS
+    r.assert_done()
+
+
+ROUTE_24 = "10.99.0.0/24 dev veth0 proto kernel scope link src 10.99.0.1 \n"
+
+
+def test_ipaddr2_without_nic_refuses_a_netmask_wider_than_the_subnet(monkeypatch, capsys):
+    monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)
+    match = [*IPN, "-o", "-4", "route", "list", "match", "10.99.0.160", "scope", "link"]
+    e = env(ip="10.99.0.160", cidr_netmask="16")
+    r = FakeRunner().expect(match, ROUTE_24)
+    assert IPaddr2.main(["IPaddr2", "validate-all"], dict(e, OCF_CHECK_LEVEL="10"), r) == Rc.ERR_CONFIGURED
+    r.assert_done()
+    r = FakeRunner().expect(match, ROUTE_24)
+    assert IPaddr2.main(["IPaddr2", "start"], e, r) == Rc.ERR_CONFIGURED
+    r.assert_done()
+    assert "cidr_netmask 16 is wider than the /24 network of veth0" in capsys.readouterr().err
+    # As narrow as the subnet, or narrower, is fine.
+    for mask in ("24", "28"):
+        r = FakeRunner().expect(match, ROUTE_24).expect([*IPN, "-o", "link", "show", "dev", "veth0"], LO_LINK)
+        assert IPaddr2.main(["IPaddr2", "validate-all"], dict(env(ip="10.99.0.160", cidr_netmask=mask),
+                                                              OCF_CHECK_LEVEL="10"), r) == Rc.SUCCESS
+        r.assert_done()
+
+
+def test_ipaddr2_nonexistent_nic_is_6_on_start_and_validate_but_7_on_probe_and_0_on_stop(monkeypatch):
+    monkeypatch.setattr("agents.ipaddr2.exists", lambda p: True)
+    e = env(ip="10.99.0.160", nic="ethNone")
+    link = [*IPN, "-o", "link", "show", "dev", "ethNone"]
+    nolink = 'Device "ethNone" does not exist.\n'
+    r = FakeRunner().expect(link, stderr=nolink, rc=1)
+    assert IPaddr2.main(["IPaddr2", "start"], e, r) == Rc.ERR_CONFIGURED
+    r.assert_done()
+    r = FakeRunner().expect(link, stderr=nolink, rc=1)
+    assert IPaddr2.main(["IPaddr2", "validate-all"], dict(e, OCF_CHECK_LEVEL="10"), r) == Rc.ERR_CONFIGURED
+    r.assert_done()
+    r = FakeRunner().expect([*IPN, "-o", "-4", "addr", "show"], ADDRS)
+    assert IPaddr2.main(["IPaddr2", "monitor"], dict(e, OCF_RESKEY_CRM_meta_interval="0"), r) == Rc.NOT_RUNNING
+    r.assert_done()
+    r = FakeRunner().expect([*IPN, "-o", "-4", "addr", "show"], ADDRS)  # no address can be on it: nothing to remove
+    assert IPaddr2.main(["IPaddr2", "stop"], e, r) == Rc.SUCCESS
+    r.assert_done()
+
+
+@pytest.mark.parametrize(("param", "value"), [("nic", "-x"), ("nic", "eth0:-l"), ("nic", "../../x"),
+                                              ("nic", "a b"), ("nic", "x" * 16), ("iflabel", "-l"),
+                                              ("network_namespace", "-n"), ("network_namespace", "a/b")])
+def test_ipaddr2_names_that_ip_would_misread_are_refused_before_any_command(param, value):
+    e = env(ip="10.99.0.160", **{param: value})
+    assert IPaddr2.main(["IPaddr2", "validate-all"], dict(e, OCF_CHECK_LEVEL="0"), FakeRunner()) == Rc.ERR_CONFIGURED
+    assert IPaddr2.main(["IPaddr2", "start"], e, FakeRunner()) == Rc.ERR_CONFIGURED
+    assert IPaddr2.main(["IPaddr2", "monitor"], dict(e, OCF_RESKEY_CRM_meta_interval="0"), FakeRunner()) == 7
+    assert IPaddr2.main(["IPaddr2", "stop"], e, FakeRunner()) == Rc.SUCCESS
+
+
+def test_portblock_unblock_stop_without_ss_still_blocks_again(tmp_path, capsys):
+    spec = ["-p", "tcp", "-d", "10.99.0.1", "-m", "multiport", "--dports", "3260", "-m", "comment",
+            "--comment", "ocfkit:tcp:3260:10.99.0.1:in", "-j", "DROP"]
+    tickles = tmp_path / "tickle"
+    tickles.mkdir()
+    ss = ["ss", "-Htn", "state", "established"]
+    r = (FakeRunner().expect(ss, missing=True).expect(ss, missing=True)
+         .expect(["iptables", "-w", "-C", "INPUT", *spec], rc=1).expect(["iptables", "-w", "-I", "INPUT", *spec]))
+    e = {"OCF_RESKEY_protocol": "tcp", "OCF_RESKEY_portno": "3260", "OCF_RESKEY_action": "unblock",
+         "OCF_RESKEY_ip": "10.99.0.1", "OCF_RESKEY_firewall": "iptables", "HA_RSCTMP": str(tmp_path),
+         "OCF_RESKEY_tickle_dir": str(tickles)}
+    assert portblock.main(["portblock", "stop"], e, r) == Rc.SUCCESS
+    r.assert_done()
+    assert "no connection list" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("param", "value"), [("portno", "3260 -j ACCEPT"), ("portno", "-1"), ("portno", "3260,--x"),
+                                              ("ip", "-s 0.0.0.0/0"), ("ip", "10.0.0.1/33"), ("ip", "10.0.0.1 --x"),
+                                              ("protocol", "-p"), ("tickle_dir", "-d")])
+def test_portblock_values_that_could_become_options_are_refused_before_any_command(tmp_path, param, value):
+    e = {"OCF_RESKEY_protocol": "tcp", "OCF_RESKEY_portno": "3260", "OCF_RESKEY_action": "block",
+         "OCF_RESKEY_ip": "10.99.0.1", "OCF_RESKEY_firewall": "iptables", "HA_RSCTMP": str(tmp_path),
+         "OCF_RESKEY_" + param: value}
+    assert portblock.main(["portblock", "validate-all"], dict(e, OCF_CHECK_LEVEL="0"), FakeRunner()) == 6
+    assert portblock.main(["portblock", "start"], e, FakeRunner()) == 6
+    assert portblock.main(["portblock", "stop"], e, FakeRunner()) == 0
