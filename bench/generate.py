@@ -12,7 +12,7 @@ from crm import description
 def main() -> None:
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     desc = description.load(os.path.join(root, "examples", "seed-san.toml"))
-    for backend in ("iet", "tgt"):
+    for backend in ("lio", "tgt"):
         desc["cluster"]["target_backend"] = backend
         desc["target"][0]["lun"] = [{"lun": i, "path": f"/dev/vg0drbd/lun{i}"} for i in range(500)]
         times = []
