@@ -116,14 +116,13 @@ def cmd_migrate(args) -> int:
     from crm import migrate as mig
     from crm import render
     from heartbeat_legacy import hacf, haresources
+    from heartbeat_legacy.files import read_text
 
-    with open(args.haresources, encoding="utf-8") as f:
-        groups = haresources.parse(f.read())
+    groups = haresources.parse(read_text(args.haresources))
     cf_path = args.ha_cf or os.path.join(os.path.dirname(os.path.abspath(args.haresources)), "ha.cf")
     nodes, failback = None, False
     if os.path.exists(cf_path):
-        with open(cf_path, encoding="utf-8") as f:
-            cf = hacf.parse(f.read())
+        cf = hacf.parse(read_text(cf_path))
         nodes = cf.nodes or None
         af = (cf.first("auto_failback") or ["legacy"])[0].lower()
         failback = af in hacf.TRUE
