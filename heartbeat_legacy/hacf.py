@@ -153,6 +153,8 @@ def validate(cf: HaCf, *, hostname: str | None = None, file: str = "ha.cf",
                 full = os.path.join(root, path.lstrip("/"))
                 if not path.startswith("/"):
                     err(ln.number, f"respawn command {path} must be an absolute path")
+                elif "\0" in path:
+                    err(ln.number, "respawn command contains a NUL byte")
                 elif not os.access(full, os.X_OK):
                     hint = ""
                     if path.startswith("/usr/lib/heartbeat/") and os.access(

@@ -13,6 +13,8 @@ class HaresourcesError(ValueError):
     """A syntax error, with the 1-based line and column it was found at."""
 
     def __init__(self, line: int, col: int, msg: str) -> None:
+        if len(msg) > 300:  # a hostile file's megabyte-long word would make a megabyte-long message
+            msg = msg[:200] + "... (" + str(len(msg) - 200) + " more characters)"
         super().__init__(f"line {line}, column {col}: {msg}")
         self.line, self.col, self.msg = line, col, msg
 

@@ -316,3 +316,14 @@ def test_a_key_on_a_malformed_authkeys_line_never_shows(text):
     findings = authkeys.validate(authkeys.parse(text), mode=0o100600)
     assert any(f.severity == "error" for f in findings)
     assert not any("secret" in str(f) for f in findings), findings
+
+
+def test_a_nul_in_a_respawn_path_is_a_finding():
+    findings = hacf.validate(hacf.parse("bcast eth0\nnode castor\nrespawn hacluster /usr/\0x\n"), hostname="castor")
+    assert any("NUL" in f.message for f in findings)
+
+
+def test_a_haresources_error_about_a_huge_word_stays_short():
+    with pytest.raises(haresources.HaresourcesError) as e:
+        haresources.parse("x" * 1_000_000 + "\n")
+    assert len(str(e.value)) < 400 and "more characters" in str(e.value)
