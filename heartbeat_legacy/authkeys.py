@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
+from heartbeat_legacy.files import split_lines
 from heartbeat_legacy.findings import Finding
 
 METHODS = ("crc", "md5", "sha1")
@@ -31,7 +32,7 @@ def parse(text: str) -> AuthKeys:
     keys: dict[int, tuple[str, str]] = {}
     lines: dict[int, int] = {}
     problems: list[tuple[int, str]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(split_lines(text), start=1):
         words = raw.split("#", 1)[0].split()
         if not words:
             continue

@@ -77,3 +77,14 @@ def read_text(path: str, *, limit: int = MAX_BYTES) -> str:
     if "\0" in text:
         raise InputFileError(path, f"binary data (a NUL byte at offset {text.index(chr(0))})")
     return text
+
+
+def split_lines(text: str) -> list[str]:
+    """The lines of text as heartbeat reads them (fgets): split at newlines only, a CR before one dropped.
+
+    str.splitlines() also splits at \\v, \\f, \\x1c-\\x1e, \\x85 and \\u2028, which heartbeat keeps inside
+    a line: a name holding one would count as two lines here and one line there."""
+    out = text.split("\n")
+    if out and out[-1] == "":
+        out.pop()
+    return [ln[:-1] if ln.endswith("\r") else ln for ln in out]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from heartbeat_legacy.files import split_lines
 from heartbeat_legacy.findings import Finding
 
 MEDIA = ("bcast", "mcast", "ucast", "serial")
@@ -69,7 +70,7 @@ class HaCf:
 def parse(text: str) -> HaCf:
     """Parse ha.cf text."""
     lines = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(split_lines(text), start=1):
         body, hash_, comment = raw.partition("#")
         words = body.split()
         lines.append(Line(words[0].lower() if words else "", words[1:], comment.strip() if hash_ else "", raw,

@@ -8,6 +8,8 @@ whose first resource is its key. A resource is `Name::arg::arg...`; a bare IPv4 
 
 from __future__ import annotations
 
+from heartbeat_legacy.files import split_lines
+
 
 class HaresourcesError(ValueError):
     """A syntax error, with the 1-based line and column it was found at."""
@@ -91,7 +93,7 @@ def parse(text: str) -> list[Group]:
     keys: dict[str, int] = {}
     words: list[tuple[str, int, int]] = []  # (word, line, column) of the logical line being read
     start = 0
-    lines = text.splitlines()
+    lines = split_lines(text)
     for number, raw in enumerate(lines, start=1):
         body = raw.split("#", 1)[0].rstrip()
         cont = body.endswith("\\")

@@ -327,3 +327,11 @@ def test_a_haresources_error_about_a_huge_word_stays_short():
     with pytest.raises(haresources.HaresourcesError) as e:
         haresources.parse("x" * 1_000_000 + "\n")
     assert len(str(e.value)) < 400 and "more characters" in str(e.value)
+
+
+def test_lines_split_at_newlines_only_as_heartbeat_reads_them():
+    # str.splitlines() would also split at \x1e, \x0c or \u2028: one line for heartbeat, two here.
+    [g] = haresources.parse("castor LVM::vg\x1eX Dummy::a\u2028b\r\n")
+    assert [r.token for r in g.resources] == ["LVM::vg\x1eX", "Dummy::a\u2028b"]
+    assert [ln.number for ln in hacf.parse("node a\x0cb\nbcast eth0\n").lines] == [1, 2]
+    assert authkeys.parse("auth 1\r\n1 sha1 key\r\n").keys == {1: ("sha1", "key")}
