@@ -33,9 +33,7 @@ def _table(lines: list[str], prefix: str, d: dict, *, array: bool) -> None:
     lines.append(f"[[{prefix}]]" if array else f"[{prefix}]")
     nested = []
     for k, v in d.items():
-        if isinstance(v, dict):
-            nested.append((k, v))
-        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+        if isinstance(v, dict) or (isinstance(v, list) and v and all(isinstance(x, dict) for x in v)):
             nested.append((k, v))
         else:
             lines.append(f"{k} = {_val(v)}")
