@@ -263,6 +263,9 @@ def run_action(cls, action: str, params: dict[str, str], world: World, tmp: str,
         env["OCF_TRACE_FILE"] = tracefile
     env.update(extra_env or {})
     err, out = io.StringIO(), io.StringIO()
+    import ocf.log
+
+    ocf.log._secrets.clear()  # each action is a new process: it knows only its own secrets
     with fenced(world, [tmp]), contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         rc = cls.main([cls.type_name(), name], env=env, run=world)
     log = trace_text = ""

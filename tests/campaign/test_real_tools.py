@@ -59,7 +59,8 @@ GARBAGE = ("netiscsi/core: garbage from `tgtadm --op show` is an internal error 
                                                       ("start", None)])
 def test_a_misbehaving_tgtadm_gives_an_ocf_verdict_in_time(tmp_path, fault, action, interval_ms):
     r, took = _run(tmp_path, fault, action, interval_ms=interval_ms)
-    assert took < 4 + 2, f"{action} took {took:.1f}s with a 4 s timeout"
+    # 4 s is the action's timeout; the rest is interpreter start-up and unshare on a loaded machine.
+    assert took < 4 + 4, f"{action} took {took:.1f}s with a 4 s timeout"
     assert "Traceback" not in r.stderr, r.stderr
     assert r.returncode in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9), r
     good = r.returncode == 0 or (action == "monitor" and r.returncode == 7)
