@@ -24,6 +24,7 @@ from ocf.exec import Result, check
 OCF_RCS = frozenset({0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 190, 191})
 GOOD = frozenset({0, 8, 190, 191})
 SECRET_MARK = "S3cr3tMark"  # every secret value the campaign draws starts with this
+RUNS = {"actions": 0, "commands": 0}  # what this session ran (reported at the end of the pytest run)
 
 
 def agent_classes() -> dict[str, type]:
@@ -266,8 +267,10 @@ def run_action(cls, action: str, params: dict[str, str], world: World, tmp: str,
     import ocf.log
 
     ocf.log._secrets.clear()  # each action is a new process: it knows only its own secrets
+    RUNS["actions"] += 1
     with fenced(world, [tmp]), contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
         rc = cls.main([cls.type_name(), name], env=env, run=world)
+    RUNS["commands"] += len(world.calls)
     log = trace_text = ""
     mode = None
     if os.path.exists(logfile):
