@@ -4,8 +4,9 @@ The command seam is faked by a permissive runner (every command answers, from a 
 chose: plausible output, garbage, a random status, a hang, a missing tool, a kill). Everything else
 an agent could touch on the real host is fenced while the action runs: writes outside the test's
 directory fail (and are recorded), signals and background spawns are recorded instead of sent, time
-is virtual (a sleep advances the clock, so a wait-until-deadline costs nothing), and the mount table
-and the holders of a mount come from the fake world. The verdict applies the OCF rules by context.
+is virtual (a sleep advances the clock, so a wait-until-deadline costs nothing), and the mount table,
+the holders of a mount and whether the drbd module is loaded come from the fake world. The verdict
+applies the OCF rules by context.
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ class World:
         self.mountinfo = mountinfo
         self.holders: dict[int, str] = {}
         self.signals: list[tuple[int, int]] = []
+        self.drbd_loaded = True  # the drbd kernel module (read from /proc and /sys, not through the seam)
         self.spawned: list[list[str]] = []
         self.escapes: list[str] = []  # writes outside the sandbox the agent attempted
         self.clock = 0.0
@@ -127,7 +129,7 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 def fenced(world: World, roots: list[str]):
     """While inside: writes only below roots, no real signals or spawns, virtual time, fake mounts."""
     import ocf.exec
-    from agents.tools import holders, mounts
+    from agents.tools import drbd, holders, mounts
 
     roots = [os.path.realpath(r) for r in roots]
 
@@ -148,7 +150,8 @@ def fenced(world: World, roots: list[str]):
             "rmdir": os.rmdir, "unlink": os.unlink, "remove": os.remove, "replace": os.replace,
             "rename": os.rename, "chmod": os.chmod, "kill": os.kill, "pkill": posix.kill,
             "sleep": time.sleep, "monotonic": time.monotonic, "spawn": ocf.exec.spawn,
-            "mounts": mounts.mounts, "holders": holders.holders, "pmkdir": posix.mkdir,
+            "mounts": mounts.mounts, "holders": holders.holders, "drbd_loaded": drbd.module_loaded,
+            "pmkdir": posix.mkdir,
             "popen": posix.open, "prmdir": posix.rmdir, "punlink": posix.unlink}
 
     def g_open(file, mode="r", *a, **kw):
@@ -201,7 +204,8 @@ def fenced(world: World, roots: list[str]):
                (os, "replace", guard2("replace")), (os, "rename", guard2("rename")),
                (os, "kill", kill), (posix, "kill", kill), (time, "sleep", sleep), (time, "monotonic", monotonic),
                (ocf.exec, "spawn", spawn), (mounts, "mounts", lambda path=None: mounts.parse(world.mountinfo)),
-               (holders, "holders", lambda mountpoint, *a, **kw: dict(world.holders))]
+               (holders, "holders", lambda mountpoint, *a, **kw: dict(world.holders)),
+               (drbd, "module_loaded", lambda: world.drbd_loaded)]
     saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
     try:
         for obj, name, value in patches:

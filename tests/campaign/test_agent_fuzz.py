@@ -71,12 +71,17 @@ SWEEP = ["-v", "--all", " -ay", "\n", "..", "x\n-v", "'\"$(id)`;|&{}*?", "a\x00b
 _LVM = "storage: a {} starting with '-' passes validation and reaches lvm as an option (issue 20 #2)"
 _TGT = ("netiscsi: iSCSITarget (tgt) start dies with an internal error (KeyError) when tgtadm accepts the new "
         "target but `--op show` does not list it")
+_DRBD = ("core: a drbd_resource starting with '-' passes validation and reaches drbdsetup and drbdadm as an "
+         "option (drbdsetup events2 --now -v, drbdadm up -v)")
 KNOWN_SWEEP: dict[tuple[str, str], str] = {
     ("Filesystem", "start"): "storage: an fstype starting with '-' reaches modprobe as an option (modprobe -q -v)",
     ("LVM", "start"): _LVM.format("volgrpname"), ("LVM", "stop"): _LVM.format("volgrpname"),
     ("LVM-activate", "start"): _LVM.format("vgname"), ("LVM-activate", "stop"): _LVM.format("vgname"),
     ("LVM-activate", "validate-all"): _LVM.format("vgname"),
     ("iSCSITarget", "start"): _TGT,
+    **{("drbd", a): _DRBD for a in ("demote", "monitor:probe", "monitor:recurring", "promote", "start", "stop")},
+    **{("drbddisk", a): _DRBD for a in ("monitor:probe", "monitor:recurring", "status:probe", "status:recurring",
+                                         "start", "stop")},
 }
 _MISCONFIGURED: dict[tuple[str, str, str], bool] = {}
 
@@ -111,3 +116,29 @@ def test_each_parameter_with_each_hostile_value_keeps_the_ocf_verdict(agent, act
                                    secrets=secrets):
                 problems.append(f"{name}={value[:20]!r}: {problem[:300]}")
     assert not problems, "\n".join(problems[:15])
+
+
+# ----- findings of long runs, replayed on every run ------------------------------------------------
+
+def _found_cases():
+    """(agent, action, params with {tmp}, command answers, owner: defect) that a long run found."""
+    yield ("Dummy", "start", {"envfile": "{tmp}/missing/envfile"}, [Behaviour("ok")],
+           "core: Dummy start with an envfile in a missing directory dies with an internal error "
+           "(FileNotFoundError) and a traceback on stderr")
+    yield ("Dummy", "stop", {"state": "{tmp}"}, [Behaviour("ok")],
+           "core: Dummy with a directory as its state file dies with an internal error (IsADirectoryError) and a "
+           "traceback on stderr")
+    yield ("LVM-activate", "start", {"vgname": "vg0drbd", "vg_access_mode": "system_id"}, [Behaviour("ok", "null")],
+           "storage: LVM-activate start on `null` from lvm's JSON report dies with an internal error "
+           "(AttributeError) and a traceback on stderr")
+
+
+@pytest.mark.parametrize(("agent", "action", "params", "answers"), [
+    pytest.param(a, act, p, b, marks=pytest.mark.xfail(strict=True, reason=why), id=f"{a}-{act}-{i}")
+    for i, (a, act, p, b, why) in enumerate(_found_cases())])
+def test_findings_of_long_runs_stay_found(agent, action, params, answers, tmp_path):
+    cls, tmp = CLASSES[agent], str(tmp_path)
+    params = {k: v.replace("{tmp}", tmp) for k, v in params.items()}
+    o = run_action(cls, action, params, World(answers), tmp, log_to_file=False)
+    problems = verdict(o, user_values=list(params.values()))
+    assert not problems, (problems, o)
