@@ -13,7 +13,7 @@ import pytest
 
 from tests.campaign.harness import Behaviour, World, actions_of, agent_classes, run_action, verdict
 from tests.campaign.strategies import valid_params
-from tests.campaign.worlds import WORLDS
+from tests.campaign.worlds import IQN, WORLDS
 
 CLASSES = agent_classes()
 
@@ -192,3 +192,24 @@ def test_iscsitarget_stop_succeeds_when_tgtd_is_not_running(tmp_path):
     assert run_action(cls, "monitor:probe", model.params, world, tmp).rc == 7
     o = run_action(cls, "stop", model.params, _Synced(lambda w, argv, i: model.answer(argv, i), model), tmp)
     assert o.rc == 0, o
+
+
+@pytest.mark.xfail(strict=True, reason="netiscsi: starting a second iSCSITarget with the same incoming_username "
+                                       "deletes and recreates the account, which strips CHAP from the first target "
+                                       "(issue 20 #4)")
+def test_a_second_target_with_the_same_chap_user_leaves_the_first_ones_chap_alone(tmp_path):
+    cls, tmp = CLASSES["iSCSITarget"], str(tmp_path)
+    model = WORLDS["iSCSITarget"](tmp, running=False)
+    chap = {"incoming_username": "filer", "incoming_password": "S3cr3tMarkChap1"}
+    first = dict(model.params, **chap)
+    second = dict(first, iqn=IQN + "2", tid="2")
+
+    def world():
+        return _Synced(lambda w, argv, i: model.answer(argv, i), model)
+
+    assert run_action(cls, "start", first, world(), tmp, extra_env={"OCF_RESOURCE_INSTANCE": "t1"}).rc == 0
+    assert model.bound.get(1) == {"filer"}
+    o = run_action(cls, "start", second, world(), tmp, extra_env={"OCF_RESOURCE_INSTANCE": "t2"})
+    assert o.rc == 0, o
+    assert model.bound.get(2) == {"filer"}
+    assert model.bound.get(1) == {"filer"}, "the first target no longer requires CHAP"

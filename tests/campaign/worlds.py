@@ -84,6 +84,8 @@ class TgtWorld:
         self.params = {"implementation": "tgt", "iqn": IQN, "tid": "1"}
         self.targets: dict[int, str] = {1: IQN} if running else {}
         self.daemon = daemon
+        self.accounts: dict[str, str] = {}  # user -> password
+        self.bound: dict[int, set[str]] = {}  # tid -> users whose CHAP the target requires
 
     def present(self) -> bool:
         return IQN in self.targets.values()
@@ -92,7 +94,9 @@ class TgtWorld:
         return "".join(f"Target {tid}: {iqn}\n    System information:\n        Driver: iscsi\n        State: ready\n"
                        "    I_T nexus information:\n    LUN information:\n        LUN: 0\n"
                        "            Type: controller\n            Backing store path: None\n"
-                       "    Account information:\n    ACL information:\n        ALL\n"
+                       "    Account information:\n"
+                       + "".join(f"        {u}\n" for u in sorted(self.bound.get(tid, ())))
+                       + "    ACL information:\n        ALL\n"
                        for tid, iqn in sorted(self.targets.items()))
 
     def answer(self, argv: list[str], input: str | None) -> Result:  # noqa: A002
@@ -114,7 +118,27 @@ class TgtWorld:
         if op == "delete" and mode == "target":
             if self.targets.pop(tid, None) is None:
                 return Result(argv, 22, "", "tgtadm: can't find the target")
+            self.bound.pop(tid, None)
             return Result(argv, 0, "", "")
+        user = argv[argv.index("--user") + 1] if "--user" in argv else ""
+        if mode == "account":
+            if op == "show":
+                return Result(argv, 0, "Account list:\n" + "".join(f"    {u}\n" for u in sorted(self.accounts)), "")
+            if op == "new":
+                if user in self.accounts:
+                    return Result(argv, 22, "", "tgtadm: this account already exists")
+                self.accounts[user] = argv[argv.index("--password") + 1]
+            elif op == "delete":
+                if self.accounts.pop(user, None) is None:
+                    return Result(argv, 22, "", "tgtadm: can't find the account")
+                for users in self.bound.values():  # tgtd drops a deleted account from every target
+                    users.discard(user)
+            elif op == "bind":
+                if user not in self.accounts or tid not in self.targets:
+                    return Result(argv, 22, "", "tgtadm: can't find the account")
+                self.bound.setdefault(tid, set()).add(user)
+            elif op == "unbind":
+                self.bound.get(tid, set()).discard(user)
         return Result(argv, 0, "", "")
 
 
