@@ -224,3 +224,17 @@ def test_every_cli_reader_refuses_a_hostile_file_quickly_with_one_line(reader, k
     assert took < bound, f"{reader} took {took:.1f}s on a {kind} input"
     if r.returncode and reader not in ("heartbeat check", "crm check"):  # those print a report, others a line
         assert r.stderr.startswith("ocfkit: error: ") and r.stderr.count("\n") == 1, r.stderr[-500:]
+
+
+@pytest.mark.system
+@pytest.mark.xfail(strict=True, reason="core: `ocfkit run` accepts a misspelled parameter silently (issue 20)")
+def test_ocfkit_run_names_a_misspelled_parameter(tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ, HA_RSCTMP=str(tmp_path))
+    r = subprocess.run([sys.executable, "-m", "ocfkit", "run", "Dummy", "monitor", f"sttae={tmp_path}/x"],
+                       capture_output=True, text=True, timeout=30, env=env, check=False,
+                       cwd=os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+    assert "Traceback" not in r.stderr
+    assert "sttae" in r.stderr, r.stderr

@@ -169,3 +169,21 @@ def test_generate_refuses_or_writes_what_the_description_says(field, value, tmp_
     assert rc in (0, 1, 2)
     if rc == 0:
         assert not _problems(value, field, out)
+
+
+# ----- install: one provider's files are not another's --------------------------------------------
+
+@pytest.mark.xfail(strict=True, reason="debpkg: `ocfkit install --provider B` overwrites provider A's "
+                                       "/etc/ha.d/resource.d wrappers, and uninstalling B deletes them (issue 20)")
+def test_installing_and_removing_a_second_provider_leaves_the_first_ones_wrappers(tmp_path):
+    from ocfkit.install import install, uninstall
+
+    root = str(tmp_path)
+    install(destdir=root, provider="campaigna", python="/usr/bin/python3")
+    wrappers = tmp_path / "etc" / "ha.d" / "resource.d"
+    before = {p.name: p.read_bytes() for p in wrappers.iterdir()}
+    assert before, "install wrote no resource.d wrappers"
+    install(destdir=root, provider="campaignb", python="/usr/bin/python3")
+    uninstall(destdir=root, provider="campaignb")
+    after = {p.name: p.read_bytes() for p in wrappers.iterdir()} if wrappers.exists() else {}
+    assert after == before
