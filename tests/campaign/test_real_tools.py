@@ -83,3 +83,15 @@ def test_a_misbehaving_tgtadm_gives_an_ocf_verdict_in_time(tmp_path, fault, acti
             assert state in ("gone", "Z"), f"the hung tgtadm (pid {pid}) outlived the action"
     if fault == "garbage" and action == "start":
         assert r.returncode != 0, "start reported success on tgtadm output it cannot have understood"
+
+
+def test_with_tgtd_not_running_the_probe_says_7_and_the_stop_0(tmp_path):
+    """Issue 20 #5 with the real tgtadm: no daemon on the socket means no target can exist."""
+    results = {}
+    for action, interval in (("monitor", 0), ("stop", None)):
+        env = ocf_env("campaign-tgt", {"implementation": "tgt", "iqn": IQN, "tid": "7"}, rsctmp=str(tmp_path),
+                      timeout_ms=4000, interval_ms=interval, extra={"TGT_IPC_SOCKET": str(tmp_path / "no-tgtd")})
+        r = subprocess.run([agent_path("iSCSITarget", PROVIDER), action], env=env, capture_output=True, text=True,
+                           timeout=30, check=False)
+        results[action] = (r.returncode, r.stderr.strip()[-200:])
+    assert results["monitor"][0] == 7 and results["stop"][0] == 0, results
