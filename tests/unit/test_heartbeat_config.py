@@ -335,3 +335,12 @@ def test_lines_split_at_newlines_only_as_heartbeat_reads_them():
     assert [r.token for r in g.resources] == ["LVM::vg\x1eX", "Dummy::a\u2028b"]
     assert [ln.number for ln in hacf.parse("node a\x0cb\nbcast eth0\n").lines] == [1, 2]
     assert authkeys.parse("auth 1\r\n1 sha1 key\r\n").keys == {1: ("sha1", "key")}
+
+
+@pytest.mark.parametrize("command", ["status", "takeover", "release"])
+def test_heartbeat_group_commands_refuse_a_fifo_as_haresources(fifo, capsys, command):
+    from ocfkit.cli import main
+
+    rc = _in_thread(lambda: main(["heartbeat", command, "--haresources", str(fifo), "--node", "castor"]), seconds=5)
+    err = capsys.readouterr().err
+    assert rc == 1 and err == f"ocfkit: error: {fifo}: a FIFO, not a regular file\n"
