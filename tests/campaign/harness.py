@@ -244,7 +244,9 @@ def base_env(tmp: str, cls, instance: str = "campaign") -> dict[str, str]:
             "OCF_RESOURCE_TYPE": cls.type_name(), "OCF_RESOURCE_PROVIDER": "ocfkit",
             "OCF_RESOURCE_INSTANCE": instance, "HA_RSCTMP": f"{tmp}/rsctmp", "HA_VARLIB": f"{tmp}/varlib",
             "OCFKIT_CONFIGFS_ROOT": f"{tmp}/configfs", "OCFKIT_PROC_ROOT": f"{tmp}/proc",
-            "OCFKIT_ETC_ROOT": f"{tmp}/etc", "OCF_RESKEY_CRM_meta_timeout": "20000", "PATH": "/usr/sbin:/usr/bin"}
+            "OCFKIT_ETC_ROOT": f"{tmp}/etc",
+            # An empty sysfs: LVM cannot read the device-mapper table there and asks the (fake) lvm.
+            "OCFKIT_SYSFS_ROOT": f"{tmp}/sys", "OCF_RESKEY_CRM_meta_timeout": "20000", "PATH": "/usr/sbin:/usr/bin"}
 
 
 def run_action(cls, action: str, params: dict[str, str], world: World, tmp: str, *, log_to_file: bool = True,

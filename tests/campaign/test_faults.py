@@ -94,6 +94,10 @@ KNOWN_WORLD: dict[tuple[str, str], str] = {
                               "internal error (KeyError), not a reason",
     ("IPaddr2", "stop"): "core/netiscsi: stop returns 0 while the address is still configured when ip is missing "
                          "(issue 20 #3), or when `ip -o addr show` prints garbage (read as 'no address')",
+    ("LVM", "stop"): "core/storage: stop returns 0 while logical volumes are still active when lvm is missing "
+                     "(issue 20 #3), or when `lvm vgs/lvs` prints garbage (read as 'no such VG')",
+    ("LVM", "monitor:probe"): "storage: the probe reads garbage from `lvm lvs` as 'nothing active' and says 7 about "
+                              "an active VG (a probe that guesses)",
     ("IPaddr2", "monitor:probe"): "netiscsi: the probe reads garbage from `ip -o addr show` as 'no address' and says "
                                   "7 about a configured address (a probe that guesses)",
 }

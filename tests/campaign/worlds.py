@@ -193,4 +193,46 @@ class IPaddr2World:
         return Result(argv, 0, "", "")
 
 
-WORLDS = {"Filesystem": FilesystemWorld, "iSCSITarget": TgtWorld, "IPaddr2": IPaddr2World}
+class LVMWorld:
+    """One volume group with two logical volumes through `lvm vgs/lvs --reportformat json` and vgchange."""
+
+    agent = "LVM"
+
+    def __init__(self, tmp: str, *, present: bool = True) -> None:
+        self.params = {"volgrpname": "vg0drbd"}
+        self.active = {"lv0": present, "lv1": present}
+        self.tags: list[str] = []
+
+    def present(self) -> bool:
+        return any(self.active.values())
+
+    def answer(self, argv: list[str], input: str | None) -> Result:  # noqa: A002
+        if argv[0] != "lvm" or len(argv) < 2:
+            return Result(argv, 0, "", "")
+        verb = argv[1]
+        if verb == "vgs":
+            row = {"vg_name": "vg0drbd", "vg_attr": "wz--n-", "vg_tags": ",".join(self.tags), "vg_systemid": "",
+                   "vg_lock_type": "", "vg_missing_pv_count": "0"}
+            return Result(argv, 0, json.dumps({"report": [{"vg": [row] if "vg0drbd" in argv else []}]}), "")
+        if verb == "lvs":
+            rows = [{"lv_name": lv, "lv_attr": "-wi-a-----" if on else "-wi-------",
+                     "lv_active": "active" if on else "", "lv_device_open": "", "vg_tags": ",".join(self.tags)}
+                    for lv, on in self.active.items()]
+            return Result(argv, 0, json.dumps({"report": [{"lv": rows if "vg0drbd" in argv else []}]}), "")
+        if verb == "vgchange":
+            for i, a in enumerate(argv):
+                if a == "--addtag":
+                    self.tags.append(argv[i + 1])
+                elif a == "--deltag" and argv[i + 1] in self.tags:
+                    self.tags.remove(argv[i + 1])
+            if "-ay" in argv or ("-a" in argv and argv[argv.index("-a") + 1].endswith("y")):
+                self.active = dict.fromkeys(self.active, True)
+            elif "-an" in argv or ("-a" in argv and argv[argv.index("-a") + 1] == "n"):
+                self.active = dict.fromkeys(self.active, False)
+            return Result(argv, 0, "", "")
+        if verb == "systemid":
+            return Result(argv, 0, "  system ID: \n", "")
+        return Result(argv, 0, "", "")
+
+
+WORLDS = {"Filesystem": FilesystemWorld, "iSCSITarget": TgtWorld, "IPaddr2": IPaddr2World, "LVM": LVMWorld}
