@@ -138,8 +138,8 @@ def _problems(value: str, field: str, out: str) -> list[str]:
 
 
 KNOWN = {
-    "option": "config: `ocfkit generate` writes a volume_group (and other names) starting with '-' into pcs.sh "
-              "where pcs reads options (issue 20 #2)",
+    "option": "config: `ocfkit generate` accepts a volume_group starting with '-' and forwards it into pcs.sh "
+              "(volgrpname=-v), where LVM passes it to lvm as an option (issue 20 #2)",
     "newline": "config: `ocfkit generate` copies description strings into files unchecked: a newline in auth_key "
                "turns authkeys into another file (issue 20)",
 }
