@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 
+from heartbeat_legacy.files import split_lines
 from heartbeat_legacy.findings import Finding
 
 METHODS = ("crc", "md5", "sha1")
@@ -20,25 +21,31 @@ class AuthKeys:
         self.problems = problems or []
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only (str.isdigit() also takes '²', which int() refuses), short enough for int()."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+
+
 def parse(text: str) -> AuthKeys:
     """Parse authkeys text; syntax problems are kept for validate() (with line numbers, never keys)."""
     active = None
     keys: dict[int, tuple[str, str]] = {}
     lines: dict[int, int] = {}
     problems: list[tuple[int, str]] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(split_lines(text), start=1):
         words = raw.split("#", 1)[0].split()
         if not words:
             continue
         if words[0] == "auth":
-            if len(words) != 2 or not words[1].isdigit():
+            if len(words) != 2 or not _is_number(words[1]):
                 problems.append((number, "auth takes one key number"))
             else:
                 active = int(words[1])
                 lines[-1] = number
             continue
-        if not words[0].isdigit():
-            problems.append((number, f"expected 'auth N' or 'N METHOD [KEY]', got {words[0]!r}"))
+        if not _is_number(words[0]):
+            # The word is not shown: a line holding only a key (its number and method forgotten) is common.
+            problems.append((number, "expected 'auth N' or 'N METHOD [KEY]'"))
             continue
         num = int(words[0])
         if len(words) < 2:
@@ -60,7 +67,7 @@ def dump(ak: AuthKeys) -> str:
 
 def write(path: str, ak: AuthKeys) -> None:
     """Write authkeys readable by its owner only (heartbeat refuses anything group/other readable)."""
-    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         os.fchmod(fd, 0o600)
         os.write(fd, dump(ak).encode())
@@ -80,7 +87,9 @@ def validate(ak: AuthKeys, *, mode: int | None = None, file: str = "authkeys") -
         if not 0 <= num <= 15:
             out.append(Finding("error", file, ln, f"invalid key number {num} (1..15)"))
         if method not in METHODS:
-            out.append(Finding("error", file, ln, f"key {num}: invalid method {method!r} (crc, md5 or sha1)"))
+            # Name the method only when it looks like one: "1 KEY" (method forgotten) puts the key here.
+            shown = f" {method!r}" if len(method) <= 8 and method.lower().startswith(("sha", "md", "crc")) else ""
+            out.append(Finding("error", file, ln, f"key {num}: invalid method{shown} (crc, md5 or sha1)"))
         elif method in ("md5", "sha1") and not key:
             out.append(Finding("error", file, ln, f"key {num}: {method} requires a key"))
         elif method == "crc" and key:

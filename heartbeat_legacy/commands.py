@@ -6,13 +6,13 @@ import os
 import sys
 
 from heartbeat_legacy import authkeys, hacf, haresources
+from heartbeat_legacy.files import read_text
 from heartbeat_legacy.runner import Runner, script_path
 from heartbeat_legacy.takeover import ReleaseFailed, TakeoverFailed, release, status, takeover
 
 
 def _groups(path: str, node: str, key: str | None) -> list[haresources.Group]:
-    with open(path, encoding="utf-8") as f:
-        groups = haresources.parse(f.read())
+    groups = haresources.parse(read_text(path))
     mine = haresources.groups_for(groups, node)
     if key:
         mine = [g for g in groups if g.key == key]
@@ -68,24 +68,21 @@ def check(directory: str, *, hostname: str | None = None) -> int:
 
     cf_path = os.path.join(directory, "ha.cf")
     try:
-        with open(cf_path, encoding="utf-8") as f:
-            cf = hacf.parse(f.read())
+        cf = hacf.parse(read_text(cf_path))
         for fd in hacf.validate(cf, hostname=hostname or os.uname().nodename, file=cf_path):
             add(fd.severity, f"{fd.file}{':' + str(fd.line) if fd.line else ''}: {fd.message}")
     except OSError as e:
         add("error", f"{cf_path}: {e.strerror}")
     ak_path = os.path.join(directory, "authkeys")
     try:
-        with open(ak_path, encoding="utf-8") as f:
-            ak = authkeys.parse(f.read())
+        ak = authkeys.parse(read_text(ak_path))
         for fd in authkeys.validate(ak, mode=os.stat(ak_path).st_mode, file=ak_path):
             add(fd.severity, f"{fd.file}{':' + str(fd.line) if fd.line else ''}: {fd.message}")
     except OSError as e:
         add("error", f"{ak_path}: {e.strerror}")
     hr_path = os.path.join(directory, "haresources")
     try:
-        with open(hr_path, encoding="utf-8") as f:
-            groups = haresources.parse(f.read())
+        groups = haresources.parse(read_text(hr_path))
         nodes = {n.lower() for n in (cf.nodes if "cf" in locals() else [])}
         for g in groups:
             if nodes and g.node.lower() not in nodes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 
+from heartbeat_legacy.files import split_lines
 from heartbeat_legacy.findings import Finding
 
 MEDIA = ("bcast", "mcast", "ucast", "serial")
@@ -69,7 +70,7 @@ class HaCf:
 def parse(text: str) -> HaCf:
     """Parse ha.cf text."""
     lines = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(split_lines(text), start=1):
         body, hash_, comment = raw.partition("#")
         words = body.split()
         lines.append(Line(words[0].lower() if words else "", words[1:], comment.strip() if hash_ else "", raw,
@@ -82,14 +83,23 @@ def dump(cf: HaCf) -> str:
     return "".join(ln.render() + "\n" for ln in cf.lines)
 
 
+def _is_number(text: str) -> bool:
+    """ASCII digits only (str.isdigit() also takes '²', which int() refuses), short enough for int()."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
+
+
 def parse_time_ms(text: str) -> int:
     """heartbeat's time syntax: seconds (2, 1.7) or milliseconds (2000ms)."""
     t = text.strip().lower()
+    scale = 1000.0
     if t.endswith("ms"):
-        return int(float(t[:-2]))
-    if t.endswith("s"):
+        t, scale = t[:-2], 1.0
+    elif t.endswith("s"):
         t = t[:-1]
-    return int(float(t) * 1000)
+    # heartbeat reads a plain decimal number: no signs, exponents, inf or nan (which float() takes).
+    if not t or len(t) > 20 or not all(c in "0123456789." for c in t) or t.count(".") > 1 or t == ".":
+        raise ValueError(f"{text!r} is not a time")
+    return int(float(t) * scale)
 
 
 def validate(cf: HaCf, *, hostname: str | None = None, file: str = "ha.cf",
@@ -128,7 +138,7 @@ def validate(cf: HaCf, *, hostname: str | None = None, file: str = "ha.cf",
         if d == "mcast":
             if len(ln.args) != 5:
                 err(ln.number, "mcast takes DEV GROUP PORT TTL LOOP")
-            elif not (ln.args[3].isdigit() and 1 <= int(ln.args[3]) <= 255) or ln.args[4] not in ("0", "1"):
+            elif not (_is_number(ln.args[3]) and 1 <= int(ln.args[3]) <= 255) or ln.args[4] not in ("0", "1"):
                 err(ln.number, "mcast TTL must be 1..255 and LOOP 0 or 1")
         if d == "ucast" and len(ln.args) != 2:
             err(ln.number, "ucast takes DEV PEER-ADDRESS")
@@ -144,6 +154,8 @@ def validate(cf: HaCf, *, hostname: str | None = None, file: str = "ha.cf",
                 full = os.path.join(root, path.lstrip("/"))
                 if not path.startswith("/"):
                     err(ln.number, f"respawn command {path} must be an absolute path")
+                elif "\0" in path:
+                    err(ln.number, "respawn command contains a NUL byte")
                 elif not os.access(full, os.X_OK):
                     hint = ""
                     if path.startswith("/usr/lib/heartbeat/") and os.access(

@@ -8,11 +8,15 @@ whose first resource is its key. A resource is `Name::arg::arg...`; a bare IPv4 
 
 from __future__ import annotations
 
+from heartbeat_legacy.files import split_lines
+
 
 class HaresourcesError(ValueError):
     """A syntax error, with the 1-based line and column it was found at."""
 
     def __init__(self, line: int, col: int, msg: str) -> None:
+        if len(msg) > 300:  # a hostile file's megabyte-long word would make a megabyte-long message
+            msg = msg[:200] + "... (" + str(len(msg) - 200) + " more characters)"
         super().__init__(f"line {line}, column {col}: {msg}")
         self.line, self.col, self.msg = line, col, msg
 
@@ -81,61 +85,52 @@ def parse_resource(token: str, *, line: int = 0, col: int = 0) -> Resource:
 
 
 def parse(text: str) -> list[Group]:
-    """Parse haresources text into groups; HaresourcesError names the line and column."""
+    """Parse haresources text into groups; HaresourcesError names the line and column.
+
+    Linear in the text: each physical line is split into words once, with its own line and column,
+    and a continued logical line only collects those words."""
     groups: list[Group] = []
     keys: dict[str, int] = {}
-    pending = ""
+    words: list[tuple[str, int, int]] = []  # (word, line, column) of the logical line being read
     start = 0
-    positions: list[tuple[int, int]] = []  # (line, column offset) of each char run of a logical line
-    lines = text.splitlines()
+    lines = split_lines(text)
     for number, raw in enumerate(lines, start=1):
-        body = raw.split("#", 1)[0]
-        cont = body.rstrip().endswith("\\")
+        body = raw.split("#", 1)[0].rstrip()
+        cont = body.endswith("\\")
         if cont:
-            body = body.rstrip()[:-1]
-        if not pending:
+            body = body[:-1]
+        if not words:
             start = number
-            positions = []
-        positions.append((number, len(pending)))
-        pending += body + " "
+        words.extend((w, number, col) for w, col in _words_with_columns(body))
         if cont and number < len(lines):
             continue
-        logical, pending = pending, ""
-        words = _words_with_columns(logical)
-        if not words:
+        logical, words = words, []
+        if not logical:
             continue
-
-        def where(offset: int, positions=positions) -> tuple[int, int]:
-            ln, base = positions[0]
-            for p_ln, p_base in positions:
-                if p_base <= offset:
-                    ln, base = p_ln, p_base
-            return ln, offset - base + 1
-
-        (node, node_off), rest = words[0], words[1:]
+        (node, node_ln, node_col), rest = logical[0], logical[1:]
         if not rest:
-            ln, col = where(node_off)
-            raise HaresourcesError(ln, col, f"node {node!r} has no resources")
-        resources = [parse_resource(w, line=where(off)[0], col=where(off)[1]) for w, off in rest]
+            raise HaresourcesError(node_ln, node_col, f"node {node!r} has no resources")
+        resources = [parse_resource(w, line=ln, col=col) for w, ln, col in rest]
         group = Group(node, resources, line=start)
         if group.key in keys:
-            ln, col = where(rest[0][1])
-            raise HaresourcesError(ln, col, f"group key {group.key} is already used on line {keys[group.key]}")
+            raise HaresourcesError(rest[0][1], rest[0][2],
+                                   f"group key {group.key} is already used on line {keys[group.key]}")
         keys[group.key] = start
         groups.append(group)
     return groups
 
 
 def _words_with_columns(text: str) -> list[tuple[str, int]]:
-    out, i = [], 0
-    while i < len(text):
+    """The blank-separated words of one physical line with their 1-based columns."""
+    out, i, n = [], 0, len(text)
+    while i < n:
         if text[i] in " \t":
             i += 1
             continue
         j = i
-        while j < len(text) and text[j] not in " \t":
+        while j < n and text[j] not in " \t":
             j += 1
-        out.append((text[i:j], i))
+        out.append((text[i:j], i + 1))
         i = j
     return out
 

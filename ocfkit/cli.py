@@ -144,26 +144,22 @@ def cmd_uninstall(args) -> int:
     return 0
 
 
-def _read_text(path: str, limit: int = 1 << 20) -> str:
-    with open(path, encoding="utf-8") as f:
-        return f.read(limit)
-
-
 def cmd_migrate(args) -> int:
     from crm import description, fencing, ietd, render, validate
     from crm import migrate as mig
     from crm.model import masked
     from heartbeat_legacy import hacf, haresources
+    from heartbeat_legacy.files import read_text
     from ocf.exec import run
 
     def seam(argv, **kw):
         return run(argv, **kw)
 
-    groups = haresources.parse(_read_text(args.haresources))
+    groups = haresources.parse(read_text(args.haresources))
     cf_path = args.ha_cf or os.path.join(os.path.dirname(os.path.abspath(args.haresources)), "ha.cf")
     nodes, failback = None, False
     if os.path.exists(cf_path):
-        cf = hacf.parse(_read_text(cf_path))
+        cf = hacf.parse(read_text(cf_path))
         nodes = cf.nodes or None
         af = (cf.first("auto_failback") or ["legacy"])[0].lower()
         failback = af in hacf.TRUE
@@ -180,7 +176,7 @@ def cmd_migrate(args) -> int:
             spec.update(description.load(args.fencing))
         except description.DescriptionError as e:
             raise UsageError(str(e)) from None
-        spec.path, spec.text = args.fencing, _read_text(args.fencing)
+        spec.path, spec.text = args.fencing, read_text(args.fencing)
         found = [(k, m) for k, m in validate.problems(dict(spec)) if k[0] == "fencing"]
         extra = set(spec) - {"fencing"}
         found += [((k,), "unknown key in a fencing file (only [fencing...] or fencing = \"none\")") for k in extra]
@@ -198,7 +194,7 @@ def cmd_migrate(args) -> int:
         conf = args.ietd_conf or "/etc/iet/ietd.conf"
         allow = args.initiators_allow or os.path.join(os.path.dirname(conf), "initiators.allow")
         try:
-            targets, notes = ietd.parse(_read_text(conf), _read_text(allow) if os.path.exists(allow) else "",
+            targets, notes = ietd.parse(read_text(conf), read_text(allow) if os.path.exists(allow) else "",
                                         path=conf, allow_path=allow)
         except ietd.IetdError as e:
             raise UsageError(str(e)) from None
@@ -236,7 +232,7 @@ def cmd_migrate(args) -> int:
         missing = sorted(wanted - defined - {"all"})
         if missing:
             raise UsageError(f"drbddisk resource(s) {', '.join(missing)} not defined in {args.drbd_conf}")
-        if plan.enabled and "resource-and-stonith" not in _read_text(args.drbd_conf):
+        if plan.enabled and "resource-and-stonith" not in read_text(args.drbd_conf):
             print(f"ocfkit: warning: {args.drbd_conf}: no 'fencing resource-and-stonith;' with the crm-fence-peer.9.sh "
                   "and crm-unfence-peer.9.sh handlers: DRBD would not freeze I/O while Pacemaker fences the peer "
                   "(ocfkit generate writes such a drbd.conf)", file=sys.stderr)

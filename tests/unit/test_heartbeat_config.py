@@ -168,3 +168,179 @@ def test_wrapper_tables_use_the_agents_own_parameter_names():
         declared = set(getattr(importlib.import_module(module), cls)._params)
         _instance, params = mapper(samples[name])
         assert set(params) <= declared, (name, set(params) - declared)
+
+
+# ----- readers of user files: linear, bounded, never blocking (issue 20) --------------------------
+
+
+def _in_thread(func, *, seconds: float):
+    """func()'s result, or a failure when it has not returned within seconds (it may be blocked)."""
+    import threading
+
+    out: dict = {}
+
+    def body():
+        try:
+            out["value"] = func()
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            out["error"] = e
+
+    t = threading.Thread(target=body, daemon=True)
+    t.start()
+    t.join(seconds)
+    assert not t.is_alive(), f"still running after {seconds}s (blocked or super-linear)"
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    """A FIFO nobody writes to; teardown opens its write end so a reader blocked on it is released."""
+    path = tmp_path / "fifo"
+    os.mkfifo(path)
+    yield path
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)  # succeeds only when a reader hangs in open()
+        os.close(fd)
+    except OSError:
+        pass
+
+
+def test_haresources_with_many_continued_lines_parses_in_linear_time():
+    # 40,000 continued lines (440 KB): the old parser re-scanned every earlier line for each word
+    # (minutes here); a linear one takes well under a second even on a loaded 2-core machine.
+    n = 40_000
+    text = "castor " + "".join(f"D::{i:05d} \\\n" for i in range(n)) + "D::end\n"
+    [g] = _in_thread(lambda: haresources.parse(text), seconds=5)
+    assert len(g.resources) == n + 1
+    assert (g.resources[-1].line, g.resources[-1].col) == (n + 1, 1)
+    assert (g.resources[123].line, g.resources[123].col) == (124, 1)
+
+
+def test_continued_haresources_words_keep_their_lines_and_columns():
+    text = "castor  Dummy::a \\\n\t  Dummy::b   Dummy::c\\\n Dummy::d # x\n"
+    [g] = haresources.parse(text)
+    assert [(r.args[0], r.line, r.col) for r in g.resources] == [("a", 1, 9), ("b", 2, 4), ("c", 2, 15),
+                                                                  ("d", 3, 2)]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device", "huge", "binary", "latin1", "missing"])
+def test_read_text_refuses_what_is_not_a_small_text_file_quickly(tmp_path, fifo, kind):
+    from heartbeat_legacy.files import MAX_BYTES, InputFileError, read_text
+
+    path = {"fifo": str(fifo), "directory": str(tmp_path), "device": "/dev/zero",
+            "missing": str(tmp_path / "nothing")}.get(kind, str(tmp_path / "f"))
+    if kind == "huge":
+        with open(path, "w") as f:
+            f.write("# x\n" * (MAX_BYTES // 4 + 1))
+    elif kind == "binary":
+        with open(path, "wb") as f:
+            f.write(b"auth 1\n\0\1\2")
+    elif kind == "latin1":
+        with open(path, "wb") as f:
+            f.write("1 sha1 schl\u00fcssel\n".encode("latin-1"))
+    with pytest.raises(InputFileError) as e:
+        _in_thread(lambda: read_text(path), seconds=5)
+    message = str(e.value)
+    assert message.startswith(path + ": ") and "\n" not in message
+    expected = {"fifo": "a FIFO", "directory": "a directory", "device": "a character device",
+                "huge": "more than the", "binary": "NUL byte", "latin1": "not UTF-8", "missing": "No such file"}
+    assert expected[kind] in message
+
+
+def test_read_text_reads_a_file_of_exactly_the_limit(tmp_path):
+    from heartbeat_legacy.files import read_text
+
+    p = tmp_path / "f"
+    p.write_text("x" * 99 + "\n")
+    assert read_text(str(p), limit=100) == "x" * 99 + "\n"
+
+
+@pytest.mark.parametrize("name", ["ha.cf", "authkeys", "haresources"])
+def test_heartbeat_check_reports_a_fifo_instead_of_hanging(tmp_path, capsys, name):
+    from heartbeat_legacy.commands import check
+
+    for other in ("ha.cf", "authkeys", "haresources"):
+        if other != name:
+            (tmp_path / other).write_text("")
+    os.mkfifo(tmp_path / name)
+    try:
+        rc = _in_thread(lambda: check(str(tmp_path), hostname="castor"), seconds=5)
+    finally:
+        try:
+            os.close(os.open(tmp_path / name, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert f"error: {tmp_path / name}: a FIFO, not a regular file" in out
+
+
+@pytest.mark.parametrize("what", ["fifo", "huge"])
+def test_migrate_refuses_a_fifo_or_huge_haresources_with_one_line(tmp_path, capsys, fifo, what):
+    from heartbeat_legacy.files import MAX_BYTES
+    from ocfkit.cli import main
+
+    path = fifo
+    if what == "huge":
+        path = tmp_path / "haresources"
+        path.write_text("castor Dummy::a \\\n" * (MAX_BYTES // 18 + 1))
+    rc = _in_thread(lambda: main(["migrate", "--haresources", str(path), "--ha-cf", str(tmp_path / "none")]),
+                    seconds=5)
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert err.startswith(f"ocfkit: error: {path}: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value", ["1e400", "inf", "nan", "-5", "1" * 5000, "\u00b2", "0x10", "1.2.3", "."])
+def test_ha_cf_odd_times_are_findings_not_exceptions(value):
+    text = f"bcast eth0\nnode castor\nauto_failback off\ndeadtime {value}\n"
+    findings = hacf.validate(hacf.parse(text), hostname="castor")
+    assert any("is not a time" in f.message for f in findings), findings
+
+
+@pytest.mark.parametrize("text", ["auth \u00b2\n1 sha1 k\n", "auth 1\n\u00b2 sha1 k\n", f"auth {'9' * 5000}\n",
+                                  "bcast eth0\nmcast eth0 239.0.0.1 694 \u00b9 0\n"])
+def test_unicode_and_huge_digits_are_findings_not_exceptions(text):
+    if text.startswith("bcast"):
+        findings = hacf.validate(hacf.parse(text))
+        assert any("mcast TTL" in f.message for f in findings)
+    else:
+        findings = authkeys.validate(authkeys.parse(text), mode=0o100600)
+        assert any(f.severity == "error" for f in findings)
+
+
+@pytest.mark.parametrize("text", ["auth 1\nmy-secret-key\n", "auth 1\n1 my-secret-key\n"])
+def test_a_key_on_a_malformed_authkeys_line_never_shows(text):
+    findings = authkeys.validate(authkeys.parse(text), mode=0o100600)
+    assert any(f.severity == "error" for f in findings)
+    assert not any("secret" in str(f) for f in findings), findings
+
+
+def test_a_nul_in_a_respawn_path_is_a_finding():
+    findings = hacf.validate(hacf.parse("bcast eth0\nnode castor\nrespawn hacluster /usr/\0x\n"), hostname="castor")
+    assert any("NUL" in f.message for f in findings)
+
+
+def test_a_haresources_error_about_a_huge_word_stays_short():
+    with pytest.raises(haresources.HaresourcesError) as e:
+        haresources.parse("x" * 1_000_000 + "\n")
+    assert len(str(e.value)) < 400 and "more characters" in str(e.value)
+
+
+def test_lines_split_at_newlines_only_as_heartbeat_reads_them():
+    # str.splitlines() would also split at \x1e, \x0c or \u2028: one line for heartbeat, two here.
+    [g] = haresources.parse("castor LVM::vg\x1eX Dummy::a\u2028b\r\n")
+    assert [r.token for r in g.resources] == ["LVM::vg\x1eX", "Dummy::a\u2028b"]
+    assert [ln.number for ln in hacf.parse("node a\x0cb\nbcast eth0\n").lines] == [1, 2]
+    assert authkeys.parse("auth 1\r\n1 sha1 key\r\n").keys == {1: ("sha1", "key")}
+
+
+@pytest.mark.parametrize("command", ["status", "takeover", "release"])
+def test_heartbeat_group_commands_refuse_a_fifo_as_haresources(fifo, capsys, command):
+    from ocfkit.cli import main
+
+    rc = _in_thread(lambda: main(["heartbeat", command, "--haresources", str(fifo), "--node", "castor"]), seconds=5)
+    err = capsys.readouterr().err
+    assert rc == 1 and err == f"ocfkit: error: {fifo}: a FIFO, not a regular file\n"
