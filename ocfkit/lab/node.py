@@ -126,6 +126,7 @@ class Node:
         self.unshare: subprocess.Popen | None = None
         self.init_pid = 0
         self.ns: dict[str, str] = {}
+        self._ns_fds: list[int] = []
         self.daemons: dict[str, subprocess.Popen] = {}
 
     # -- the machine -------------------------------------------------------------------------------
@@ -171,7 +172,8 @@ class Node:
         if self.running:
             raise LabError(f"{self.name} is already running")
         self.prepare()
-        self.daemons, self.ns, self.init_pid = {}, {}, 0
+        self._release_namespaces()
+        self.daemons, self.init_pid = {}, 0
         log = open(os.path.join(self.dir, "boot.log"), "a")  # noqa: SIM115 - handed to the child
         try:
             self.unshare = subprocess.Popen(
@@ -196,6 +198,10 @@ class Node:
             shared = [n for n in NAMESPACES if ns[n] == os.readlink(f"/proc/self/ns/{n}")]
             if shared:
                 raise LabError(f"{self.name}: its init shares the host's {', '.join(shared)} namespace")
+            # Held open until kill() is done: a namespace's inode number is reused as soon as the namespace
+            # is freed (the kernel hands out the lowest free one), and a later scan would then take another
+            # test's fresh namespace for this node's and SIGKILL its processes.
+            self._ns_fds = [os.open(f"/proc/{self.init_pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC) for n in NAMESPACES]
             self.ns = ns
             with open(os.path.join(self.dir, "init.pid"), "w", encoding="ascii") as f:
                 f.write(f"{self.init_pid}\n")
@@ -328,6 +334,13 @@ class Node:
                 p.kill()
                 p.wait()
         self.init_pid = 0
+        self._release_namespaces()
+
+    def _release_namespaces(self) -> None:
+        """Forget the node's namespaces (nothing of the node runs any more): close what kept them."""
+        for fd in self._ns_fds:
+            os.close(fd)
+        self._ns_fds, self.ns = [], {}
 
     # -- the cluster stack -------------------------------------------------------------------------
 
