@@ -137,19 +137,9 @@ def _problems(value: str, field: str, out: str) -> list[str]:
     return bad
 
 
-KNOWN = {
-    "option": "config: `ocfkit generate` accepts a volume_group starting with '-' and forwards it into pcs.sh "
-              "(volgrpname=-v), where LVM passes it to lvm as an option (issue 20 #2)",
-    "newline": "config: `ocfkit generate` copies description strings into files unchecked: a newline in auth_key "
-               "turns authkeys into another file (issue 20)",
-}
-
-
 @pytest.mark.parametrize(("field", "value"), [
-    pytest.param("service.volume_group", "-v", id="volume_group-option",
-                 marks=pytest.mark.xfail(strict=True, reason=KNOWN["option"])),
-    pytest.param("heartbeat.auth_key", "secret\n1 crc", id="auth_key-newline",
-                 marks=pytest.mark.xfail(strict=True, reason=KNOWN["newline"])),
+    pytest.param("service.volume_group", "-v", id="volume_group-option"),
+    pytest.param("heartbeat.auth_key", "secret\n1 crc", id="auth_key-newline"),
     pytest.param("service.vip", "192.0.2.10\ncastor Dummy::x", id="vip-newline"),
 ])
 def test_a_hostile_description_string_is_refused_or_kept_intact(field, value, tmp_path):
@@ -158,9 +148,6 @@ def test_a_hostile_description_string_is_refused_or_kept_intact(field, value, tm
     assert not problems, problems
 
 
-@pytest.mark.xfail(strict=True, reason="config: `ocfkit generate` accepts description strings that change the "
-                                       "meaning of the files it writes (names starting with '-', newlines, '#', "
-                                       "spaces in auth_key; issue 20)")
 @settings(PROFILE, max_examples=examples(60))
 @given(field=st.sampled_from(FIELDS), value=st.one_of(st.sampled_from(HOSTILE[:60]), st.text(
     st.characters(blacklist_categories=("Cs",)), max_size=30)))
@@ -173,8 +160,6 @@ def test_generate_refuses_or_writes_what_the_description_says(field, value, tmp_
 
 # ----- install: one provider's files are not another's --------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="debpkg: `ocfkit install --provider B` overwrites provider A's "
-                                       "/etc/ha.d/resource.d wrappers, and uninstalling B deletes them (issue 20)")
 def test_installing_and_removing_a_second_provider_leaves_the_first_ones_wrappers(tmp_path):
     from ocfkit.install import install, uninstall
 

@@ -48,20 +48,10 @@ def _life_cycle(agent: str, secret: str, tmp: str):
             yield run_action(cls, action, params, World(answer=answer), tmp, trace=trace, log_to_file=trace)
 
 
-TRACE_MODE = "core: OCF_TRACE_RA files are created with the umask (0644), readable by every user (issue 20)"
-
-
 def _odd_cases():
     for agent in _secret_agents():
         for odd in ODD:
-            marks = []
-            if agent == "iSCSITarget" and odd == "with'quote":
-                marks.append(pytest.mark.xfail(strict=True, reason=TRACE_QUOTE))
-            yield pytest.param(agent, odd, marks=marks, id=f"{agent}-{odd!r}")
-
-
-TRACE_QUOTE = ("core: the trace masks secrets after quoting argv, so a password with a quote is written to the "
-               "OCF_TRACE_RA file in its quoted form (issue 20)")
+            yield pytest.param(agent, odd, id=f"{agent}-{odd!r}")
 
 
 @pytest.mark.parametrize(("agent", "odd"), list(_odd_cases()))
@@ -74,7 +64,6 @@ def test_no_secret_in_logs_traces_or_reasons_over_a_life_cycle(agent, odd, tmp_p
     assert not problems, problems
 
 
-@pytest.mark.xfail(strict=True, reason=TRACE_MODE)
 @pytest.mark.parametrize("agent", ["iSCSITarget"])
 def test_trace_files_are_readable_by_their_owner_only(agent, tmp_path):
     old = os.umask(0o022)
@@ -97,8 +86,6 @@ def _description(tmp, auth_key: str, shared_secret: str) -> str:
 HOLDERS = {"authkeys": "auth_key", "drbd.conf": "shared_secret"}  # the files that must hold each secret
 
 
-@pytest.mark.xfail(strict=True, reason="config: `ocfkit generate` writes drbd.conf, which holds the DRBD shared "
-                                       "secret, with mode 0644 (issue 20)")
 def test_generated_files_holding_a_secret_are_0600_and_no_other_file_holds_one(tmp_path):
     from ocfkit.cli import main
 
@@ -121,8 +108,6 @@ def test_generated_files_holding_a_secret_are_0600_and_no_other_file_holds_one(t
     assert not problems, problems
 
 
-@pytest.mark.xfail(strict=True, reason="config: `ocfkit generate` writes auth_key into authkeys unchecked: whitespace, "
-                                       "'#' or a newline in it gives heartbeat another key (issue 20)")
 @settings(PROFILE, max_examples=examples(40))
 @given(key=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30))
 def test_a_generated_authkeys_holds_exactly_the_key_of_the_description_or_generate_refuses(key, tmp_path_factory):
