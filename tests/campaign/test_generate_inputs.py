@@ -16,6 +16,9 @@ from tests.campaign.profile import PROFILE, examples
 from tests.campaign.strategies import HOSTILE
 
 SEED = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "seed-san.toml")
+# The Pacemaker dialect is given: generate would otherwise ask `pacemakerd --version`, a process that the
+# unit-test guard refuses, and every case would end in a refusal that proves nothing.
+DIALECT = ["--pacemaker", "2.1"]
 
 
 def _val(v) -> str:
@@ -102,7 +105,7 @@ def _generate(tmp, desc: dict):
     with open(path, "w", encoding="utf-8") as f:
         f.write(dump_toml(desc))
     out = os.path.join(str(tmp), "out")
-    return main(["generate", path, "--out", out]), out
+    return main(["generate", path, "--out", out, *DIALECT]), out
 
 
 def _problems(value: str, field: str, out: str) -> list[str]:
@@ -135,6 +138,11 @@ def _problems(value: str, field: str, out: str) -> list[str]:
     if field == "heartbeat.auth_key" and ak.keys.get(ak.active) != ("md5", value):
         bad.append(f"authkeys holds {ak.keys} instead of the description's key")
     return bad
+
+
+def test_the_seed_generates_so_that_a_refusal_means_a_hostile_value(tmp_path):
+    rc, out = _generate(tmp_path, seed())
+    assert rc == 0 and {"authkeys", "drbd.conf", "haresources"} <= set(os.listdir(out))
 
 
 @pytest.mark.parametrize(("field", "value"), [

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tests.campaign.harness import SECRET_MARK, World, agent_classes, run_action, secret_leaks
 from tests.campaign.profile import PROFILE, examples
+from tests.campaign.test_generate_inputs import DIALECT
 from tests.campaign.worlds import WORLDS
 
 CLASSES = agent_classes()
@@ -83,7 +84,8 @@ def _description(tmp, auth_key: str, shared_secret: str) -> str:
     return seed_with(tmp, {"heartbeat": {"auth_key": auth_key}}, drbd_secret=shared_secret)
 
 
-HOLDERS = {"authkeys": "auth_key", "drbd.conf": "shared_secret"}  # the files that must hold each secret
+# the files that must hold each secret (drbd-heartbeat.conf: the same DRBD configuration with dopd fencing)
+HOLDERS = {"authkeys": "auth_key", "drbd.conf": "shared_secret", "drbd-heartbeat.conf": "shared_secret"}
 
 
 def test_generated_files_holding_a_secret_are_0600_and_no_other_file_holds_one(tmp_path):
@@ -92,7 +94,7 @@ def test_generated_files_holding_a_secret_are_0600_and_no_other_file_holds_one(t
     keys = {"auth_key": SECRET_MARK + "Auth", "shared_secret": SECRET_MARK + "Drbd"}
     path = _description(tmp_path, keys["auth_key"], keys["shared_secret"])
     out = tmp_path / "out"
-    assert main(["generate", path, "--out", str(out)]) == 0
+    assert main(["generate", path, "--out", str(out), *DIALECT]) == 0
     problems = []
     for name in sorted(os.listdir(out)):
         with open(out / name, encoding="utf-8") as f:
@@ -118,7 +120,7 @@ def test_a_generated_authkeys_holds_exactly_the_key_of_the_description_or_genera
     tmp = tmp_path_factory.mktemp("gen")
     secret = SECRET_MARK + key
     path = _description(tmp, secret, SECRET_MARK + "Drbd")
-    rc = main(["generate", path, "--out", str(tmp / "out")])
+    rc = main(["generate", path, "--out", str(tmp / "out"), *DIALECT])
     if rc != 0:
         return  # refused, with one line (checked by the CLI tests)
     with open(tmp / "out" / "authkeys", encoding="utf-8") as f:
