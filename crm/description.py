@@ -35,13 +35,14 @@ def load(path: str) -> Description:
     except ImportError:  # Python < 3.11
         import tomli as tomllib  # type: ignore[no-redef]
 
-    with open(path, "rb") as f:
-        raw = f.read(1 << 20)
+    from heartbeat_legacy.files import InputFileError, read_text
+
+    try:  # a regular file only, at most 1 MiB, UTF-8: never blocks on a FIFO or reads a device
+        text = read_text(path)
+    except InputFileError as e:
+        raise DescriptionError(str(e)) from None
     try:
-        text = raw.decode("utf-8")
         d = Description(tomllib.loads(text))
-    except UnicodeDecodeError as e:
-        raise DescriptionError(f"{path}: not UTF-8 ({e})") from None
     except tomllib.TOMLDecodeError as e:
         raise DescriptionError(f"{path}: {e}") from None
     d.path, d.text = path, text

@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
+
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def dot(cib_text: str) -> str:
-    """DOT text: resources (groups as clusters with their members in order), orders as solid arrows
-    (first -> then, with the actions), colocations as dashed arrows (dependent -> where it follows)."""
-    import xml.etree.ElementTree as ET
+def read(path: str) -> ET.Element:
+    """The CIB at path, read as `crm check` reads it: a regular file only (a FIFO is refused, not
+    waited on), at most MAX_CIB_BYTES, UTF-8 XML without DOCTYPE, bounded in depth and elements.
+    crm.check.InputError (one line) for anything else."""
+    from crm.check import MAX_CIB_BYTES, parse_xml, read_regular
 
-    root = ET.fromstring(cib_text)
+    return parse_xml(read_regular(path, MAX_CIB_BYTES, "CIB"), f"CIB {path}")
+
+
+def dot(cib: str | ET.Element) -> str:
+    """DOT text: resources (groups as clusters with their members in order), orders as solid arrows
+    (first -> then, with the actions), colocations as dashed arrows (dependent -> where it follows).
+    A text is parsed with crm.check's bounded parser."""
+    if isinstance(cib, str):
+        from crm.check import parse_xml
+
+        root = parse_xml(cib.encode("utf-8"), "CIB")
+    else:
+        root = cib
     res = root.find("configuration/resources")
     out = ["digraph cluster_config {", "  rankdir=LR;", '  node [shape=box, style=rounded, fontname="sans"];']
     for e in (res if res is not None else []):

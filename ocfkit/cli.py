@@ -297,8 +297,7 @@ def cmd_crm_check(args) -> int:
 def cmd_crm_graph(args) -> int:
     from crm import graph
 
-    with open(args.cib, encoding="utf-8") as f:
-        text = graph.dot(f.read())
+    text = graph.dot(graph.read(args.cib))  # bounded: a FIFO, a device or a huge CIB is refused at once
     if args.svg:
         rendered = graph.svg(text)
         if rendered is None:

@@ -26,14 +26,25 @@ def _ip(netns: str | None) -> list[str]:
 
 
 def parse_addresses(text: str) -> list[Address]:
-    """Parse `ip -o addr show` output."""
+    """Parse `ip -o addr show` output; ValueError on a line that is not one of its records.
+
+    Each record is `INDEX: NIC FAMILY ADDRESS[/PREFIX] ...`; a line that is not (garbage, a message)
+    says nothing about which addresses exist, so it is never read as 'no address'."""
     out = []
-    for line in text.splitlines():
-        head = line.split("\\", 1)[0].split()
-        if len(head) < 4 or head[2] not in ("inet", "inet6"):
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
             continue
+        head = line.split("\\", 1)[0].split()
+        if len(head) < 3 or not head[0].endswith(":") or not head[0][:-1].isdigit() or "\0" in line:
+            raise ValueError(f"line {n} is not ip's: {line[:60]!r}")
+        if head[2] not in ("inet", "inet6"):
+            continue  # another family's record (ip -o addr without -4/-6)
+        if len(head) < 4:
+            raise ValueError(f"line {n} is not ip's: {line[:60]!r}")
         nic = head[1].split("@", 1)[0]
         ip, _, prefix = head[3].partition("/")
+        if not ip or not (prefix.isascii() and prefix.isdigit() or prefix == ""):
+            raise ValueError(f"line {n} is not ip's: {line[:60]!r}")
         rest = head[4:]
         brd = ""
         label = ""
@@ -61,7 +72,12 @@ def addresses(run, *, netns: str | None = None, nic: str | None = None, family: 
     argv = _ip(netns) + ["-o"] + (["-4"] if family == 4 else ["-6"] if family == 6 else []) + ["addr", "show"]
     if nic:
         argv += ["dev", nic]
-    return parse_addresses(run(argv).stdout)
+    try:
+        return parse_addresses(run(argv).stdout)
+    except ValueError as e:
+        from ocf.errors import OcfError
+
+        raise OcfError(f"unexpected output from {' '.join(argv)}: {e}") from None
 
 
 class Route:

@@ -41,63 +41,90 @@ class Target:
 
 
 def parse_targets(text: str) -> dict[int, Target]:
-    """Parse the indented `--op show --mode target` text."""
+    """Parse the indented `--op show --mode target` text; ValueError on a line it does not recognise.
+
+    Every line is one of: `Target N: IQN` at the margin, a section header (`    LUN information:`)
+    or an entry of a section, indented below its header. Anything else (text before the first
+    target, a line at the margin that is no target, a number that is none) is not tgtadm's answer:
+    output that cannot be read says nothing about what is exported, so it is never 'no targets'."""
     targets: dict[int, Target] = {}
     t: Target | None = None
     lun: Lun | None = None
     section = ""
-    for raw in text.splitlines():
+    for n, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line:
             continue
-        if raw.startswith("Target ") and ": " in line:
-            head, _, iqn = line.partition(": ")
-            t = Target(int(head.split()[1]), iqn.strip())
-            targets[t.tid] = t
-            section = ""
-            continue
-        if t is None:
-            continue
-        indent = len(raw) - len(raw.lstrip())
-        if indent == 4 and line.endswith(":"):
-            section = line[:-1]
-            continue
-        key, sep, value = line.partition(": ")
-        value = value.strip()
-        if section == "LUN information":
-            if line.startswith("LUN: "):
-                lun = Lun(int(value))
-                t.luns[lun.number] = lun
-            elif lun is not None and sep:
-                if key == "SCSI ID":
-                    lun.scsi_id = value
-                elif key == "SCSI SN":
-                    lun.scsi_sn = value
-                elif key == "Backing store path":
-                    lun.path = value
-                elif key == "Readonly":
-                    lun.readonly = value == "Yes"
-                elif key == "Type":
-                    lun.type = value
-        elif section == "ACL information":
-            t.acls.append(line)
-        elif section == "Account information":
-            t.accounts.append(line.split()[0])
-        elif section == "I_T nexus information":
-            if key == "I_T nexus":
-                t.nexus.append((int(value), "", []))
-            elif key == "Initiator" and t.nexus:
-                nid, _, addrs = t.nexus[-1]
-                t.nexus[-1] = (nid, value.split()[0], addrs)
-            elif key == "IP Address" and t.nexus:
-                t.nexus[-1][2].append(value)
+        try:
+            if raw.startswith("Target ") and ": " in line:
+                head, _, iqn = line.partition(": ")
+                words = head.split()
+                if len(words) != 2 or not iqn.strip():
+                    raise ValueError
+                t = Target(int(words[1]), iqn.strip())
+                targets[t.tid] = t
+                section, lun = "", None
+                continue
+            indent = len(raw) - len(raw.lstrip())
+            if t is None or indent < 4 or "\0" in raw:
+                raise ValueError
+            if indent == 4:
+                if not line.endswith(":"):
+                    raise ValueError
+                section = line[:-1]
+                continue
+            if not section:
+                raise ValueError
+            key, sep, value = line.partition(": ")
+            value = value.strip()
+            if section == "LUN information":
+                if line.startswith("LUN: "):
+                    lun = Lun(int(value))
+                    t.luns[lun.number] = lun
+                elif lun is None:
+                    raise ValueError
+                elif sep:
+                    if key == "SCSI ID":
+                        lun.scsi_id = value
+                    elif key == "SCSI SN":
+                        lun.scsi_sn = value
+                    elif key == "Backing store path":
+                        lun.path = value
+                    elif key == "Readonly":
+                        lun.readonly = value == "Yes"
+                    elif key == "Type":
+                        lun.type = value
+            elif section == "ACL information":
+                t.acls.append(line)
+            elif section == "Account information":
+                t.accounts.append(line.split()[0])
+            elif section == "I_T nexus information":
+                if key == "I_T nexus":
+                    t.nexus.append((int(value), "", []))
+                elif key == "Initiator" and t.nexus:
+                    nid, _, addrs = t.nexus[-1]
+                    t.nexus[-1] = (nid, value.split()[0], addrs)
+                elif key == "IP Address" and t.nexus:
+                    t.nexus[-1][2].append(value)
+        except ValueError:
+            raise ValueError(f"line {n} is not tgtadm's: {raw[:60]!r}") from None
     return targets
 
 
 def targets(run) -> dict[int, Target]:
-    """Every target tgtd has (tid -> Target); none when no tgtd runs (its targets died with it)."""
-    r = run([*BASE, "--op", "show", "--mode", "target"], ok=(0, NO_DAEMON))
-    return parse_targets(r.stdout) if r.returncode == 0 else {}
+    """Every target tgtd has (tid -> Target); none when no tgtd runs (its targets died with it).
+
+    An answer that cannot be parsed is an error (rc 1), never 'no targets'."""
+    argv = [*BASE, "--op", "show", "--mode", "target"]
+    r = run(argv, ok=(0, NO_DAEMON))
+    if r.returncode != 0:
+        return {}
+    try:
+        return parse_targets(r.stdout)
+    except ValueError as e:
+        from ocf.errors import OcfError
+
+        raise OcfError(f"unexpected output from {' '.join(argv)}: {e}") from None
 
 
 def control_paths(env) -> tuple[str, str]:

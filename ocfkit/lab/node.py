@@ -126,6 +126,9 @@ class Node:
         self.unshare: subprocess.Popen | None = None
         self.init_pid = 0
         self.ns: dict[str, str] = {}
+        # Open descriptors of the node's namespaces: while one is open the kernel cannot free the namespace,
+        # so its identifier (an nsfs inode number, which the kernel hands out again as soon as a namespace
+        # is gone) keeps naming the node's namespace only. kill() SIGKILLs by these identifiers.
         self._ns_fds: list[int] = []
         self.daemons: dict[str, subprocess.Popen] = {}
 
@@ -172,8 +175,7 @@ class Node:
         if self.running:
             raise LabError(f"{self.name} is already running")
         self.prepare()
-        self._release_namespaces()
-        self.daemons, self.init_pid = {}, 0
+        self.daemons, self.ns, self.init_pid = {}, {}, 0
         log = open(os.path.join(self.dir, "boot.log"), "a")  # noqa: SIM115 - handed to the child
         try:
             self.unshare = subprocess.Popen(
@@ -193,15 +195,11 @@ class Node:
             if len(kids) != 1:
                 raise LabError(f"{self.name}: cannot find its init (children of unshare: {kids})")
             self.init_pid = kids[0]
-            ns = {n: os.readlink(f"/proc/{self.init_pid}/ns/{n}") for n in NAMESPACES}
+            ns = self._hold_namespaces(self.init_pid)
             # kill() SIGKILLs every process in these namespaces: they must be the node's own, never ours.
             shared = [n for n in NAMESPACES if ns[n] == os.readlink(f"/proc/self/ns/{n}")]
             if shared:
                 raise LabError(f"{self.name}: its init shares the host's {', '.join(shared)} namespace")
-            # Held open until kill() is done: a namespace's inode number is reused as soon as the namespace
-            # is freed (the kernel hands out the lowest free one), and a later scan would then take another
-            # test's fresh namespace for this node's and SIGKILL its processes.
-            self._ns_fds = [os.open(f"/proc/{self.init_pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC) for n in NAMESPACES]
             self.ns = ns
             with open(os.path.join(self.dir, "init.pid"), "w", encoding="ascii") as f:
                 f.write(f"{self.init_pid}\n")
@@ -336,11 +334,19 @@ class Node:
         self.init_pid = 0
         self._release_namespaces()
 
+    def _hold_namespaces(self, pid: int) -> dict[str, str]:
+        """The identifiers of pid's namespaces, each held open until _release_namespaces."""
+        self._release_namespaces()
+        self._ns_fds = [os.open(f"/proc/{pid}/ns/{n}", os.O_RDONLY | os.O_CLOEXEC) for n in NAMESPACES]
+        return {n: os.readlink(f"/proc/self/fd/{fd}") for n, fd in zip(NAMESPACES, self._ns_fds)}
+
     def _release_namespaces(self) -> None:
-        """Forget the node's namespaces (nothing of the node runs any more): close what kept them."""
+        """Forget the node's namespaces (once nothing of the node runs): their identifiers may name
+        another program's namespaces as soon as these descriptors are closed."""
+        self.ns = {}
         for fd in self._ns_fds:
             os.close(fd)
-        self._ns_fds, self.ns = [], {}
+        self._ns_fds = []
 
     # -- the cluster stack -------------------------------------------------------------------------
 

@@ -245,6 +245,8 @@ def base_env(tmp: str, cls, instance: str = "campaign") -> dict[str, str]:
             "OCF_RESOURCE_INSTANCE": instance, "HA_RSCTMP": f"{tmp}/rsctmp", "HA_VARLIB": f"{tmp}/varlib",
             "OCFKIT_CONFIGFS_ROOT": f"{tmp}/configfs", "OCFKIT_PROC_ROOT": f"{tmp}/proc",
             "OCFKIT_ETC_ROOT": f"{tmp}/etc",
+            # tgtd's control socket and lock (the proof that no tgtd runs) in the test's directory, not the host's.
+            "TGT_IPC_SOCKET": f"{tmp}/tgtd/socket",
             # An empty sysfs: LVM cannot read the device-mapper table there and asks the (fake) lvm.
             "OCFKIT_SYSFS_ROOT": f"{tmp}/sys", "OCF_RESKEY_CRM_meta_timeout": "20000", "PATH": "/usr/sbin:/usr/bin"}
 

@@ -21,18 +21,10 @@ from tests.campaign.strategies import behaviour, params_for, valid_params
 
 CLASSES = agent_classes()
 
-# Defects the campaign finds today in areas other engineers own (issue 20); the integrator removes
-# a mark once the fix is merged (strict: the mark fails as soon as the case passes).
-KNOWN: dict[tuple[str, str], str] = {}
-
-
 def cases():
     for agent, cls in CLASSES.items():
         for action in actions_of(cls):
-            marks = []
-            if (agent, action) in KNOWN:
-                marks.append(pytest.mark.xfail(strict=True, reason=KNOWN[(agent, action)]))
-            yield pytest.param(agent, action, marks=marks, id=f"{agent}-{action}")
+            yield pytest.param(agent, action, id=f"{agent}-{action}")
 
 
 
@@ -68,34 +60,13 @@ def _no_commands(world, argv, input):  # noqa: A002
 
 SWEEP = ["-v", "--all", " -ay", "\n", "..", "x\n-v", "'\"$(id)`;|&{}*?", "a\x00b", "A" * 70000,
          "\u202e\u00e9\U0001f600"]
-_LVM = "storage: a {} starting with '-' passes validation and reaches lvm as an option (issue 20 #2)"
-_TGT = ("netiscsi: iSCSITarget (tgt) start dies with an internal error (KeyError) when tgtadm accepts the new "
-        "target but `--op show` does not list it")
-_DRBD = ("core: a drbd_resource starting with '-' passes validation and reaches drbdsetup and drbdadm as an "
-         "option (drbdsetup events2 --now -v, drbdadm up -v)")
-KNOWN_SWEEP: dict[tuple[str, str], str] = {
-    ("Filesystem", "start"): "storage: an fstype starting with '-' reaches modprobe as an option (modprobe -q -v)",
-    ("LVM", "start"): _LVM.format("volgrpname"), ("LVM", "stop"): _LVM.format("volgrpname"),
-    ("LVM-activate", "start"): _LVM.format("vgname"), ("LVM-activate", "stop"): _LVM.format("vgname"),
-    ("LVM-activate", "validate-all"): _LVM.format("vgname"),
-    **{("LVM", a): _LVM.format("volgrpname") for a in ("monitor:probe", "monitor:recurring", "status:probe",
-                                                        "status:recurring")},
-    **{("LVM-activate", a): _LVM.format("vgname") for a in ("monitor:probe", "monitor:recurring")},
-    ("iSCSITarget", "start"): _TGT,
-    **{("drbd", a): _DRBD for a in ("demote", "monitor:probe", "monitor:recurring", "promote", "start", "stop")},
-    **{("drbddisk", a): _DRBD for a in ("monitor:probe", "monitor:recurring", "status:probe", "status:recurring",
-                                         "start", "stop")},
-}
 _MISCONFIGURED: dict[tuple[str, str, str], bool] = {}
 
 
 def sweep_cases():
     for agent, cls in CLASSES.items():
         for action in actions_of(cls):
-            marks = []
-            if (agent, action) in KNOWN_SWEEP:
-                marks.append(pytest.mark.xfail(strict=True, reason=KNOWN_SWEEP[(agent, action)]))
-            yield pytest.param(agent, action, marks=marks, id=f"{agent}-{action}")
+            yield pytest.param(agent, action, id=f"{agent}-{action}")
 
 
 @pytest.mark.parametrize(("agent", "action"), list(sweep_cases()))
@@ -137,7 +108,7 @@ def _found_cases():
 
 
 @pytest.mark.parametrize(("agent", "action", "params", "answers"), [
-    pytest.param(a, act, p, b, marks=pytest.mark.xfail(strict=True, reason=why), id=f"{a}-{act}-{i}")
+    pytest.param(a, act, p, b, id=f"{a}-{act}-{i}")
     for i, (a, act, p, b, why) in enumerate(_found_cases())])
 def test_findings_of_long_runs_stay_found(agent, action, params, answers, tmp_path):
     cls, tmp = CLASSES[agent], str(tmp_path)

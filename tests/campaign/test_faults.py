@@ -46,21 +46,12 @@ class Injector:
         return self.model.answer(argv, input) if self.model is not None else None
 
 
-# Defects found today in areas owned by others (issue 20): (agent, action) -> reason.
-KNOWN_GENERIC: dict[tuple[str, str], str] = {
-    ("iSCSITarget", "start"): "netiscsi: iSCSITarget (tgt) start dies with an internal error (KeyError) when tgtadm "
-                              "accepts the new target but `--op show` does not list it, or prints garbage",
-}
-
-
 def generic_cases():
     for agent, cls in CLASSES.items():
         for action in actions_of(cls):
             if action == "validate-all":
                 continue
-            marks = [pytest.mark.xfail(strict=True, reason=KNOWN_GENERIC[(agent, action)])] \
-                if (agent, action) in KNOWN_GENERIC else []
-            yield pytest.param(agent, action, marks=marks, id=f"{agent}-{action}")
+            yield pytest.param(agent, action, id=f"{agent}-{action}")
 
 
 @pytest.mark.parametrize(("agent", "action"), list(generic_cases()))
@@ -83,34 +74,12 @@ def test_every_command_failing_in_every_way_keeps_the_ocf_verdict(agent, action,
 
 # ----- stateful worlds: stop 0 means gone --------------------------------------------------------
 
-KNOWN_WORLD: dict[tuple[str, str], str] = {
-    ("Filesystem", "stop"): "core/storage: stop turns a missing umount (rc 5) into success while the filesystem is "
-                            "still mounted (issue 20 #3)",
-    ("iSCSITarget", "stop"): "core/netiscsi: stop returns 0 while the target still exists when tgtadm is missing "
-                             "(issue 20 #3), or when `tgtadm --op show` prints garbage (read as 'no targets')",
-    ("iSCSITarget", "monitor:probe"): "netiscsi: the probe reads garbage from `tgtadm --op show` as 'no targets' and "
-                                      "says 7 about a running target (a probe that guesses)",
-    ("iSCSITarget", "start"): "netiscsi: garbage from `tgtadm --op show` after the target was created is an "
-                              "internal error (KeyError), not a reason",
-    ("IPaddr2", "stop"): "core/netiscsi: stop returns 0 while the address is still configured when ip is missing "
-                         "(issue 20 #3), or when `ip -o addr show` prints garbage (read as 'no address')",
-    ("LVM", "stop"): "core/storage: stop returns 0 while logical volumes are still active when lvm is missing "
-                     "(issue 20 #3), or when `lvm vgs/lvs` prints garbage (read as 'no such VG')",
-    ("LVM", "monitor:probe"): "storage: the probe reads garbage from `lvm lvs` as 'nothing active' and says 7 about "
-                              "an active VG (a probe that guesses)",
-    ("IPaddr2", "monitor:probe"): "netiscsi: the probe reads garbage from `ip -o addr show` as 'no address' and says "
-                                  "7 about a configured address (a probe that guesses)",
-}
-
-
 def world_cases():
     for agent in WORLDS:
         for action in ("stop", "monitor:probe", "monitor:recurring", "start"):
             if agent == "Filesystem" and action.startswith("monitor"):
                 continue  # reads the mount table itself: no command to fail
-            marks = [pytest.mark.xfail(strict=True, reason=KNOWN_WORLD[(agent, action)])] \
-                if (agent, action) in KNOWN_WORLD else []
-            yield pytest.param(agent, action, marks=marks, id=f"{agent}-{action}")
+            yield pytest.param(agent, action, id=f"{agent}-{action}")
 
 
 @pytest.mark.parametrize("agent", list(WORLDS))
@@ -177,8 +146,6 @@ def test_a_fault_never_makes_a_present_resource_look_stopped(agent, action, tmp_
     assert not problems, "\n".join(problems[:20])
 
 
-@pytest.mark.xfail(strict=True, reason="storage: Filesystem stop unmounts other bind mounts of the same filesystem "
-                                      "(issue 20 #1)")
 def test_filesystem_stop_leaves_other_bind_mounts_of_its_filesystem_alone(tmp_path):
     """Issue 20 #1: a bind mount elsewhere of the same filesystem is not this resource's to unmount."""
     cls, tmp = CLASSES["Filesystem"], str(tmp_path)
@@ -198,9 +165,6 @@ def test_iscsitarget_stop_succeeds_when_tgtd_is_not_running(tmp_path):
     assert o.rc == 0, o
 
 
-@pytest.mark.xfail(strict=True, reason="netiscsi: starting a second iSCSITarget with the same incoming_username "
-                                       "deletes and recreates the account, which strips CHAP from the first target "
-                                       "(issue 20 #4)")
 def test_a_second_target_with_the_same_chap_user_leaves_the_first_ones_chap_alone(tmp_path):
     cls, tmp = CLASSES["iSCSITarget"], str(tmp_path)
     model = WORLDS["iSCSITarget"](tmp, running=False)

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tests.campaign.harness import SECRET_MARK, World, agent_classes, run_action, secret_leaks
 from tests.campaign.profile import PROFILE, examples
+from tests.campaign.test_generate_inputs import DIALECT
 from tests.campaign.worlds import WORLDS
 
 CLASSES = agent_classes()
@@ -48,20 +49,10 @@ def _life_cycle(agent: str, secret: str, tmp: str):
             yield run_action(cls, action, params, World(answer=answer), tmp, trace=trace, log_to_file=trace)
 
 
-TRACE_MODE = "core: OCF_TRACE_RA files are created with the umask (0644), readable by every user (issue 20)"
-
-
 def _odd_cases():
     for agent in _secret_agents():
         for odd in ODD:
-            marks = []
-            if agent == "iSCSITarget" and odd == "with'quote":
-                marks.append(pytest.mark.xfail(strict=True, reason=TRACE_QUOTE))
-            yield pytest.param(agent, odd, marks=marks, id=f"{agent}-{odd!r}")
-
-
-TRACE_QUOTE = ("core: the trace masks secrets after quoting argv, so a password with a quote is written to the "
-               "OCF_TRACE_RA file in its quoted form (issue 20)")
+            yield pytest.param(agent, odd, id=f"{agent}-{odd!r}")
 
 
 @pytest.mark.parametrize(("agent", "odd"), list(_odd_cases()))
@@ -74,7 +65,6 @@ def test_no_secret_in_logs_traces_or_reasons_over_a_life_cycle(agent, odd, tmp_p
     assert not problems, problems
 
 
-@pytest.mark.xfail(strict=True, reason=TRACE_MODE)
 @pytest.mark.parametrize("agent", ["iSCSITarget"])
 def test_trace_files_are_readable_by_their_owner_only(agent, tmp_path):
     old = os.umask(0o022)
@@ -94,18 +84,17 @@ def _description(tmp, auth_key: str, shared_secret: str) -> str:
     return seed_with(tmp, {"heartbeat": {"auth_key": auth_key}}, drbd_secret=shared_secret)
 
 
-HOLDERS = {"authkeys": "auth_key", "drbd.conf": "shared_secret"}  # the files that must hold each secret
+# the files that must hold each secret (drbd-heartbeat.conf: the same DRBD configuration with dopd fencing)
+HOLDERS = {"authkeys": "auth_key", "drbd.conf": "shared_secret", "drbd-heartbeat.conf": "shared_secret"}
 
 
-@pytest.mark.xfail(strict=True, reason="config: `ocfkit generate` writes drbd.conf, which holds the DRBD shared "
-                                       "secret, with mode 0644 (issue 20)")
 def test_generated_files_holding_a_secret_are_0600_and_no_other_file_holds_one(tmp_path):
     from ocfkit.cli import main
 
     keys = {"auth_key": SECRET_MARK + "Auth", "shared_secret": SECRET_MARK + "Drbd"}
     path = _description(tmp_path, keys["auth_key"], keys["shared_secret"])
     out = tmp_path / "out"
-    assert main(["generate", path, "--out", str(out)]) == 0
+    assert main(["generate", path, "--out", str(out), *DIALECT]) == 0
     problems = []
     for name in sorted(os.listdir(out)):
         with open(out / name, encoding="utf-8") as f:
@@ -121,8 +110,6 @@ def test_generated_files_holding_a_secret_are_0600_and_no_other_file_holds_one(t
     assert not problems, problems
 
 
-@pytest.mark.xfail(strict=True, reason="config: `ocfkit generate` writes auth_key into authkeys unchecked: whitespace, "
-                                       "'#' or a newline in it gives heartbeat another key (issue 20)")
 @settings(PROFILE, max_examples=examples(40))
 @given(key=st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=30))
 def test_a_generated_authkeys_holds_exactly_the_key_of_the_description_or_generate_refuses(key, tmp_path_factory):
@@ -133,7 +120,7 @@ def test_a_generated_authkeys_holds_exactly_the_key_of_the_description_or_genera
     tmp = tmp_path_factory.mktemp("gen")
     secret = SECRET_MARK + key
     path = _description(tmp, secret, SECRET_MARK + "Drbd")
-    rc = main(["generate", path, "--out", str(tmp / "out")])
+    rc = main(["generate", path, "--out", str(tmp / "out"), *DIALECT])
     if rc != 0:
         return  # refused, with one line (checked by the CLI tests)
     with open(tmp / "out" / "authkeys", encoding="utf-8") as f:

@@ -8,6 +8,7 @@ fault test can check the rule that matters most: a stop that returns 0 left noth
 from __future__ import annotations
 
 import json
+import os
 
 from ocf.exec import Result
 
@@ -84,8 +85,26 @@ class TgtWorld:
         self.params = {"implementation": "tgt", "iqn": IQN, "tid": "1"}
         self.targets: dict[int, str] = {1: IQN} if running else {}
         self.daemon = daemon
+        self._control_lock(tmp, held=daemon)
         self.accounts: dict[str, str] = {}  # user -> password
         self.bound: dict[int, set[str]] = {}  # tid -> users whose CHAP the target requires
+
+    @staticmethod
+    def _control_lock(tmp: str, *, held: bool) -> None:
+        """A running tgtd holds a POSIX lock on its control lock file (PREFIX.0.lock, PREFIX being the
+        harness's TGT_IPC_SOCKET): the lock file and the /proc/locks line (below OCFKIT_PROC_ROOT) that a
+        real one has, so the agent's proof that no tgtd runs (tgtadm.daemon_running) sees this one."""
+        os.makedirs(f"{tmp}/tgtd", exist_ok=True)
+        os.makedirs(f"{tmp}/proc", exist_ok=True)
+        lock = f"{tmp}/tgtd/socket.0.lock"
+        if not held:  # no tgtd: nobody holds the lock (a tgtd that died may have left its file)
+            with open(f"{tmp}/proc/locks", "w"):
+                return
+        with open(lock, "w"):
+            pass
+        ino = os.stat(lock).st_ino
+        with open(f"{tmp}/proc/locks", "w") as f:  # pid above pid_max's default: never a real process
+            f.write(f"1: POSIX  ADVISORY  WRITE 4194000 00:2a:{ino} 0 EOF\n")
 
     def present(self) -> bool:
         return IQN in self.targets.values()

@@ -419,3 +419,31 @@ def test_switchover_phases_come_from_both_nodes_log_lines():
     evts = sorted((stamp(line), line) for line in lines)
     assert switchover(evts, ["p_dummy1", "p_vip", "p_dummy2"], "node1", "node2", t0) == \
         {"scheduling": 0.2, "stop": 0.25, "start": 0.55, "total": 1.0}
+
+
+def test_a_killed_nodes_namespace_ids_never_name_a_later_programs_namespaces(tmp_path):
+    """The kernel gives a new namespace the identifier of one that has just been freed: a node that
+    matched processes by identifier after its namespaces died SIGKILLed whatever ran in a fresh one
+    (agents of other tests, under `unshare --mount`). The node holds its namespaces until it is dead."""
+    from ocfkit.lab.node import Node
+
+    node = Node("idcheck", 99, str(tmp_path), switch="none", links=[], overlays=[])
+    first = subprocess.Popen(["unshare", "--mount", "--", "cat"], stdin=subprocess.PIPE)
+    second = None
+    try:
+        time.sleep(0.2)
+        node.ns = node._hold_namespaces(first.pid)  # what boot() records for the node's init
+        assert first.pid in node.processes()
+        first.kill()
+        first.wait()
+        second = subprocess.Popen(["unshare", "--mount", "--", "cat"], stdin=subprocess.PIPE)
+        time.sleep(0.2)
+        assert second.pid not in node.processes(), "a fresh namespace got the dead node's identifier"
+        node._release_namespaces()
+        assert node.processes() == []
+    finally:
+        node._release_namespaces()
+        for p in (first, second):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait()

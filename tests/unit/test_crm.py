@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ET
 
+import pytest
+
 from crm.migrate import migrate
 from crm.model import Clone, Group
 from crm.render import cib_xml, crmsh_quote, crmsh_text, pcs_commands
@@ -193,3 +195,22 @@ def test_the_installed_pacemaker_decides_the_default_dialect():
     assert installed_pacemaker(answer("Pacemaker 2.1.5\nWritten by Andrew Beekhof\n")) == "2.1"
     assert installed_pacemaker(answer("Pacemaker 3.0.0\nWritten by Andrew Beekhof\n")) == "3.0"
     assert installed_pacemaker(answer(missing=True)) == "2.1"
+
+
+def test_graph_and_description_readers_refuse_a_fifo_and_a_huge_file_at_once(tmp_path):
+    from crm import description, graph
+    from crm.check import MAX_CIB_BYTES, InputError
+
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="FIFO"):
+        graph.read(str(fifo))
+    with pytest.raises(description.DescriptionError, match="FIFO"):
+        description.load(str(fifo))
+    huge = tmp_path / "huge.xml"
+    with open(huge, "wb") as f:
+        f.truncate(MAX_CIB_BYTES + 1)
+    with pytest.raises(InputError, match="bytes"):
+        graph.read(str(huge))
+    with pytest.raises(description.DescriptionError, match="bytes"):
+        description.load(str(huge))

@@ -893,3 +893,84 @@ def test_daemon_portal_is_ip_and_port_only(tmp_path):
     assert call(iscsitarget, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 6
     assert call(iscsitarget, "start", env) == 6
     assert call(iscsitarget, "validate-all", dict(env, OCF_CHECK_LEVEL="0", OCF_RESKEY_portal="10.0.0.1:3260")) == 0
+
+
+# `tgtadm --lld iscsi --op show --mode target` of tgt 1.0.x with a session, a disk LUN, CHAP and ACLs.
+TGT_SHOW_FULL = f"""Target 1: {IQN}
+    System information:
+        Driver: iscsi
+        State: ready
+    I_T nexus information:
+        I_T nexus: 3
+            Initiator: iqn.1993-08.org.debian:01:abc alias: pollux
+            Connection: 0
+                IP Address: 10.0.0.7
+    LUN information:
+        LUN: 0
+            Type: controller
+            SCSI ID: IET     00010000
+            SCSI SN: beaf10
+            Size: 0 MB, Block size: 1
+            Online: Yes
+            Removable media: No
+            Prevent removal: No
+            Readonly: No
+            SWP: No
+            Thin-provisioning: No
+            Backing store type: null
+            Backing store path: None
+            Backing store flags:
+        LUN: 1
+            Type: disk
+            SCSI ID: lun1
+            SCSI SN: sn1
+            Size: 1074 MB, Block size: 512
+            Readonly: Yes
+            Backing store type: rdwr
+            Backing store path: /dev/vg0drbd/lun1
+            Backing store flags:
+    Account information:
+        filer
+        out (outgoing)
+    ACL information:
+        10.0.0.0/24
+Target 2: {IQN}2
+    System information:
+        Driver: iscsi
+        State: ready
+    I_T nexus information:
+    LUN information:
+        LUN: 0
+            Type: controller
+            Backing store path: None
+    Account information:
+    ACL information:
+        ALL
+"""
+
+
+def test_tgtadm_show_with_sessions_luns_and_accounts_parses():
+    from agents.tools import tgtadm
+
+    ts = tgtadm.parse_targets(TGT_SHOW_FULL)
+    assert sorted(ts) == [1, 2] and ts[2].iqn == IQN + "2"
+    t = ts[1]
+    assert (t.luns[1].path, t.luns[1].readonly, t.luns[1].scsi_sn) == ("/dev/vg0drbd/lun1", True, "sn1")
+    assert t.accounts == ["filer", "out"] and t.acls == ["10.0.0.0/24"]
+    assert t.nexus == [(3, "iqn.1993-08.org.debian:01:abc", ["10.0.0.7"])]
+    assert tgtadm.parse_targets(tgt_show()) and tgtadm.parse_targets("") == {}
+
+
+@pytest.mark.parametrize("garbage", [
+    "\x00}{ Target x: y\nLUN: z\nnot running running OK [1,", "tgtadm: out of memory\n",
+    "Target x: iqn.a:b\n", tgt_show() + "LUN: 1\n", tgt_show().replace("LUN: 0", "LUN: zero"),
+    "    LUN information:\n        LUN: 1\n"])
+def test_tgtadm_output_that_is_not_tgtadms_is_an_error_not_no_targets(garbage):
+    from agents.tools import tgtadm
+    from ocf.errors import OcfError
+
+    with pytest.raises(ValueError, match="not tgtadm's"):
+        tgtadm.parse_targets(garbage)
+    r = FakeRunner().expect(SHOW, stdout=garbage)
+    with pytest.raises(OcfError, match="unexpected output from tgtadm --lld iscsi --op show --mode target"):
+        tgtadm.targets(lambda argv, **kw: r(argv, timeout=5, **kw))

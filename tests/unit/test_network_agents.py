@@ -316,3 +316,21 @@ def test_portblock_values_that_could_become_options_are_refused_before_any_comma
     assert portblock.main(["portblock", "validate-all"], dict(e, OCF_CHECK_LEVEL="0"), FakeRunner()) == 6
     assert portblock.main(["portblock", "start"], e, FakeRunner()) == 6
     assert portblock.main(["portblock", "stop"], e, FakeRunner()) == 0
+
+
+@pytest.mark.parametrize("garbage", ["\x00}{ Target x: y\nLUN: z\nnot running running OK [1,", "Cannot find device",
+                                     "6: veth0    inet 10.99.0.150/x scope global", ADDRS + "oops\n"])
+def test_ip_output_that_is_not_ips_is_an_error_not_no_address(garbage):
+    from ocf.errors import OcfError
+
+    with pytest.raises(ValueError, match="not ip's"):
+        ip.parse_addresses(garbage)
+    r = FakeRunner().expect(["ip", "-o", "-4", "addr", "show"], stdout=garbage)
+    with pytest.raises(OcfError, match="unexpected output from ip -o -4 addr show"):
+        ip.addresses(lambda *a, **k: r(*a, timeout=5, **k), family=4)
+
+
+def test_ip_output_of_other_families_and_blank_lines_parses():
+    text = "\n" + ADDRS + "7: mpls0    mpls 100 \n"
+    assert {a.ip for a in ip.parse_addresses(text)} == {a.ip for a in ip.parse_addresses(ADDRS)}
+    assert ip.parse_addresses("") == []
