@@ -16,7 +16,8 @@
 #
 # Inside, ocfkit is installed as on the host: a copy of the work tree pip-installed into the venv
 # under /opt/ocfkit (its dependencies are in the cached root), then `ocfkit install`; then pytest
-# runs the unit and system tests (not the guest tier). Extra arguments go to pytest.
+# runs the unit and system tests (not the guest tier). Extra arguments go to pytest;
+# `--exec CMD ARG...` runs CMD there instead (in /tmp/ocfkit, ocfkit installed), for debugging.
 # The last line printed is `== Debian <version> (<codename>): <pytest's summary>`.
 #
 # Environment: OCFKIT_OTHER_RELEASE (bookworm|trixie; default: the one the host is not),
@@ -135,8 +136,10 @@ flock -s 9
 version=$(cat "$root/etc/debian_version")
 label="Debian $version ($release)"
 # pid 1 of the run's PID namespace: starts the command, reaps every orphan (daemons the tests stop
-# by PID must not linger as zombies), forwards SIGINT/SIGTERM, exits with the command's status.
+# by PID must not linger as zombies), forwards SIGINT/SIGTERM, exits with the command's status;
+# it closes every descriptor but 0-2 first.
 reaper='import os, signal, sys
+os.closerange(3, 65536)  # the host shell lock and saved descriptors stay outside (lvm warns of them)
 pid = os.fork()
 if pid == 0:
     os.execvp(sys.argv[1], sys.argv[1:])
@@ -161,6 +164,7 @@ cd /tmp/ocfkit
 /opt/ocfkit/bin/pip install -q --no-deps --no-build-isolation --no-index . >/tmp/pip.log 2>&1 || { cat /tmp/pip.log; exit 1; }
 /opt/ocfkit/bin/ocfkit install --provider ocfkit >/dev/null
 echo "other-release: ready $(date +%s.%N)"
+if [ "${1:-}" = --exec ]; then shift; exec "$@"; fi
 [ $# -gt 0 ] || set -- tests
 exec /opt/ocfkit/bin/python3 -m pytest -p no:cacheprovider -p tests.release.summary --ignore=tests/guest "$@"'
 # Host side of the run, in the new namespaces: the overlay, the private mounts, then chroot.
@@ -188,7 +192,13 @@ if [ -d "/lib/modules/$(uname -r)" ]; then
 fi
 cp /etc/hosts "$m/etc/hosts"
 ip link set lo up
-exec chroot "$m" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
+# pivot_root, not chroot alone: a process that enters a mount namespace (nsenter -m, setns) gets that
+# namespace root as its root, and it must be this one, never the host tree. The host tree is then
+# detached from this namespace.
+mkdir -p "$m/.oldroot"
+cd "$m"
+pivot_root . .oldroot
+exec chroot . /bin/sh -c '"'"'umount -l /.oldroot && rmdir /.oldroot && exec "$@"'"'"' pivot /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
     TERM="${TERM:-dumb}" CI="${CI:-}" OCFKIT_TEST_PROVIDER=ocfkit \
     /usr/bin/python3 -c "$reaper" /bin/sh -eu -c "$inner" inner "$@"'
 
