@@ -158,7 +158,23 @@ while True:
         break
 sys.exit(rc if rc >= 0 else 128 - rc)'
 # In the root: ocfkit from a copy of the tree (the bind mount is read-only), then pytest.
-inner='mkdir /tmp/ocfkit
+inner='# /run is a fresh tmpfs, as on a booted system: its directories from tmpfiles.d (heartbeat needs
+# /run/heartbeat), as systemd-tmpfiles would make them at boot.
+chmod 1777 /run/lock
+for f in /usr/lib/tmpfiles.d/*.conf /etc/tmpfiles.d/*.conf; do
+    [ -f "$f" ] || continue
+    while read -r type path mode user group _rest; do
+        case "$type:$path" in
+            d:/run/*|D:/run/*)
+                mkdir -p "$path"
+                [ "$mode" = - ] || chmod "$mode" "$path"
+                [ "$user" = - ] && user=root
+                [ "$group" = - ] && group=root
+                chown "$user:$group" "$path" 2>/dev/null || true ;;
+        esac
+    done <"$f"
+done
+mkdir /tmp/ocfkit
 tar -C /src --exclude=./.git --exclude=./build --exclude="*.egg-info" --exclude=__pycache__ -cf - . | tar -C /tmp/ocfkit -xf -
 cd /tmp/ocfkit
 /opt/ocfkit/bin/pip install -q --no-deps --no-build-isolation --no-index . >/tmp/pip.log 2>&1 || { cat /tmp/pip.log; exit 1; }
