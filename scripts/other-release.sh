@@ -17,7 +17,8 @@
 # Inside, ocfkit is installed as on the host: a copy of the work tree pip-installed into the venv
 # under /opt/ocfkit (its dependencies are in the cached root), then `ocfkit install`; then pytest
 # runs the unit and system tests (not the guest tier). Extra arguments go to pytest;
-# `--exec CMD ARG...` runs CMD there instead (in /tmp/ocfkit, ocfkit installed), for debugging.
+# `--exec CMD ARG...` runs CMD there instead (in /tmp/ocfkit, ocfkit installed), for debugging;
+# `--print-root` prints the cached root's path (built or not) and exits.
 # The last line printed is `== Debian <version> (<codename>): <pytest's summary>`.
 #
 # Environment: OCFKIT_OTHER_RELEASE (bookworm|trixie; default: the one the host is not),
@@ -123,6 +124,10 @@ EOF
     fi
 }
 
+if [ "${1:-}" = --print-root ]; then
+    echo "$root"
+    exit 0
+fi
 mkdir -p "$cache"
 exec 9>"$cache/.lock"
 flock 9
