@@ -204,6 +204,14 @@ mount -t tmpfs -o mode=1777 shm "$m/dev/shm"
 mount -t tmpfs -o mode=755 run "$m/run"
 mkdir -p "$m/run/netns" "$m/run/lock"
 mount -t tmpfs -o mode=1777 tmp "$m/tmp"
+# The shared schemas the tests look for beside the repository (tests/system/test_framework_system.py).
+for d in "$here/../shared" /work/shared; do
+    if [ -d "$d/schemas" ]; then
+        mkdir -p "$m/tmp/shared"
+        cp -r "$d/schemas" "$m/tmp/shared/"
+        break
+    fi
+done
 mkdir -p "$m/src"
 mount --bind "$here" "$m/src"
 mount -o remount,bind,ro "$m/src"
