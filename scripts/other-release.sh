@@ -129,7 +129,7 @@ if [ "${1:-}" = --print-root ]; then
     exit 0
 fi
 mkdir -p "$cache"
-exec 9>"$cache/.lock"
+exec 9>"$cache/.lock-$release"
 flock 9
 for stale in "$cache"/.build-*; do
     [ -e "$stale" ] && rm -rf "$stale"
