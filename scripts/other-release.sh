@@ -45,6 +45,7 @@ build_steps=3
 key=$( { echo "$release $mirror $build_steps"; echo "$packages";
          cat "$here/setup.cfg" "$here/pyproject.toml"; } | sha256sum | cut -c1-16)
 root=$cache/$release-$key
+buildlog=$cache/.log-$release
 
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -69,8 +70,8 @@ build_root() {
     echo "other-release: building the Debian $release root in $root (once; cached)" >&2
     # debootstrap mounts /proc and /sys in the target: keep those mounts in a private namespace.
     unshare --mount --propagation private \
-        debootstrap --variant=minbase --include=ca-certificates "$release" "$tmp" "$mirror" >"$cache/.build.log" 2>&1 || {
-        tail -20 "$cache/.build.log" >&2; exit 1; }
+        debootstrap --variant=minbase --include=ca-certificates "$release" "$tmp" "$mirror" >"$buildlog" 2>&1 || {
+        tail -20 "$buildlog" >&2; exit 1; }
     boot=$(elapsed "$started")
     echo "other-release: debootstrap took $boot s" >&2
     security=${mirror%/debian}/debian-security
@@ -98,7 +99,7 @@ EOF
     [ -f /etc/pip.conf ] && cp /etc/pip.conf "$tmp/etc/pip.conf"
     # shellcheck disable=SC2086
     build_chroot "$tmp" sh -eu -c 'apt-get update -q && apt-get install -y -q --no-install-recommends "$@" && apt-get clean' \
-        apt $packages >>"$cache/.build.log" 2>&1 || { tail -30 "$cache/.build.log" >&2; exit 1; }
+        apt $packages >>"$buildlog" 2>&1 || { tail -30 "$buildlog" >&2; exit 1; }
     # The venv with ocfkit's dependencies (ocfkit itself is installed from the tree on each run).
     mkdir -p "$tmp/root/deps/ocfkit"
     cp "$here/setup.cfg" "$here/pyproject.toml" "$tmp/root/deps/"
@@ -112,7 +113,7 @@ EOF
         /opt/ocfkit/bin/pip install -q ".[test]"
         /opt/ocfkit/bin/pip uninstall -q -y ocfkit
         cd / && rm -rf /root/deps /root/.cache
-        chmod -R o+rX /opt/ocfkit' >>"$cache/.build.log" 2>&1 || { tail -30 "$cache/.build.log" >&2; exit 1; }
+        chmod -R o+rX /opt/ocfkit' >>"$buildlog" 2>&1 || { tail -30 "$buildlog" >&2; exit 1; }
     touch "$tmp/.ocfkit-root-complete"
     mv "$tmp" "$root"
     trap - EXIT INT TERM
