@@ -839,7 +839,8 @@ def _tools(step: _Steps, rep: Report, cib: ET.Element, copy: str) -> bool:
     text = r.stdout + r.stderr
     if r.returncode == 0:
         rep.add("crm_verify", "ok")
-    elif "Errors found" in text or ("error" in text.lower() and "warning" not in text.lower()):
+    elif "Errors found" in text or "invalid (with errors)" in text or \
+            ("error" in text.lower() and "warning" not in text.lower()):  # 2.1: "Errors found", 3.0: "(with errors)"
         rep.add("crm_verify", "error", text)
     else:
         if "unclean but cannot be fenced" in text or "lack of quorum" in text:

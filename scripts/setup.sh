@@ -8,17 +8,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${OCFKIT_VENV:-/opt/ocfkit}
 export DEBIAN_FRONTEND=noninteractive
 
-# One package per line, grouped by what needs it.
-packages="
-python3 python3-venv python3-pip
-iproute2 iptables nftables kmod procps psmisc util-linux e2fsprogs xfsprogs
-libxml2-utils resource-agents pacemaker pacemaker-cli-utils crmsh pcs corosync heartbeat
-tcpdump iputils-arping iputils-ping socat netcat-openbsd
-tgt libiscsi-bin qemu-utils qemu-block-extra
-lvm2 drbd-utils
-hyperfine
-qemu-system-x86 debootstrap busybox-static cpio xz-utils
-"
+# The package list is shared with scripts/other-release.sh.
+packages=$(sed 's/#.*//' "$here/scripts/packages.txt")
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import posix
+import socket as _socket_py  # noqa: F401  before any test patches _socket.socket (see _netlink_refused)
 import subprocess
 
 import pytest
@@ -13,7 +14,11 @@ REAL_MARKERS = ("system", "guest")
 
 def _netlink_refused(real):
     """_socket.socket that refuses netlink (agents read kernel state over it instead of running ip/nft
-    or iptables): a unit test sees nfnetlink/rtnetlink as unavailable, never the host's state."""
+    or iptables): a unit test sees nfnetlink/rtnetlink as unavailable, never the host's state.
+
+    The socket module is imported above, before any test runs: its class socket subclasses
+    _socket.socket at import, and under this patch (a function) that import fails (Python 3.13 no
+    longer imports socket before the tests do)."""
 
     cls, netlink = real.socket, real.AF_NETLINK
 

@@ -1,0 +1,1 @@
+"""Running the suite on both Debian releases (scripts/other-release.sh)."""
