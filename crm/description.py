@@ -80,11 +80,18 @@ def haresources_groups(desc: dict):
     first = nodes[0]
     groups = []
     for fs in desc.get("filesystem", []):
-        res = drbd.get(_need(fs, "drbd", "filesystem"))
+        if ("drbd" in fs) == ("device" in fs):
+            raise DescriptionError(f"filesystem {fs.get('directory')}: give drbd (a [[drbd]] name) or device (a shared "
+                                   "block device, without replication), one of them")
+        mount = f"{_need(fs, 'directory', 'filesystem')}::{fs.get('fstype', 'ext4')}"
+        if "device" in fs:
+            # A device every node sees (a SAN disk; the demo's loop device): no drbddisk in front.
+            groups.append(Group(first, [parse_resource(f"Filesystem::{fs['device']}::{mount}")]))
+            continue
+        res = drbd.get(fs["drbd"])
         if res is None:
             raise DescriptionError(f"filesystem {fs.get('directory')}: no drbd resource {fs['drbd']}")
-        tokens = [f"drbddisk::{res['name']}",
-                  f"Filesystem::{res['device']}::{_need(fs, 'directory', 'filesystem')}::{fs.get('fstype', 'ext4')}"]
+        tokens = [f"drbddisk::{res['name']}", f"Filesystem::{res['device']}::{mount}"]
         groups.append(Group(first, [parse_resource(t) for t in tokens]))
     svc = desc.get("service")
     if svc:
@@ -264,7 +271,7 @@ def corosync_conf(desc: dict) -> str:
     if len(nodes) == 2:
         out.append("    two_node: 1")
     out += ["}", "", "logging {", "    to_logfile: yes", "    logfile: /var/log/corosync/corosync.log",
-            "    to_syslog: yes", "    timestamp: on", "}", ""]
+            "    to_syslog: yes", f"    timestamp: {c.get('timestamp', 'on')}", "}", ""]
     return "\n".join(out)
 
 

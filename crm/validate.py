@@ -167,7 +167,7 @@ SCHEMA = {
     },
     "node": [{"name": name, "address": ip, "replication_address": ip}],
     "corosync": {"transport": choice("knet"), "token": integer(1000, 60000), "links": each(
-        choice("address", "replication_address")), "crypto": boolean},
+        choice("address", "replication_address")), "crypto": boolean, "timestamp": choice("on", "hires")},
     "fencing": {
         "sbd": {"devices": each(devpath), "watchdog": devpath, "watchdog_timeout": integer(1, 120),
                 "msgwait": integer(2, 240), "delay_max": integer(0, 120), "startmode": choice("always", "clean"),
@@ -180,8 +180,8 @@ SCHEMA = {
                   "media": each(hb_line), "respawn": each(hb_line), "ping": each(ip),
                   "auth_number": integer(1, 15), "auth_method": choice("crc", "md5", "sha1"), "auth_key": secret},
     "drbd": [{"name": name, "device": path, "disk": path, "port": port, "shared_secret": secret}],
-    "filesystem": [{"drbd": name, "directory": path, "fstype": lambda v: None if isinstance(v, str) and re.match(
-        r"^[a-z0-9]{1,15}$", v) else "a filesystem type such as ext4 is needed"}],
+    "filesystem": [{"drbd": name, "device": path, "directory": path, "fstype": lambda v: None if isinstance(
+        v, str) and re.match(r"^[a-z0-9]{1,15}$", v) else "a filesystem type such as ext4 is needed"}],
     "service": {"vip": ip, "cidr_netmask": integer(0, 128), "nic": nic, "drbd": name, "volume_group": name,
                 "portblock": ports},
     "target": [{"iqn": iqn, "tid": integer(1, 65535), "incoming_user": name, "incoming_password": secret,
@@ -197,7 +197,7 @@ SCHEMA = {
 # Keys a table cannot do without (by table path, array indices left out).
 REQUIRED = {
     ("node",): ("name", "replication_address"), ("drbd",): ("name", "device", "disk", "port"),
-    ("filesystem",): ("drbd", "directory"), ("service",): ("vip",), ("target",): ("iqn",),
+    ("filesystem",): ("directory",), ("service",): ("vip",), ("target",): ("iqn",),
     ("target", "lun"): ("lun", "path"), ("fencing", "device"): ("agent",), ("fencing", "sbd"): ("devices",),
 }
 

@@ -77,7 +77,7 @@ class Lab:
     def __init__(self, directory: str, *, names: tuple[str, ...] = ("node1", "node2"), prefix: str = "",
                  cluster_name: str = "ocfkitlab", token_ms: int = 1000,
                  networks: tuple[str, ...] = ("10.98.0", "10.98.1"), manager: str = "pacemaker",
-                 provider: str = "ocfkit") -> None:
+                 provider: str = "ocfkit", generated: str = "") -> None:
         if any(c in directory for c in ":,\n") or not os.path.isabs(directory):
             raise LabError(f"lab directory {directory!r}: an absolute path without ':' or ','")
         self.dir = directory
@@ -86,6 +86,9 @@ class Lab:
         self.cluster_name, self.token_ms = cluster_name, token_ms
         self.networks = networks
         self.manager, self.provider = manager, provider
+        # A directory of `ocfkit generate` output: its corosync.conf (and, for heartbeat, ha.cf, authkeys,
+        # haresources) configure the nodes instead of the lab's own small writers.
+        self.generated = generated
         self.bridges = [f"br{i}" for i in range(len(networks))]
         self.nodes: dict[str, Node] = {}
         for i, name in enumerate(names, start=1):
@@ -141,8 +144,11 @@ class Lab:
             run([*sw, "link", "add", br, "type", "bridge", "forward_delay", "0"])
             run([*sw, "link", "set", br, "up"])
         key = os.urandom(256)
-        conf = corosync_conf(self.cluster_name, [(n.name, n.nodeid, [a.split("/")[0] for _, _, a in n.links])
-                                                 for n in self.nodes.values()], token_ms=self.token_ms)
+        if self.generated:
+            conf = self.generated_file("corosync.conf")
+        else:
+            conf = corosync_conf(self.cluster_name, [(n.name, n.nodeid, [a.split("/")[0] for _, _, a in n.links])
+                                                     for n in self.nodes.values()], token_ms=self.token_ms)
         for node in self.nodes.values():
             node.prepare()
             etc = os.path.join(node.dir, "etc-corosync")
@@ -154,6 +160,15 @@ class Lab:
         self._power = PowerSwitch(self.power_socket, list(self.nodes), on=self.power_on, off=self.power_off,
                                   status=self.power_status, log=self.power_log)
         self._power.start()
+
+    def generated_file(self, name: str) -> str:
+        """The text of one file of the generated configuration (LabError when it is missing)."""
+        path = os.path.join(self.generated, name)
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read(1 << 20)
+        except OSError as e:
+            raise LabError(f"{path}: {e.strerror} (run ocfkit generate first)") from None
 
     def close(self) -> None:
         """Kill every node, remove the switch and the power switch. Safe to call twice.

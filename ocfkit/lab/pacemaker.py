@@ -21,6 +21,7 @@ class View:
     dc: str = ""
     placement: dict[str, str] = field(default_factory=dict)  # resource id -> node, for Started resources
     ok: bool = False  # crm_mon answered
+    unclean: frozenset[str] = frozenset()  # nodes the cluster must fence before it may move their resources
 
 
 def view(node: Node, timeout: float = 20) -> View:
@@ -39,7 +40,8 @@ def view(node: Node, timeout: float = 20) -> View:
         if res.get("role") == "Started" and res.get("active") == "true":
             for n in res.iter("node"):
                 where[res.get("id", "")] = n.get("name", "")
-    return View(online, dc, where, ok=True)
+    unclean = frozenset(n.get("name", "") for n in root.iter("node") if n.get("unclean") == "true")
+    return View(online, dc, where, ok=True, unclean=unclean)
 
 
 def fence_history(node: Node, target: str) -> list[dict[str, str]]:
