@@ -251,8 +251,8 @@ class Lab:
             raise LabError(f"client name {name!r}: up to 8 letters and digits")
         ns = f"{self.prefix}-{name}"
         address = address or f"{self.networks[0]}.{200 + len(self.clients)}/24"
+        self.clients.append(ns)  # before it exists: Ctrl-C during `ip netns add` must not leave it behind
         run(["ip", "netns", "add", ns])
-        self.clients.append(ns)
         port = f"c{len(self.clients)}"
         run(["ip", "-n", ns, "link", "set", "lo", "up"])
         run(["ip", "-n", self.switch, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns])
