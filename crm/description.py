@@ -203,7 +203,7 @@ def ha_cf(desc: dict) -> str:
 
     hb = desc.get("heartbeat", {})
     cf = hacf.HaCf([])
-    for key in ("logfacility", "autojoin"):
+    for key in ("logfile", "debugfile", "logfacility", "autojoin"):
         if key in hb:
             cf.set(key, str(hb[key]))
     cf.set("auto_failback", "yes" if desc.get("cluster", {}).get("auto_failback") else "no")
@@ -224,6 +224,8 @@ def ha_cf(desc: dict) -> str:
         cf.lines.append(hacf.Line("apiauth", ["dopd", "gid=haclient", "uid=hacluster"]))
     for p in hb.get("ping", []):
         cf.lines.append(hacf.Line("ping", [p]))
+    for line in hb.get("stonith_host", []):
+        cf.lines.append(hacf.Line("stonith_host", line.split()))
     return hacf.dump(cf)
 
 

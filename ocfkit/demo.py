@@ -132,8 +132,10 @@ def describe(workdir: str, provider: str) -> str:
         raise DemoError(f"provider {provider!r}: letters, digits, '_', '.', '-'")
     text = text.replace(PLACEHOLDER, workdir)
     text = re.sub(r'(?m)^provider = "[^"]*"', f'provider = "{provider}"', text)
+    text = re.sub(r'(?m)^auth_key = "[^"]*"', f'auth_key = "{os.urandom(20).hex()}"', text)
     path = os.path.join(workdir, "demo.toml")
-    with open(path, "w", encoding="utf-8") as f:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)  # it holds the key
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
     return path
 
@@ -169,6 +171,12 @@ class Pacemaker:
     @staticmethod
     def describe_stack() -> str:
         return "corosync with the generated corosync.conf, then pacemakerd"
+
+    def prepare(self) -> None:
+        """Nothing before boot: the configuration is loaded once both nodes are online."""
+
+    def mark_crash(self, name: str) -> None:
+        """Nothing: detection comes from corosync's log."""
 
     def rejoined(self, name: str) -> bool:
         v = self.observe()
@@ -254,6 +262,151 @@ class Pacemaker:
                 "agents_start_s": starts, "ocfkit_s": round(sum(starts.values()), 3)}
 
 
+class Heartbeat:
+    """The demo's view of and commands to a heartbeat 3.0.6 (R1, haresources) lab cluster.
+
+    heartbeat has no per-resource status: cl_status gives membership (nodestatus) and what a node holds
+    (rscstatus: all, local, foreign, none, transition); the demo also looks at the group's effects in
+    each node (the config volume mounted, the VIP on eth0, tgtd running). heartbeat logs whole seconds,
+    so its phases are timed by polling cl_status every 0.2 s and from the power switch's log (ms)."""
+
+    name = "heartbeat"
+    PARTS = ("mount", "vip", "tgtd")
+
+    def __init__(self, lab, gen: str) -> None:
+        self.lab, self.gen = lab, gen
+        with open(os.path.join(gen, "haresources"), encoding="utf-8") as f:
+            lines = [ln.split() for ln in f.read(1 << 20).splitlines() if ln.strip() and not ln.startswith("#")]
+        self.members = [tok for words in lines for tok in words[1:]]
+        fs = next(t for t in self.members if t.startswith("Filesystem::"))
+        self.mountpoint = fs.split("::")[2]
+        vip = next(t for t in self.members if t.startswith("IPaddr2::"))
+        self.vip = vip.split("::")[1].split("/")[0]
+        self.dead_at: dict[str, float] = {}
+
+    @staticmethod
+    def describe_stack() -> str:
+        return "heartbeat 3.0.6 with the generated ha.cf, authkeys and haresources"
+
+    def prepare(self) -> None:
+        """The generated README's step for tgt under heartbeat: each node's /etc/tgt/targets.conf is a
+        symlink to the targets.conf on the configuration volume (the bare iscsitarget reads it)."""
+        for node in self.lab.nodes.values():
+            link = os.path.join(node.dir, "etc-tgt", "targets.conf")
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(os.path.join(self.mountpoint, "targets.conf"), link)
+
+    def configure(self) -> None:
+        """Nothing more: heartbeat read ha.cf, authkeys and haresources when it started."""
+
+    def cl_status(self, node: str, *args: str) -> str:
+        n = self.lab.node(node)
+        if not n.running:
+            return "off"
+        r = n.run(["cl_status", *args], check=False, timeout=10)
+        return r.stdout.strip() or "?"  # `nodestatus` of a dead node prints "dead" and exits 1
+
+    def held(self, node: str) -> set[str]:
+        """What of the group a node holds, by its effects inside the node."""
+        n = self.lab.node(node)
+        if not n.running or not n.init_pid:
+            return set()
+        out = set()
+        try:
+            with open(f"/proc/{n.init_pid}/mounts", encoding="utf-8") as f:
+                if any(line.split()[1] == self.mountpoint for line in f if len(line.split()) > 1):
+                    out.add("mount")
+        except OSError:
+            return set()
+        if f" {self.vip}/" in n.run(["ip", "-o", "-4", "addr", "show", "dev", "eth0"], check=False).stdout:
+            out.add("vip")
+        for pid in n.processes():
+            try:
+                with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
+                    if f.read().strip() == "tgtd":
+                        out.add("tgtd")
+                        break
+            except OSError:
+                continue
+        return out
+
+    def _members_status(self) -> dict[str, str]:
+        now = time.time()
+        st = {}
+        for name in ("node1", "node2"):
+            peer = "node2" if name == "node1" else "node1"
+            st[name] = self.cl_status(peer, "nodestatus", name) if self.lab.node(peer).running else "?"
+            if st[name] == "dead" and name not in self.dead_at:
+                self.dead_at[name] = now
+        return st
+
+    def where(self) -> str:
+        for name, other in (("node1", "node2"), ("node2", "node1")):
+            if (self.held(name) == set(self.PARTS) and not self.held(other)
+                    and self.cl_status(name, "rscstatus") in ("all", "local", "foreign")):
+                return name
+        return ""
+
+    def rejoined(self, name: str) -> bool:
+        return self._members_status().get(name) == "active"
+
+    def status(self) -> str:
+        members = self._members_status()
+        rsc = {n: self.cl_status(n, "rscstatus") for n in ("node1", "node2")}
+        holds = " ".join(f"{n}:{','.join(sorted(self.held(n))) or '-'}" for n in ("node1", "node2"))
+        return (" ".join(f"{n} {s}" for n, s in members.items()) + " | rscstatus "
+                + " ".join(f"{n}:{s}" for n, s in rsc.items()) + f" | holds {holds}")
+
+    def move(self, src: str, dst: str) -> list[list[str]]:
+        """hb_standby on the node that holds the group: it releases all and the peer takes over."""
+        return [["/usr/share/heartbeat/hb_standby", "all"]]
+
+    def switchover_breakdown(self, src: str, dst: str, t0: float, t1: float) -> dict:
+        return {"phases_s": {"total": round(t1 - t0, 3)}, "ocfkit_s": None,
+                "note": "heartbeat logs whole seconds: the release and the takeover are not told apart"}
+
+    def mark_crash(self, name: str) -> None:
+        self.dead_at.pop(name, None)
+
+    def crash_breakdown(self, crashed: str, survivor: str, t_crash: float, t1: float) -> dict:
+        power = []
+        try:
+            with open(self.lab.power_log, encoding="utf-8") as f:
+                for line in f.read(1 << 20).splitlines():
+                    t, _, what = line.partition(" ")
+                    try:
+                        power.append((float(t), what))
+                    except ValueError:
+                        continue
+        except OSError:
+            pass
+        t_off = next((t for t, w in power if w == f"off {crashed} requested" and t > t_crash), None)
+        t_off_done = next((t for t, w in power if w == f"off {crashed} done" and t > t_crash), None)
+        t_on = next((t for t, w in power if w == f"on {crashed} done" and t > t_crash), None)
+        try:
+            with open(os.path.join(self.lab.node(survivor).dir, "var-log", "heartbeat", "ha.log"),
+                      encoding="utf-8", errors="replace") as f:
+                log = f.read(64 << 20)
+        except OSError:
+            log = ""
+        reset = f"node {crashed} now reset" in log
+        dead = self.dead_at.get(crashed)
+
+        def span(a, b):
+            return None if a is None or b is None else round(b - a, 3)
+
+        fenced = t_on or t_off_done
+        return {"detection_s": span(t_crash, dead), "fencing_requested_s": span(t_crash, t_off),
+                "fencing_s": span(t_off, fenced), "takeover_s": span(fenced, t1),
+                "fence_event": {"action": "reset", "target": crashed, "delegate": survivor,
+                                "status": "success" if reset else "not logged", "completed": ""},
+                "ocfkit_s": None, "_power_on": t_on,
+                "note": "detection: cl_status polled every 0.2 s; fencing: the power switch's log (off requested "
+                        "-> on done: heartbeat resets through cluster-glue, about 1 s per operation); takeover: "
+                        "heartbeat's ResourceManager running ocfkit's agents (whole-second logs: not told apart)"}
+
+
 def host_refusal() -> str:
     """One line when this host runs a cluster of its own (the demo must not start next to it)."""
     from ocfkit.lab.lab import host_cluster
@@ -329,6 +482,7 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
         lab = Lab(os.path.join(workdir, "lab"), prefix=prefix, manager=manager, provider=provider, generated=gen)
         lab.open()
         cluster = MANAGERS[manager](lab, gen)
+        cluster.prepare()
         say(f"booting node1 and node2 ({cluster.describe_stack()})")
         lab.boot_all(timeout=60)
         cluster.configure()
@@ -379,7 +533,7 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
             entry.update(cluster.switchover_breakdown(src, dst, t0, t1))
             summary["failovers"].append(entry)
             say(f"switchover done: the group runs on {dst} after {t1 - t0:.2f}s, client stalled {stall:.2f}s, "
-                f"ocfkit's agents {entry['ocfkit_s']:.2f}s")
+                f"ocfkit's agents {_fmt(entry['ocfkit_s'])}")
             progress(f"steady on {dst}", time.monotonic() + steady)
 
         switchover("node1", "node2")
@@ -387,6 +541,7 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
 
         say("crash: node1 loses power (every process of its namespaces killed at once, its links cut); "
             "the cluster is not told")
+        cluster.mark_crash("node1")
         t_crash = lab.crash("node1")
         t1 = progress("node1 crashed", time.monotonic() + 90, lambda: cluster.where() == "node2")
         if t1 is None:
@@ -396,16 +551,21 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
         entry = {"kind": "crash", "from": "node1", "to": "node2", "client_stall_s": round(stall, 3),
                  "cluster_s": round(t1 - t_crash, 3)}
         entry.update(cluster.crash_breakdown("node1", "node2", t_crash, t1))
+        power_on = entry.pop("_power_on", None)
         summary["failovers"].append(entry)
         say(f"takeover done: client stalled {stall:.2f}s; detection {_fmt(entry['detection_s'])}, fencing "
             f"{_fmt(entry['fencing_s'])} ({entry['fence_event'].get('action')} of node1 by "
             f"{entry['fence_event'].get('delegate')}: {entry['fence_event'].get('status')}), ocfkit's agents "
-            f"{entry['ocfkit_s']:.2f}s")
+            f"{_fmt(entry['ocfkit_s'])}")
         progress("steady on node2", time.monotonic() + steady)
-        say("node1 is powered on again (the lab's power switch, as an operator would): a fresh boot, its cluster "
-            "stack starts and rejoins")
-        t_on = time.time()
-        lab.power_on("node1")
+        if lab.node("node1").running:
+            say("node1 was reset by the fencing (off, then on): a fresh boot; its cluster stack starts and rejoins")
+            t_on = power_on or t_crash
+        else:
+            say("node1 is powered on again (the lab's power switch, as an operator would): a fresh boot, its "
+                "cluster stack starts and rejoins")
+            t_on = time.time()
+            lab.power_on("node1")
         t2 = progress("node1 coming back", time.monotonic() + 90, lambda: cluster.rejoined("node1"))
         if t2 is None:
             raise DemoError(f"node1 did not rejoin in 90 s: {cluster.status()}")
@@ -477,22 +637,35 @@ def _keep_node_logs(lab, logdir: str) -> None:
         shutil.copy(lab.power_log, os.path.join(logdir, "power.log"))
 
 
-MANAGERS = {"pacemaker": Pacemaker}
+MANAGERS = {"pacemaker": Pacemaker, "heartbeat": Heartbeat}
+
 
 def print_summary(s: dict) -> None:
     """A human summary."""
     print(f"\n== summary ({s['manager']})")
+    labels = (("scheduling", "scheduling"), ("stop", "stop"), ("start", "start"), ("total", "in all"))
     for f in s["failovers"]:
         print(f"  {f['kind']:<19} {f['from']} -> {f['to']}: client stalled {f['client_stall_s']:.2f}s")
         if f["kind"] == "crash":
             fe = f.get("fence_event", {})
-            print(f"      detection {_fmt(f.get('detection_s'))} (membership without {f['from']}), decision "
-                  f"{_fmt(f.get('decision_s'))}, fencing {_fmt(f.get('fencing_s'))} ({fe.get('action', '?')} by "
-                  f"{fe.get('delegate', '?')}: {fe.get('status', '?')}), ocfkit's agents {f['ocfkit_s']:.2f}s")
+            parts = [f"detection {_fmt(f.get('detection_s'))}"]
+            if "decision_s" in f:
+                parts.append(f"decision {_fmt(f['decision_s'])}")
+            parts.append(f"fencing {_fmt(f.get('fencing_s'))} ({fe.get('action', '?')} of {fe.get('target', '?')} by "
+                         f"{fe.get('delegate', '?')}: {fe.get('status', '?')})")
+            if "takeover_s" in f:
+                parts.append(f"takeover {_fmt(f['takeover_s'])} (heartbeat and ocfkit's agents)")
+            else:
+                parts.append(f"resources {_fmt(f.get('resources_s'))}, of which ocfkit's agents {_fmt(f['ocfkit_s'])}")
+            print("      " + ", ".join(parts))
         else:
             ph = f.get("phases_s", {})
-            print(f"      scheduling {_fmt(ph.get('scheduling'))}, stop {_fmt(ph.get('stop'))}, start "
-                  f"{_fmt(ph.get('start'))}; ocfkit's agents {f['ocfkit_s']:.2f}s")
+            parts = [f"{label} {_fmt(ph[k])}" for k, label in labels if k in ph]
+            if f.get("ocfkit_s") is not None:
+                parts.append(f"ocfkit's agents {_fmt(f['ocfkit_s'])}")
+            print("      " + ", ".join(parts))
+        if f.get("note"):
+            print(f"      ({f['note']})")
     if "rejoin" in s:
         r = s["rejoin"]
         print(f"  {r['node']} rejoined {r['after_power_on_s']:.2f}s after its power-on; the group stayed on "

@@ -206,10 +206,14 @@ class Lab:
         from heartbeat_legacy.resource_d import wrapper_files
 
         nodes = list(self.nodes.values())
-        links = [(ifname, [n.links[i][2].split("/")[0] for n in nodes])
-                 for i, (_, ifname, _) in enumerate(nodes[0].links)]
-        cf = ha_cf([n.name for n in nodes], links) + f"stonith_host * external/{PLUGIN} {self.power_socket}\n"
-        keys = authkeys(os.urandom(20).hex())
+        if self.generated:
+            cf, keys = self.generated_file("ha.cf"), self.generated_file("authkeys")
+            self.set_haresources(self.generated_file("haresources"))
+        else:
+            links = [(ifname, [n.links[i][2].split("/")[0] for n in nodes])
+                     for i, (_, ifname, _) in enumerate(nodes[0].links)]
+            cf = ha_cf([n.name for n in nodes], links) + f"stonith_host * external/{PLUGIN} {self.power_socket}\n"
+            keys = authkeys(os.urandom(20).hex())
         pkgdir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         wrappers = wrapper_files(provider=self.provider, python=sys.executable, pkgdir=pkgdir)
         for node in nodes:
