@@ -402,8 +402,9 @@ class Heartbeat:
                 "fence_event": {"action": "reset", "target": crashed, "delegate": survivor,
                                 "status": "success" if reset else "not logged", "completed": ""},
                 "ocfkit_s": None, "_power_on": t_on,
-                "note": "detection: cl_status polled every 0.2 s; fencing: the power switch's log (off requested "
-                        "-> on done: heartbeat resets through cluster-glue, about 1 s per operation); takeover: "
+                "note": "detection: when cl_status on the survivor first said dead (polled with the live view, "
+                        "every 0.5 to 1 s: an upper bound; fencing_requested_s, from the power switch's log, bounds "
+                        "it too); fencing: the power switch's log, off requested -> on done (a reset); takeover: "
                         "heartbeat's ResourceManager running ocfkit's agents (whole-second logs: not told apart)"}
 
 
@@ -595,7 +596,7 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
             finally:
                 _keep_node_logs(lab, logdir)
         if loop:
-            subprocess.run(["losetup", "-d", loop], capture_output=True, check=False)
+            _detach(loop, os.path.join(workdir, "config.img"))
         for name in os.listdir(workdir):
             if name not in ("logs", "generated", "demo.toml"):
                 p = os.path.join(workdir, name)
@@ -613,6 +614,25 @@ def _resumed(client: Client, t: float, progress, phase: str) -> None:
             return bool(client.acks) and client.acks[-1] > t
 
     progress(phase, time.monotonic() + 30, again)
+
+
+def _detach(loop: str, backing: str, timeout: float = 10) -> None:
+    """Detach the demo's loop device. The nodes' mount namespaces (where it was mounted) go away with
+    their last process, but the kernel may release the mount a moment later: losetup -d is retried
+    until the device no longer names the demo's file."""
+    sysfs = f"/sys/block/{os.path.basename(loop)}/loop/backing_file"
+    deadline = time.monotonic() + timeout
+    while True:
+        subprocess.run(["losetup", "-d", loop], capture_output=True, check=False)
+        try:
+            with open(sysfs, encoding="utf-8") as f:
+                if f.read().strip().removesuffix(" (deleted)") != backing:
+                    return  # detached (and perhaps reused by someone else since)
+        except OSError:
+            return
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.2)
 
 
 def _fmt(v) -> str:
