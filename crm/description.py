@@ -210,6 +210,10 @@ def ha_cf(desc: dict) -> str:
     for key in ("keepalive", "deadtime", "warntime", "initdead"):
         if key in hb:
             cf.set(key, str(hb[key]))
+    if "keepalive" in hb and "deadtime" in hb and (
+            hacf.parse_time_ms(str(hb["deadtime"])) <= 2 * hacf.parse_time_ms(str(hb["keepalive"]))):
+        # heartbeat refuses to start: "Dead time [..] is too small compared to keeplive"
+        raise DescriptionError("heartbeat.deadtime must be more than twice heartbeat.keepalive")
     for line in hb.get("media", []):
         words = line.split()
         cf.lines.append(hacf.Line(words[0], words[1:]))
