@@ -29,6 +29,8 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 
+from ocfkit.lab.node import LabError
+
 IQN = "iqn.2024-01.demo.ocfkit:lun.filer"
 VIP = "10.98.0.100"
 PLACEHOLDER = "/srv/ocfkit-demo"  # examples/demo.toml's paths; the demo puts its working directory there
@@ -304,7 +306,10 @@ class Heartbeat:
         n = self.lab.node(node)
         if not n.running:
             return "off"
-        r = n.run(["cl_status", *args], check=False, timeout=10)
+        try:
+            r = n.run(["cl_status", *args], check=False, timeout=10)
+        except LabError:  # powered off or booting (heartbeat's reset runs in the power switch's thread)
+            return "off"
         return r.stdout.strip() or "?"  # `nodestatus` of a dead node prints "dead" and exits 1
 
     def held(self, node: str) -> set[str]:
@@ -319,8 +324,11 @@ class Heartbeat:
                     out.add("mount")
         except OSError:
             return set()
-        if f" {self.vip}/" in n.run(["ip", "-o", "-4", "addr", "show", "dev", "eth0"], check=False).stdout:
-            out.add("vip")
+        try:
+            if f" {self.vip}/" in n.run(["ip", "-o", "-4", "addr", "show", "dev", "eth0"], check=False).stdout:
+                out.add("vip")
+        except LabError:  # powered off meanwhile
+            return set()
         for pid in n.processes():
             try:
                 with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
@@ -420,7 +428,6 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
              manager: str = "pacemaker") -> dict:
     """Build the two-node cluster, run the events, clean up; return the summary."""
     from ocfkit.lab import Lab
-    from ocfkit.lab.node import LabError
 
     if os.geteuid() != 0:
         raise DemoError("the demo needs root (namespaces, loop devices, mounts)")
