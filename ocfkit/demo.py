@@ -221,8 +221,13 @@ class Pacemaker:
         for m in self.members:
             on.setdefault(v.placement.get(m, "stopped"), []).append(m)
         where = " ".join(f"{n}:{len(ms)}/{len(self.members)}" for n, ms in sorted(on.items()))
+        fence = ""
+        if v.fencing:
+            e = max(v.fencing, key=lambda e: e.get("completed", "") or "~")  # a pending one sorts last
+            fence = f" | fencing {e.get('action', '?')} {e.get('target', '?')}: {e.get('status', '?')}"
         return (f"online {','.join(sorted(v.online)) or '-'} | DC {v.dc or '-'}"
-                + (f" | UNCLEAN {','.join(sorted(v.unclean))}" if v.unclean else "") + f" | resources {where}")
+                + (f" | UNCLEAN {','.join(sorted(v.unclean))}" if v.unclean else "") + fence
+                + f" | resources {where}")
 
     def move(self, src: str, dst: str) -> list[list[str]]:
         """The planned switchover, the cluster's own way: crm_resource --move of the first group (the
