@@ -23,7 +23,7 @@ from crm.render import cib_xml
 from ocfkit.lab import Lab, LabError, host_cluster
 from ocfkit.lab.lab import DC_DEADTIME
 from ocfkit.lab.pacemaker import configure, fence_history, view
-from ocfkit.lab.timeline import events, failover, stamp, switchover
+from ocfkit.lab.timeline import events, failover, operations, stamp, switchover
 from tests.system.support import PROVIDER
 
 pytestmark = pytest.mark.system
@@ -430,3 +430,30 @@ def test_switchover_phases_come_from_both_nodes_log_lines():
     evts = sorted((stamp(line), line) for line in lines)
     assert switchover(evts, ["p_dummy1", "p_vip", "p_dummy2"], "node1", "node2", t0) == \
         {"scheduling": 0.2, "stop": 0.25, "start": 0.55, "total": 1.0}
+
+
+def test_each_operation_is_timed_from_the_controllers_request_to_its_result():
+    year = time.localtime().tm_year
+    t0 = time.mktime((year, 12, 2, 6, 0, 0, 0, 0, -1))
+    lines = [
+        "Dec 02 05:59:59.000 node2 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of start operation for p_old on node2 | before the window",
+        "Dec 02 06:00:00.100 node2 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of start operation for p_fs on node2 | transition_key=1",
+        "Dec 02 06:00:00.220 node2 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start operation "
+        "for p_fs on node2: ok | CIB update 1",
+        "Dec 02 06:00:00.300 node2 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of start operation for p_ip on node2 | transition_key=2",
+        "Dec 02 06:00:00.350 node1 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start operation "
+        "for p_ip on node1: ok | another node",
+        "Dec 02 06:00:00.700 node2 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start operation "
+        "for p_ip on node2: ok | CIB update 2",
+        "Dec 02 06:00:00.800 node2 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of start operation for p_target on node2 | no result yet",
+        "Dec 02 06:00:00.200 node2 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start operation "
+        "for p_old on node2: ok | its request was before the window",
+    ]
+    evts = sorted((stamp(line), line) for line in lines)
+    assert operations(evts, "start", "node2", t0) == {"p_fs": 0.12, "p_ip": 0.4}
+    assert operations(evts, "stop", "node2", t0) == {}
+    assert operations(evts, "start", "node2", t0, t0 + 0.25) == {"p_fs": 0.12}
