@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -27,20 +28,25 @@ def netns() -> set[str]:
     return set(subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split())
 
 
-def assert_all_removed(before: set[str]) -> None:
-    assert not {n for n in netns() - before if n.startswith("ocfkd")}
-    assert "ocfkit-demo" not in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
-    assert subprocess.run(["pgrep", "-f", "demo_client.py"], capture_output=True).returncode == 1
+def assert_all_removed(pid: int, workdir: str) -> None:
+    """Nothing of the demo run with that pid and working directory is left (other engineers' demos may
+    run at the same time on this machine: only this run's names count)."""
+    prefix = f"ocfkd{pid % 100000}-"
+    assert not [n for n in netns() if n.startswith(prefix)]
+    assert workdir.startswith("/tmp/ocfkit-demo-")
+    assert workdir not in subprocess.run(["losetup", "-a"], capture_output=True, text=True).stdout
+    assert subprocess.run(["pgrep", "-f", prefix], capture_output=True).returncode == 1
+    assert not os.path.exists(os.path.join(workdir, "lab")) and not os.path.exists(os.path.join(workdir, "lun.img"))
 
 
 def run_demo(*extra: str) -> dict:
     need_agents()
-    before = netns()
-    r = subprocess.run([OCFKIT, "demo", "--json", "--steady", "2", "--provider", PROVIDER, *extra],
-                       capture_output=True, text=True, timeout=600)
-    assert r.returncode == 0, r.stdout + r.stderr[-6000:]
-    s = json.loads(r.stdout)
-    assert_all_removed(before)
+    p = subprocess.Popen([OCFKIT, "demo", "--json", "--steady", "2", "--provider", PROVIDER, *extra],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    out, err = p.communicate(timeout=600)
+    assert p.returncode == 0, out + err[-6000:]
+    s = json.loads(out)
+    assert_all_removed(p.pid, os.path.dirname(s["logs"]))
     # The cluster files came from `ocfkit generate` (kept with the logs).
     assert os.path.exists(os.path.join(s["generated"], "cib.xml"))
     assert s["verified"] is True and s["lost_acknowledged_writes"] == 0, s
@@ -93,12 +99,12 @@ def test_a_host_running_a_cluster_of_its_own_is_refused_in_one_line(monkeypatch)
     from ocfkit.lab import lab
 
     monkeypatch.setattr(lab, "host_cluster", lambda: "corosync (pid 4242)")
-    before = netns()
+    before = {n for n in netns() if n.startswith(f"ocfkd{os.getpid() % 100000}-")}
     with pytest.raises(demo.DemoError) as e:
         demo.run_demo(provider=PROVIDER, steady=1, as_json=True)
     assert str(e.value) == ("this host runs a cluster of its own (corosync (pid 4242)): the demo refuses to start "
                             "next to it")
-    assert netns() == before
+    assert {n for n in netns() if n.startswith(f"ocfkd{os.getpid() % 100000}-")} == before == set()
 
 
 def test_ctrl_c_removes_everything_the_demo_created():
@@ -106,7 +112,6 @@ def test_ctrl_c_removes_everything_the_demo_created():
     import time
 
     need_agents()
-    before = netns()
     p = subprocess.Popen([OCFKIT, "demo", "--steady", "5", "--provider", PROVIDER], stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
     seen = ""
@@ -114,13 +119,13 @@ def test_ctrl_c_removes_everything_the_demo_created():
     while "steady on node1" not in seen and time.monotonic() < deadline:
         seen += p.stdout.readline()
     assert "steady on node1" in seen, seen
+    workdir = re.search(r"working directory (/tmp/ocfkit-demo-\S+)", seen).group(1)
     pid = p.pid
-    # The lab's switch namespace and the client's are there, and the nodes run.
+    # The lab's switch namespace is there, and the nodes run.
     assert f"ocfkd{pid % 100000}-sw" in netns()
+    assert os.path.isdir(os.path.join(workdir, "lab", "nodes", "node1"))
     p.send_signal(signal.SIGINT)
     out, _ = p.communicate(timeout=120)
     assert p.returncode == 130, out
     assert "everything the demo created was removed" in out
-    assert not any(n.startswith(f"ocfkd{pid % 100000}") for n in netns())
-    assert_all_removed(before)
-    assert subprocess.run(["pgrep", "-f", f"ocfkd{pid % 100000}"], capture_output=True).returncode == 1
+    assert_all_removed(pid, workdir)
