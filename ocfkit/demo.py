@@ -447,6 +447,10 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
     for tool in tools:
         if not shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin"):
             raise DemoError(f"{tool} is not installed (run scripts/setup.sh)")
+    if manager == "heartbeat":
+        for path in ("/usr/libexec/heartbeat/heartbeat", "/usr/share/heartbeat/hb_standby"):
+            if not os.access(path, os.X_OK):
+                raise DemoError(f"{path} is not installed (Debian's heartbeat package)")
     for agent in ("Filesystem", "IPaddr2", "portblock", "iscsitarget"):
         if not os.access(f"/usr/lib/ocf/resource.d/{provider}/{agent}", os.X_OK):
             raise DemoError(f"ocf:{provider}:{agent} is not installed (ocfkit install)")
