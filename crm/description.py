@@ -81,11 +81,18 @@ def haresources_groups(desc: dict):
     first = nodes[0]
     groups = []
     for fs in desc.get("filesystem", []):
-        res = drbd.get(_need(fs, "drbd", "filesystem"))
+        if ("drbd" in fs) == ("device" in fs):
+            raise DescriptionError(f"filesystem {fs.get('directory')}: give drbd (a [[drbd]] name) or device (a shared "
+                                   "block device, without replication), one of them")
+        mount = f"{_need(fs, 'directory', 'filesystem')}::{fs.get('fstype', 'ext4')}"
+        if "device" in fs:
+            # A device every node sees (a SAN disk; the demo's loop device): no drbddisk in front.
+            groups.append(Group(first, [parse_resource(f"Filesystem::{fs['device']}::{mount}")]))
+            continue
+        res = drbd.get(fs["drbd"])
         if res is None:
             raise DescriptionError(f"filesystem {fs.get('directory')}: no drbd resource {fs['drbd']}")
-        tokens = [f"drbddisk::{res['name']}",
-                  f"Filesystem::{res['device']}::{_need(fs, 'directory', 'filesystem')}::{fs.get('fstype', 'ext4')}"]
+        tokens = [f"drbddisk::{res['name']}", f"Filesystem::{res['device']}::{mount}"]
         groups.append(Group(first, [parse_resource(t) for t in tokens]))
     svc = desc.get("service")
     if svc:
@@ -197,13 +204,17 @@ def ha_cf(desc: dict) -> str:
 
     hb = desc.get("heartbeat", {})
     cf = hacf.HaCf([])
-    for key in ("logfacility", "autojoin"):
+    for key in ("logfile", "debugfile", "logfacility", "autojoin"):
         if key in hb:
             cf.set(key, str(hb[key]))
     cf.set("auto_failback", "yes" if desc.get("cluster", {}).get("auto_failback") else "no")
     for key in ("keepalive", "deadtime", "warntime", "initdead"):
         if key in hb:
             cf.set(key, str(hb[key]))
+    if "keepalive" in hb and "deadtime" in hb and (
+            hacf.parse_time_ms(str(hb["deadtime"])) <= 2 * hacf.parse_time_ms(str(hb["keepalive"]))):
+        # heartbeat refuses to start: "Dead time [..] is too small compared to keeplive"
+        raise DescriptionError("heartbeat.deadtime must be more than twice heartbeat.keepalive")
     for line in hb.get("media", []):
         words = line.split()
         cf.lines.append(hacf.Line(words[0], words[1:]))
@@ -218,6 +229,8 @@ def ha_cf(desc: dict) -> str:
         cf.lines.append(hacf.Line("apiauth", ["dopd", "gid=haclient", "uid=hacluster"]))
     for p in hb.get("ping", []):
         cf.lines.append(hacf.Line("ping", [p]))
+    for line in hb.get("stonith_host", []):
+        cf.lines.append(hacf.Line("stonith_host", line.split()))
     return hacf.dump(cf)
 
 
@@ -265,7 +278,7 @@ def corosync_conf(desc: dict) -> str:
     if len(nodes) == 2:
         out.append("    two_node: 1")
     out += ["}", "", "logging {", "    to_logfile: yes", "    logfile: /var/log/corosync/corosync.log",
-            "    to_syslog: yes", "    timestamp: on", "}", ""]
+            "    to_syslog: yes", f"    timestamp: {c.get('timestamp', 'on')}", "}", ""]
     return "\n".join(out)
 
 

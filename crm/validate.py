@@ -121,6 +121,25 @@ def hb_line(v) -> str | None:
     return None
 
 
+def hb_time(low: int, high: int):
+    """A heartbeat time: whole seconds (low..high), or a string of milliseconds such as "250ms"."""
+    def run(v) -> str | None:
+        if isinstance(v, int) and not isinstance(v, bool) and low <= v <= high:
+            return None
+        if isinstance(v, str) and re.fullmatch(r"[1-9][0-9]{1,6}ms", v) and int(v[:-2]) <= high * 1000:
+            return None
+        return f"whole seconds {low}..{high} or milliseconds such as \"250ms\" are needed"
+    return run
+
+
+def stonith_host(v) -> str | None:
+    """ha.cf's stonith_host: HOST (or *) TYPE PARAMETERS...: words as in hb_line, '*' allowed first."""
+    if not isinstance(v, str) or len(v.split()) < 2:
+        return "HOST (or *) STONITH-TYPE [PARAMETERS...] is needed"
+    host, rest = v.split(None, 1)
+    return hb_line(rest) if host == "*" or not hb_line(host) else hb_line(host)
+
+
 def initiator(v) -> str | None:
     if iqn(v) is None:
         return None
@@ -167,7 +186,7 @@ SCHEMA = {
     },
     "node": [{"name": name, "address": ip, "replication_address": ip}],
     "corosync": {"transport": choice("knet"), "token": integer(1000, 60000), "links": each(
-        choice("address", "replication_address")), "crypto": boolean},
+        choice("address", "replication_address")), "crypto": boolean, "timestamp": choice("on", "hires")},
     "fencing": {
         "sbd": {"devices": each(devpath), "watchdog": devpath, "watchdog_timeout": integer(1, 120),
                 "msgwait": integer(2, 240), "delay_max": integer(0, 120), "startmode": choice("always", "clean"),
@@ -175,13 +194,15 @@ SCHEMA = {
         "device": [{"id": name, "agent": name, "fences": each(name), "host_map": free_table(name),
                     "params": free_table(text), "secrets": free_table(text), "monitor_interval": integer(1, 3600)}],
     },
-    "heartbeat": {"logfacility": name, "autojoin": choice("none", "other", "any"), "keepalive": integer(1, 3600),
-                  "deadtime": integer(1, 3600), "warntime": integer(1, 3600), "initdead": integer(1, 3600),
+    "heartbeat": {"logfacility": name, "logfile": path, "debugfile": path,
+                  "autojoin": choice("none", "other", "any"), "keepalive": hb_time(1, 3600),
+                  "deadtime": hb_time(1, 3600), "warntime": hb_time(1, 3600), "initdead": integer(1, 3600),
                   "media": each(hb_line), "respawn": each(hb_line), "ping": each(ip),
+                  "stonith_host": each(stonith_host),
                   "auth_number": integer(1, 15), "auth_method": choice("crc", "md5", "sha1"), "auth_key": secret},
     "drbd": [{"name": name, "device": path, "disk": path, "port": port, "shared_secret": secret}],
-    "filesystem": [{"drbd": name, "directory": path, "fstype": lambda v: None if isinstance(v, str) and re.match(
-        r"^[a-z0-9]{1,15}$", v) else "a filesystem type such as ext4 is needed"}],
+    "filesystem": [{"drbd": name, "device": path, "directory": path, "fstype": lambda v: None if isinstance(
+        v, str) and re.match(r"^[a-z0-9]{1,15}$", v) else "a filesystem type such as ext4 is needed"}],
     "service": {"vip": ip, "cidr_netmask": integer(0, 128), "nic": nic, "drbd": name, "volume_group": name,
                 "portblock": ports},
     "target": [{"iqn": iqn, "tid": integer(1, 65535), "incoming_user": name, "incoming_password": secret,
@@ -197,7 +218,7 @@ SCHEMA = {
 # Keys a table cannot do without (by table path, array indices left out).
 REQUIRED = {
     ("node",): ("name", "replication_address"), ("drbd",): ("name", "device", "disk", "port"),
-    ("filesystem",): ("drbd", "directory"), ("service",): ("vip",), ("target",): ("iqn",),
+    ("filesystem",): ("directory",), ("service",): ("vip",), ("target",): ("iqn",),
     ("target", "lun"): ("lun", "path"), ("fencing", "device"): ("agent",), ("fencing", "sbd"): ("devices",),
 }
 

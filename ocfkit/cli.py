@@ -368,10 +368,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_install)
 
     s = sub.add_parser("demo", help="the reference HA iSCSI SAN failing over on this machine (root)",
-                       description="Two nodes and a client in network namespaces; the seed's group moves between "
-                                   "the nodes while the client writes; every acknowledged write is verified.")
+                       description="Two real cluster nodes (namespace nodes running corosync + Pacemaker or "
+                                   "heartbeat, configured by ocfkit generate from examples/demo.toml) and a client; "
+                                   "the group moves, node1 crashes and is fenced, while the client writes; every "
+                                   "acknowledged write is verified.")
     s.add_argument("--provider", default="ocfkit", help="agents to use (ocf:PROVIDER:...)")
     s.add_argument("--steady", type=float, default=4.0, help="seconds of steady I/O between failovers")
+    s.add_argument("--manager", choices=("pacemaker", "heartbeat"), default="pacemaker",
+                   help="the cluster manager the two nodes run: corosync + Pacemaker (default) or heartbeat 3.0.6")
     s.add_argument("--json", action="store_true", help="print the summary as JSON (progress goes to stderr)")
     s.set_defaults(func=cmd_demo)
 

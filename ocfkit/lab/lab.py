@@ -20,8 +20,6 @@ import threading
 import time
 import uuid
 
-from ocfkit.lab.corosync import corosync_conf
-from ocfkit.lab.heartbeat import authkeys, ha_cf
 from ocfkit.lab.node import LabError, Node, run
 from ocfkit.lab.power import PowerSwitch
 
@@ -77,7 +75,7 @@ class Lab:
     def __init__(self, directory: str, *, names: tuple[str, ...] = ("node1", "node2"), prefix: str = "",
                  cluster_name: str = "ocfkitlab", token_ms: int = 1000,
                  networks: tuple[str, ...] = ("10.98.0", "10.98.1"), manager: str = "pacemaker",
-                 provider: str = "ocfkit") -> None:
+                 provider: str = "ocfkit", generated: str = "") -> None:
         if any(c in directory for c in ":,\n") or not os.path.isabs(directory):
             raise LabError(f"lab directory {directory!r}: an absolute path without ':' or ','")
         self.dir = directory
@@ -86,6 +84,10 @@ class Lab:
         self.cluster_name, self.token_ms = cluster_name, token_ms
         self.networks = networks
         self.manager, self.provider = manager, provider
+        # A directory of `ocfkit generate` output: its corosync.conf (and, for heartbeat, ha.cf, authkeys,
+        # haresources) configure the nodes instead of the lab's own small writers.
+        self.generated = generated
+        self._auth_key = os.urandom(20).hex()  # heartbeat's per-lab key (the lab's own description)
         self.bridges = [f"br{i}" for i in range(len(networks))]
         self.nodes: dict[str, Node] = {}
         for i, name in enumerate(names, start=1):
@@ -141,8 +143,7 @@ class Lab:
             run([*sw, "link", "add", br, "type", "bridge", "forward_delay", "0"])
             run([*sw, "link", "set", br, "up"])
         key = os.urandom(256)
-        conf = corosync_conf(self.cluster_name, [(n.name, n.nodeid, [a.split("/")[0] for _, _, a in n.links])
-                                                 for n in self.nodes.values()], token_ms=self.token_ms)
+        conf = self.config_file("corosync.conf")
         for node in self.nodes.values():
             node.prepare()
             etc = os.path.join(node.dir, "etc-corosync")
@@ -154,6 +155,48 @@ class Lab:
         self._power = PowerSwitch(self.power_socket, list(self.nodes), on=self.power_on, off=self.power_off,
                                   status=self.power_status, log=self.power_log)
         self._power.start()
+
+    def description(self) -> dict:
+        """The lab as an `ocfkit generate` description (docs/crm.md) of its membership part: its nodes on
+        the LAN and the second link, corosync (knet, token, millisecond log stamps), heartbeat (ucast on
+        every link, 250 ms keepalive, 1 s deadtime, STONITH through the lab's plugin, a per-lab key)."""
+        nodes = list(self.nodes.values())
+        addr = [[a.split("/")[0] for _, _, a in n.links] for n in nodes]
+        return {"cluster": {"name": self.cluster_name, "provider": self.provider},
+                "node": [{"name": n.name, "address": a[0], **({"replication_address": a[1]} if len(a) > 1 else {})}
+                         for n, a in zip(nodes, addr)],
+                "corosync": {"token": self.token_ms, "timestamp": "hires"},
+                "heartbeat": {"logfile": "/var/log/heartbeat/ha.log", "debugfile": "/var/log/heartbeat/ha-debug.log",
+                              "logfacility": "none", "keepalive": "250ms", "deadtime": "1000ms", "warntime": "500ms",
+                              "initdead": 3,
+                              "media": [f"ucast {ifname} {a[i]}" for i, (_, ifname, _) in enumerate(nodes[0].links)
+                                        for a in addr],
+                              "stonith_host": [f"* external/{PLUGIN} {self.power_socket}"],
+                              "auth_method": "sha1", "auth_key": self._auth_key}}
+
+    def config_file(self, name: str) -> str:
+        """corosync.conf, ha.cf or authkeys: from the generated directory when the lab has one, else made by
+        `ocfkit generate`'s writers (crm.description) from the lab's description, checked as generate checks."""
+        if self.generated:
+            return self.generated_file(name)
+        from crm import description
+
+        desc = description.Description(self.description())
+        try:
+            description.check(desc)
+            return {"corosync.conf": description.corosync_conf, "ha.cf": description.ha_cf,
+                    "authkeys": description.authkeys_text}[name](desc)
+        except description.DescriptionError as e:
+            raise LabError(f"the lab's {name}: {e}") from None
+
+    def generated_file(self, name: str) -> str:
+        """The text of one file of the generated configuration (LabError when it is missing)."""
+        path = os.path.join(self.generated, name)
+        try:
+            with open(path, encoding="utf-8") as f:
+                return f.read(1 << 20)
+        except OSError as e:
+            raise LabError(f"{path}: {e.strerror} (run ocfkit generate first)") from None
 
     def close(self) -> None:
         """Kill every node, remove the switch and the power switch. Safe to call twice.
@@ -191,10 +234,9 @@ class Lab:
         from heartbeat_legacy.resource_d import wrapper_files
 
         nodes = list(self.nodes.values())
-        links = [(ifname, [n.links[i][2].split("/")[0] for n in nodes])
-                 for i, (_, ifname, _) in enumerate(nodes[0].links)]
-        cf = ha_cf([n.name for n in nodes], links) + f"stonith_host * external/{PLUGIN} {self.power_socket}\n"
-        keys = authkeys(os.urandom(20).hex())
+        cf, keys = self.config_file("ha.cf"), self.config_file("authkeys")
+        if self.generated:
+            self.set_haresources(self.generated_file("haresources"))
         pkgdir = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
         wrappers = wrapper_files(provider=self.provider, python=sys.executable, pkgdir=pkgdir)
         for node in nodes:
@@ -236,8 +278,8 @@ class Lab:
             raise LabError(f"client name {name!r}: up to 8 letters and digits")
         ns = f"{self.prefix}-{name}"
         address = address or f"{self.networks[0]}.{200 + len(self.clients)}/24"
+        self.clients.append(ns)  # before it exists: Ctrl-C during `ip netns add` must not leave it behind
         run(["ip", "netns", "add", ns])
-        self.clients.append(ns)
         port = f"c{len(self.clients)}"
         run(["ip", "-n", ns, "link", "set", "lo", "up"])
         run(["ip", "-n", self.switch, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns])

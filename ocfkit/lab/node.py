@@ -36,6 +36,7 @@ PRIVATE_DIRS = {
     "var-lib-heartbeat": "/var/lib/heartbeat",
     "etc-corosync": "/etc/corosync",
     "etc-ha.d": "/etc/ha.d",
+    "etc-tgt": "/etc/tgt",  # tgt-admin's default targets.conf (heartbeat's bare iscsitarget reads it)
 }
 # systemd-tmpfiles' job at boot: the directories the cluster packages want in a fresh /run.
 TMPFILES = ("heartbeat.conf", "resource-agents.conf", "fence-agents.conf", "drbd.conf")

@@ -21,6 +21,8 @@ class View:
     dc: str = ""
     placement: dict[str, str] = field(default_factory=dict)  # resource id -> node, for Started resources
     ok: bool = False  # crm_mon answered
+    unclean: frozenset[str] = frozenset()  # nodes the cluster must fence before it may move their resources
+    fencing: tuple[dict[str, str], ...] = ()  # crm_mon's fence history (every action, pending ones too)
 
 
 def view(node: Node, timeout: float = 20) -> View:
@@ -28,7 +30,7 @@ def view(node: Node, timeout: float = 20) -> View:
     if not node.running:
         return View()
     try:
-        r = node.run(["crm_mon", "-1", "--output-as=xml"], check=False, timeout=timeout)
+        r = node.run(["crm_mon", "-1", "--output-as=xml", "--fence-history=2"], check=False, timeout=timeout)
         root = ET.fromstring(r.stdout)
     except (LabError, ET.ParseError):
         return View()
@@ -39,7 +41,9 @@ def view(node: Node, timeout: float = 20) -> View:
         if res.get("role") == "Started" and res.get("active") == "true":
             for n in res.iter("node"):
                 where[res.get("id", "")] = n.get("name", "")
-    return View(online, dc, where, ok=True)
+    unclean = frozenset(n.get("name", "") for n in root.iter("node") if n.get("unclean") == "true")
+    fencing = tuple(dict(e.attrib) for e in root.iter("fence_event"))
+    return View(online, dc, where, ok=True, unclean=unclean, fencing=fencing)
 
 
 def fence_history(node: Node, target: str) -> list[dict[str, str]]:

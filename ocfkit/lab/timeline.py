@@ -107,3 +107,25 @@ def switchover(evts: list[tuple[float, str]], members: list[str], source: str, t
 
     return {"scheduling": span(t_command, t_stop_asked), "stop": span(t_stop_asked, t_stopped),
             "start": span(t_stopped, t_started), "total": span(t_command, t_started)}
+
+
+def operations(evts: list[tuple[float, str]], op: str, node: str, after: float = 0.0,
+               before: float | None = None) -> dict[str, float]:
+    """Seconds each resource's op (start, stop) took on node, from the controller's request to its
+    result (the agent's run, as the executor saw it), for requests at or after `after` (and before
+    `before`); the first of each resource counts."""
+    ask = re.compile(rf"Requesting local execution of {re.escape(op)} operation for (\S+) on {re.escape(node)}\b")
+    done = re.compile(rf"Result of {re.escape(op)} operation for (\S+) on {re.escape(node)}: ok")
+    asked: dict[str, float] = {}
+    out: dict[str, float] = {}
+    for t, line in evts:
+        if t < after or (before is not None and t > before):
+            continue
+        m = ask.search(line)
+        if m and m.group(1) not in asked:
+            asked[m.group(1)] = t
+            continue
+        m = done.search(line)
+        if m and m.group(1) in asked and m.group(1) not in out:
+            out[m.group(1)] = round(t - asked[m.group(1)], 3)
+    return out

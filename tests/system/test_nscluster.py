@@ -21,11 +21,9 @@ import pytest
 from crm.model import Cluster, Group, Location, Op, Primitive
 from crm.render import cib_xml
 from ocfkit.lab import Lab, LabError, host_cluster
-from ocfkit.lab.corosync import corosync_conf
-from ocfkit.lab.heartbeat import ha_cf
 from ocfkit.lab.lab import DC_DEADTIME
 from ocfkit.lab.pacemaker import configure, fence_history, view
-from ocfkit.lab.timeline import events, failover, stamp, switchover
+from ocfkit.lab.timeline import events, failover, operations, stamp, switchover
 from tests.system.support import PROVIDER
 
 pytestmark = pytest.mark.system
@@ -369,17 +367,30 @@ def test_ctrl_c_removes_the_nodes_and_the_switch(tmp_path):
     assert f"{prefix}-sw" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
 
 
-def test_corosync_conf_refuses_what_the_file_cannot_hold():
-    good = corosync_conf("lab", [("node1", 1, ["10.98.0.1", "10.98.1.1"]), ("node2", 2, ["10.98.0.2", "10.98.1.2"])])
+def test_the_labs_files_come_from_generates_writers_which_refuse_what_the_files_cannot_hold(tmp_path):
+    """Without a generated directory the lab describes itself (an `ocfkit generate` description) and
+    writes corosync.conf, ha.cf and authkeys with generate's own writers, checked as generate checks."""
+    lab = Lab(str(tmp_path / "lab"))
+    good = lab.config_file("corosync.conf")
     assert "two_node: 1" in good and "ring1_addr: 10.98.1.2" in good and "linknumber: 1" in good
-    for nodes in ([("node 1", 1, ["10.98.0.1"])], [("node1", 0, ["10.98.0.1"])], [("node1", 1, ["10.98.0.1}"])],
-                  [("node1", 1, ["10.98.0.1"]), ("node2", 2, ["10.98.0.2", "10.98.1.2"])]):
-        with pytest.raises(ValueError):
-            corosync_conf("lab", nodes)
-    with pytest.raises(ValueError):
-        corosync_conf("lab\n}", [("node1", 1, ["10.98.0.1"])])
-    with pytest.raises(ValueError):
-        ha_cf(["node1", "node2"], [("eth0", ["10.98.0.1", "10.98.0.2"])], keepalive_ms=500, deadtime_ms=1000)
+    assert "token: 1000" in good and "timestamp: hires" in good
+    cf = lab.config_file("ha.cf")
+    assert "deadtime        1000ms" in cf and f"stonith_host    * external/ocfkit_netns {lab.power_socket}" in cf
+    assert lab.config_file("authkeys").startswith("auth 1\n1 sha1 ")
+    for bad in ("lab\n}", "lab {", ""):
+        lab.cluster_name = bad
+        with pytest.raises(LabError, match="cluster.name"):
+            lab.config_file("corosync.conf")
+    lab.cluster_name = "lab"
+    lab.nodes["node1"].links[0] = ("br0", "eth0", "10.98.0.1}/24")
+    with pytest.raises(LabError, match=r"node\[0\].address"):
+        lab.config_file("corosync.conf")
+    from crm import description
+
+    desc = description.Description(Lab(str(tmp_path / "lab2")).description())
+    desc["heartbeat"].update(keepalive="500ms", deadtime="1000ms")
+    with pytest.raises(description.DescriptionError, match="more than twice"):
+        description.ha_cf(desc)
 
 
 def test_failover_phases_come_from_the_survivors_log_lines():
@@ -447,3 +458,30 @@ def test_a_killed_nodes_namespace_ids_never_name_a_later_programs_namespaces(tmp
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_each_operation_is_timed_from_the_controllers_request_to_its_result():
+    year = time.localtime().tm_year
+    t0 = time.mktime((year, 12, 2, 6, 0, 0, 0, 0, -1))
+    lines = [
+        "Dec 02 05:59:59.000 node2 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of start operation for p_old on node2 | before the window",
+        "Dec 02 06:00:00.100 node2 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of start operation for p_fs on node2 | transition_key=1",
+        "Dec 02 06:00:00.220 node2 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start operation "
+        "for p_fs on node2: ok | CIB update 1",
+        "Dec 02 06:00:00.300 node2 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of start operation for p_ip on node2 | transition_key=2",
+        "Dec 02 06:00:00.350 node1 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start operation "
+        "for p_ip on node1: ok | another node",
+        "Dec 02 06:00:00.700 node2 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start operation "
+        "for p_ip on node2: ok | CIB update 2",
+        "Dec 02 06:00:00.800 node2 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of start operation for p_target on node2 | no result yet",
+        "Dec 02 06:00:00.200 node2 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start operation "
+        "for p_old on node2: ok | its request was before the window",
+    ]
+    evts = sorted((stamp(line), line) for line in lines)
+    assert operations(evts, "start", "node2", t0) == {"p_fs": 0.12, "p_ip": 0.4}
+    assert operations(evts, "stop", "node2", t0) == {}
+    assert operations(evts, "start", "node2", t0, t0 + 0.25) == {"p_fs": 0.12}

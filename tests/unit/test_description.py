@@ -458,3 +458,38 @@ def test_a_missing_key_is_named_with_the_line_of_its_table(tmp_path):
     src.write_text(text.replace('device = "/dev/drbd1"\n', ""))
     with pytest.raises(description.DescriptionError, match=r"san.toml:55: drbd\[1\].device: missing"):
         description.generate(description.load(str(src)))
+
+
+# --- issue 19: the demo's description (examples/demo.toml) -------------------------------------------------------
+
+def test_the_demo_description_generates_a_shared_disk_group_per_node_fencing_and_ms_logs():
+    files = description.generate(example("demo"))
+    assert files["haresources"][0].splitlines()[0] == (
+        "node1 Filesystem::/srv/ocfkit-demo/config.disk::/srv/ocfkit-demo/config::ext4")  # no drbddisk in front
+    assert "drbddisk" not in files["haresources"][0] and "p_drbd" not in files["cib.xml"][0]
+    assert "timestamp: hires" in files["corosync.conf"][0] and "token: 1000" in files["corosync.conf"][0]
+    cib = ET.fromstring(files["cib.xml"][0])
+    fences = {p.get("id"): {n.get("name"): n.get("value") for n in p.iter("nvpair")}
+              for p in cib.iter("primitive") if p.get("class") == "stonith"}
+    assert fences["st_node1"]["pcmk_host_list"] == "node1" and fences["st_node1"]["pcmk_reboot_action"] == "off"
+    kept_off = {(c.get("rsc"), c.get("node"), c.get("score")) for c in cib.iter("rsc_location")}
+    assert ("st_node1", "node1", "-INFINITY") in kept_off and ("st_node2", "node2", "-INFINITY") in kept_off
+    cf = hacf.parse(files["ha.cf"][0])
+    assert cf.first("deadtime") == ["1000ms"] and cf.first("logfile") == ["/var/log/heartbeat/ha.log"]
+    assert cf.first("stonith_host") == ["*", "external/ocfkit_netns", "/srv/ocfkit-demo/lab/power.sock"]
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: d["filesystem"][0].update(drbd="iscsi.config"), "give drbd .* or device"),
+    (lambda d: d["filesystem"][0].pop("device"), "give drbd .* or device"),
+    (lambda d: d["heartbeat"].update(deadtime="1 s"), r"heartbeat.deadtime: whole seconds"),
+    (lambda d: d["heartbeat"].update(keepalive="0ms"), r"heartbeat.keepalive: whole seconds"),
+    (lambda d: d["heartbeat"].update(stonith_host=["* external/x #comment"]), r"heartbeat.stonith_host"),
+    (lambda d: d["heartbeat"].update(stonith_host=["*"]), r"heartbeat.stonith_host"),
+    (lambda d: d["corosync"].update(timestamp="ms"), r"corosync.timestamp"),
+])
+def test_the_demo_descriptions_new_keys_are_checked(edit, message):
+    d = copy.deepcopy(example("demo"))
+    edit(d)
+    with pytest.raises(description.DescriptionError, match=message):
+        description.generate(d)
