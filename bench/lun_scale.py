@@ -143,14 +143,22 @@ class Tgtd:
             self.netns = False
 
 
-def takeover(agents: Agents, n: int, errlog: str) -> dict[str, float]:
-    """Start target + n LUNs in order, then stop them in reverse: wall and agent CPU seconds of each."""
-    t0 = time.perf_counter()
+def tgtd_cpu_ticks(pid: int) -> float:
+    """CPU seconds of the whole tgtd process, ended threads included (10 ms ticks: for long spans)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def takeover(agents: Agents, n: int, errlog: str, tgtd_pid: int) -> dict[str, float]:
+    """Start target + n LUNs in order, then stop them in reverse: wall and agent CPU seconds of each,
+    and tgtd's CPU over both."""
+    d0, t0 = tgtd_cpu_ticks(tgtd_pid), time.perf_counter()
     cpu_start = sum(run_action(*agents.action(i, "start"), errlog) for i in range(n + 1))
     t1 = time.perf_counter()
     cpu_stop = sum(run_action(*agents.action(i, "stop"), errlog) for i in reversed(range(n + 1)))
-    t2 = time.perf_counter()
-    return {"start": t1 - t0, "stop": t2 - t1, "start_cpu": cpu_start, "stop_cpu": cpu_stop}
+    t2, d1 = time.perf_counter(), tgtd_cpu_ticks(tgtd_pid)
+    return {"start": t1 - t0, "stop": t2 - t1, "start_cpu": cpu_start, "stop_cpu": cpu_stop, "tgtd": d1 - d0}
 
 
 def monitor_round(agents: Agents, n: int, errlog: str, tgtd_pid: int) -> dict[str, float]:
@@ -166,7 +174,7 @@ def measure(n: int, sides: tuple[Agents, Agents], tgtd: Tgtd, *, reps: int, roun
     res: dict = {"luns": n, "takeover": {s.name: [] for s in sides}, "monitor": {s.name: [] for s in sides}}
     for k in range(reps + 1):  # the first of each side is a warm-up
         for s in (sides if k % 2 == 0 else sides[::-1]):
-            r = takeover(s, n, errlog)
+            r = takeover(s, n, errlog, tgtd.proc.pid)
             if tgtd.luns() != 0:
                 raise RuntimeError(f"{s.name}: LUNs left after the group's stop")
             if k:
@@ -198,8 +206,8 @@ def _ratio(a: list[float], b: list[float]) -> float:
 
 
 def tables(results: list[dict], ours: str, theirs: str) -> str:
-    """The markdown tables: takeover, monitor CPU per hour, and growth per resource."""
-    out = ["Takeover (wall seconds of the whole group, median of the repetitions):", "",
+    """The markdown tables: takeover wall and CPU, monitor CPU per hour, and growth per resource."""
+    out = ["Takeover, wall seconds of the whole group (median; ratio: median of the per-pair ratios):", "",
            "| LUNs | ocfkit start | ClusterLabs start | ratio | ocfkit stop | ClusterLabs stop | ratio "
            "| ocfkit start+stop | ClusterLabs start+stop | ratio | reps |",
            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -211,6 +219,15 @@ def tables(results: list[dict], ours: str, theirs: str) -> str:
             xb = [x["start"] + x["stop"] if key is None else x[key] for x in b]
             row += [f"{_med(xa):.3f}", f"{_med(xb):.3f}", f"{_ratio(xa, xb):.2f}"]
         out.append("| " + " | ".join(row + [str(len(a))]) + " |")
+    out += ["", "Takeover, CPU seconds of the agents (with their tgtadm, sed, grep...) and of tgtd, start+stop:", "",
+            "| LUNs | ocfkit agents | ClusterLabs agents | ratio | ocfkit + tgtd | ClusterLabs + tgtd | ratio |",
+            "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        a, b = r["takeover"][ours], r["takeover"][theirs]
+        ca, cb = [x["start_cpu"] + x["stop_cpu"] for x in a], [x["start_cpu"] + x["stop_cpu"] for x in b]
+        ta, tb = [c + x["tgtd"] for c, x in zip(ca, a)], [c + x["tgtd"] for c, x in zip(cb, b)]
+        out.append(f"| {r['luns']} | {_med(ca):.3f} | {_med(cb):.3f} | {_ratio(ca, cb):.2f} "
+                   f"| {_med(ta):.3f} | {_med(tb):.3f} | {_ratio(ta, tb):.2f} |")
     out += ["", "Monitor CPU seconds per hour (n LUN resources + 1 target, every 10 s; median round x 360):", "",
             "| LUNs | ocfkit agents | ClusterLabs agents | ratio | ocfkit + tgtd | ClusterLabs + tgtd | ratio "
             "| ocfkit round ms | ClusterLabs round ms | rounds |",
@@ -223,14 +240,17 @@ def tables(results: list[dict], ours: str, theirs: str) -> str:
                    f"| {_ratio(ca, cb):.2f} | {_med(ta) * ROUNDS_PER_HOUR:.1f} | {_med(tb) * ROUNDS_PER_HOUR:.1f} "
                    f"| {_ratio(ta, tb):.2f} | {_med(x['wall'] for x in a) * 1000:.0f} "
                    f"| {_med(x['wall'] for x in b) * 1000:.0f} | {len(a)} |")
-    out += ["", "Growth, per resource (n + 1 resources): takeover ms (start+stop) and monitor CPU ms "
-            "(agent + tgtd) per action; flat = linear growth of the whole:", "",
-            "| LUNs | ocfkit takeover ms/rsc | ClusterLabs takeover ms/rsc | ocfkit monitor CPU ms/rsc "
-            "| ClusterLabs monitor CPU ms/rsc |", "|---:|---:|---:|---:|---:|"]
+    out += ["", "Growth, per resource (n + 1 resources; flat = the whole grows linearly): takeover wall and "
+            "agent CPU ms (start+stop), monitor CPU ms (agent + tgtd) per monitor:", "",
+            "| LUNs | ocfkit takeover wall | ClusterLabs takeover wall | ocfkit takeover CPU "
+            "| ClusterLabs takeover CPU | ocfkit monitor CPU | ClusterLabs monitor CPU |",
+            "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         k = r["luns"] + 1
         row = [str(r["luns"])]
         row += [f"{_med(x['start'] + x['stop'] for x in r['takeover'][s]) / k * 1000:.1f}" for s in (ours, theirs)]
+        row += [f"{_med(x['start_cpu'] + x['stop_cpu'] for x in r['takeover'][s]) / k * 1000:.1f}"
+                for s in (ours, theirs)]
         row += [f"{_med(x['cpu'] + x['tgtd'] for x in r['monitor'][s]) / k * 1000:.2f}" for s in (ours, theirs)]
         out.append("| " + " | ".join(row) + " |")
     return "\n".join(out)
