@@ -59,6 +59,33 @@ class Agents:
         kind = "iSCSITarget" if i == 0 else "iSCSILogicalUnit"
         return [f"{self.dir}/{kind}", action], self.env(kind, i, action)
 
+    def steps(self, i: int, action: str) -> list[tuple[list[str], dict[str, str]]]:
+        """The processes one action of resource i starts (here: the agent, once)."""
+        return [self.action(i, action)]
+
+
+class Floor(Agents):
+    """No agent: the tgtadm commands an action needs, run directly (what neither agent can avoid)."""
+
+    def steps(self, i: int, action: str) -> list[tuple[list[str], dict[str, str]]]:
+        import hashlib
+
+        t = ["/usr/sbin/tgtadm", "--lld", "iscsi"]
+        if action == "monitor":
+            cmds = [[*t, "--op", "show", "--mode", "target"]]
+        elif i == 0:
+            cmds = ([[*t, "--op", "new", "--mode", "target", "--tid", "1", "-T", IQN],
+                     [*t, "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL"]] if action == "start"
+                    else [[*t, "--op", "delete", "--mode", "target", "--tid", "1"]])
+        elif action == "start":
+            sn = hashlib.md5(f"lun{i}".encode()).hexdigest()[:8]
+            lu = [*t, "--mode", "logicalunit", "--tid", "1", "--lun", str(i)]
+            cmds = [[*lu, "--op", "new", "-b", self.paths[i - 1]],
+                    [*lu, "--op", "update", "--params", f"scsi_id=lun{i},scsi_sn={sn}"]]
+        else:
+            cmds = [[*t, "--op", "delete", "--mode", "logicalunit", "--tid", "1", "--lun", str(i)]]
+        return [(c, self.base) for c in cmds]
+
 
 def run_action(argv: list[str], env: dict[str, str], errlog: str, expect: int = 0) -> float:
     """Run one agent action as a new process; CPU seconds (user + sys) of it and its reaped children."""
@@ -154,9 +181,9 @@ def takeover(agents: Agents, n: int, errlog: str, tgtd_pid: int) -> dict[str, fl
     """Start target + n LUNs in order, then stop them in reverse: wall and agent CPU seconds of each,
     and tgtd's CPU over both."""
     d0, t0 = tgtd_cpu_ticks(tgtd_pid), time.perf_counter()
-    cpu_start = sum(run_action(*agents.action(i, "start"), errlog) for i in range(n + 1))
+    cpu_start = sum(run_action(*x, errlog) for i in range(n + 1) for x in agents.steps(i, "start"))
     t1 = time.perf_counter()
-    cpu_stop = sum(run_action(*agents.action(i, "stop"), errlog) for i in reversed(range(n + 1)))
+    cpu_stop = sum(run_action(*x, errlog) for i in reversed(range(n + 1)) for x in agents.steps(i, "stop"))
     t2, d1 = time.perf_counter(), tgtd_cpu_ticks(tgtd_pid)
     return {"start": t1 - t0, "stop": t2 - t1, "start_cpu": cpu_start, "stop_cpu": cpu_stop, "tgtd": d1 - d0}
 
@@ -164,16 +191,16 @@ def takeover(agents: Agents, n: int, errlog: str, tgtd_pid: int) -> dict[str, fl
 def monitor_round(agents: Agents, n: int, errlog: str, tgtd_pid: int) -> dict[str, float]:
     """One monitor of each of the n+1 resources: wall, agent CPU and tgtd CPU seconds."""
     d0, t0 = tgtd_cpu(tgtd_pid), time.perf_counter()
-    cpu = sum(run_action(*agents.action(i, "monitor"), errlog) for i in range(n + 1))
+    cpu = sum(run_action(*x, errlog) for i in range(n + 1) for x in agents.steps(i, "monitor"))
     t1, d1 = time.perf_counter(), tgtd_cpu(tgtd_pid)
     return {"wall": t1 - t0, "cpu": cpu, "tgtd": d1 - d0}
 
 
-def measure(n: int, sides: tuple[Agents, Agents], tgtd: Tgtd, *, reps: int, rounds: int, errlog: str) -> dict:
+def measure(n: int, sides: tuple[Agents, ...], tgtd: Tgtd, *, reps: int, rounds: int, errlog: str) -> dict:
     """Takeover and monitor figures of both implementations for a group of n LUNs, interleaved."""
     res: dict = {"luns": n, "takeover": {s.name: [] for s in sides}, "monitor": {s.name: [] for s in sides}}
     for k in range(reps + 1):  # the first of each side is a warm-up
-        for s in (sides if k % 2 == 0 else sides[::-1]):
+        for s in sides[k % len(sides):] + sides[:k % len(sides)]:
             r = takeover(s, n, errlog, tgtd.proc.pid)
             if tgtd.luns() != 0:
                 raise RuntimeError(f"{s.name}: LUNs left after the group's stop")
@@ -186,7 +213,7 @@ def measure(n: int, sides: tuple[Agents, Agents], tgtd: Tgtd, *, reps: int, roun
         raise RuntimeError(f"expected {n} LUNs, tgtd has {tgtd.luns()}")
     try:
         for k in range(rounds + 1):
-            for s in (sides if k % 2 == 0 else sides[::-1]):
+            for s in sides[k % len(sides):] + sides[:k % len(sides)]:
                 r = monitor_round(s, n, errlog, tgtd.proc.pid)
                 if k:
                     res["monitor"][s.name].append(r)
@@ -205,12 +232,18 @@ def _ratio(a: list[float], b: list[float]) -> float:
     return statistics.median(x / y for x, y in zip(a, b))
 
 
+def _floor(r: dict, what: str, value, scale: float, fmt: str) -> str:
+    """The median of value over the tgtadm-alone runs, scaled; empty when there are none."""
+    xs = r[what].get("tgtadm")
+    return format(_med(value(x) for x in xs) * scale, fmt) if xs else ""
+
+
 def tables(results: list[dict], ours: str, theirs: str) -> str:
     """The markdown tables: takeover wall and CPU, monitor CPU per hour, and growth per resource."""
     out = ["Takeover, wall seconds of the whole group (median; ratio: median of the per-pair ratios):", "",
            "| LUNs | ocfkit start | ClusterLabs start | ratio | ocfkit stop | ClusterLabs stop | ratio "
-           "| ocfkit start+stop | ClusterLabs start+stop | ratio | reps |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "| ocfkit start+stop | ClusterLabs start+stop | ratio | tgtadm alone start+stop | reps |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         a, b = r["takeover"][ours], r["takeover"][theirs]
         row = [str(r["luns"])]
@@ -218,20 +251,23 @@ def tables(results: list[dict], ours: str, theirs: str) -> str:
             xa = [x["start"] + x["stop"] if key is None else x[key] for x in a]
             xb = [x["start"] + x["stop"] if key is None else x[key] for x in b]
             row += [f"{_med(xa):.3f}", f"{_med(xb):.3f}", f"{_ratio(xa, xb):.2f}"]
+        floor = r["takeover"].get("tgtadm")
+        row.append(f"{_med(x['start'] + x['stop'] for x in floor):.3f}" if floor else "")
         out.append("| " + " | ".join(row + [str(len(a))]) + " |")
     out += ["", "Takeover, CPU seconds of the agents (with their tgtadm, sed, grep...) and of tgtd, start+stop:", "",
-            "| LUNs | ocfkit agents | ClusterLabs agents | ratio | ocfkit + tgtd | ClusterLabs + tgtd | ratio |",
-            "|---:|---:|---:|---:|---:|---:|---:|"]
+            "| LUNs | ocfkit agents | ClusterLabs agents | ratio | ocfkit + tgtd | ClusterLabs + tgtd | ratio "
+            "| tgtadm alone + tgtd |", "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         a, b = r["takeover"][ours], r["takeover"][theirs]
         ca, cb = [x["start_cpu"] + x["stop_cpu"] for x in a], [x["start_cpu"] + x["stop_cpu"] for x in b]
         ta, tb = [c + x["tgtd"] for c, x in zip(ca, a)], [c + x["tgtd"] for c, x in zip(cb, b)]
         out.append(f"| {r['luns']} | {_med(ca):.3f} | {_med(cb):.3f} | {_ratio(ca, cb):.2f} "
-                   f"| {_med(ta):.3f} | {_med(tb):.3f} | {_ratio(ta, tb):.2f} |")
+                   f"| {_med(ta):.3f} | {_med(tb):.3f} | {_ratio(ta, tb):.2f} "
+                   f"| {_floor(r, 'takeover', lambda x: x['start_cpu'] + x['stop_cpu'] + x['tgtd'], 1, '.3f')} |")
     out += ["", "Monitor CPU seconds per hour (n LUN resources + 1 target, every 10 s; median round x 360):", "",
             "| LUNs | ocfkit agents | ClusterLabs agents | ratio | ocfkit + tgtd | ClusterLabs + tgtd | ratio "
-            "| ocfkit round ms | ClusterLabs round ms | rounds |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| ocfkit round ms | ClusterLabs round ms | tgtadm alone + tgtd | rounds |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         a, b = r["monitor"][ours], r["monitor"][theirs]
         ca, cb = [x["cpu"] for x in a], [x["cpu"] for x in b]
@@ -239,7 +275,8 @@ def tables(results: list[dict], ours: str, theirs: str) -> str:
         out.append(f"| {r['luns']} | {_med(ca) * ROUNDS_PER_HOUR:.1f} | {_med(cb) * ROUNDS_PER_HOUR:.1f} "
                    f"| {_ratio(ca, cb):.2f} | {_med(ta) * ROUNDS_PER_HOUR:.1f} | {_med(tb) * ROUNDS_PER_HOUR:.1f} "
                    f"| {_ratio(ta, tb):.2f} | {_med(x['wall'] for x in a) * 1000:.0f} "
-                   f"| {_med(x['wall'] for x in b) * 1000:.0f} | {len(a)} |")
+                   f"| {_med(x['wall'] for x in b) * 1000:.0f} "
+                   f"| {_floor(r, 'monitor', lambda x: x['cpu'] + x['tgtd'], ROUNDS_PER_HOUR, '.1f')} | {len(a)} |")
     out += ["", "Growth, per resource (n + 1 resources; flat = the whole grows linearly): takeover wall and "
             "agent CPU ms (start+stop), monitor CPU ms (agent + tgtd) per monitor:", "",
             "| LUNs | ocfkit takeover wall | ClusterLabs takeover wall | ocfkit takeover CPU "
@@ -294,7 +331,7 @@ def main() -> None:
         base = {"PATH": PATH, "OCF_ROOT": "/usr/lib/ocf", "OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "1",
                 "HA_RSCTMP": f"{d}/rsctmp", "TGT_IPC_SOCKET": tgtd.sock, "OCF_RESKEY_CRM_meta_timeout": "20000"}
         sides = (Agents("ocfkit", ours_dir, args.provider, base, paths),
-                 Agents("ClusterLabs", THEIRS, "heartbeat", base, paths))
+                 Agents("ClusterLabs", THEIRS, "heartbeat", base, paths), Floor("tgtadm", "", "", base, paths))
         for n in sizes:
             print(f"# {n} LUNs...", file=sys.stderr, flush=True)
             results.append(measure(n, sides, tgtd, reps=args.reps, rounds=args.rounds, errlog=f"{d}/agent.err"))
