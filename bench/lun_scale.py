@@ -223,6 +223,47 @@ def measure(n: int, sides: tuple[Agents, ...], tgtd: Tgtd, *, reps: int, rounds:
     return res
 
 
+def profile(n: int, sides: tuple[Agents, ...], tgtd: Tgtd, runs: int, errlog: str) -> str:
+    """Where one LUN's monitor, start and stop spend CPU with n LUNs in the target (medians of runs)."""
+    ours, theirs = sides[0], sides[1]
+    with open(f"{ours.dir}/iSCSILogicalUnit") as f:
+        interp = f.readline()[2:].split()[0]  # the installed stub's interpreter
+    for i in range(n + 1):
+        run_action(*ours.action(i, "start"), errlog)
+    rows = []
+
+    def cpu(name: str, steps, expect: int = 0) -> None:
+        xs = [sum(run_action(*x, errlog, expect) for x in steps()) for _ in range(runs)]
+        rows.append(f"| {name} | {_med(xs) * 1000:.2f} |")
+
+    try:
+        show = ["/usr/sbin/tgtadm", "--lld", "iscsi", "--op", "show", "--mode", "target"]
+        cpu(f"{interp} -I -S -c pass (ocfkit's floor)", lambda: [([interp, "-I", "-S", "-c", "pass"], ours.base)])
+        cpu("bash sourcing ocf-shellfuncs (ClusterLabs' floor)", lambda: [
+            (["/bin/bash", "-c", ". /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs"], ours.base)])
+        cpu(f"tgtadm --op show, {n} LUNs", lambda: [(show, ours.base)])
+        text = subprocess.run(show, env=ours.base, capture_output=True, text=True, check=True).stdout
+        from agents.tools.tgtadm import parse_targets
+
+        t0 = time.process_time()
+        for _ in range(runs):
+            parse_targets(text)
+        rows.append(f"| ocfkit's parse of that show ({len(text.splitlines())} lines), in-process "
+                    f"| {(time.process_time() - t0) / runs * 1000:.2f} |")
+        for s in (ours, theirs):
+            cpu(f"{s.name} iSCSITarget monitor", lambda s=s: s.steps(0, "monitor"))
+            cpu(f"{s.name} iSCSILogicalUnit monitor", lambda s=s: s.steps(n, "monitor"))
+        for s in (ours, theirs):
+            run_action(*ours.action(n, "stop"), errlog)
+            cpu(f"{s.name} iSCSILogicalUnit start + stop", lambda s=s: s.steps(n, "start") + s.steps(n, "stop"))
+            run_action(*ours.action(n, "start"), errlog)
+    finally:
+        for i in reversed(range(n + 1)):
+            run_action(*ours.action(i, "stop"), errlog)
+    return "\n".join([f"CPU ms of one action, {n} LUNs in the target (median of {runs}):", "",
+                      "| what | CPU ms |", "|---|---:|", *rows])
+
+
 def _med(xs) -> float:
     return statistics.median(xs)
 
@@ -304,6 +345,8 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=5, help="takeovers per implementation and size")
     ap.add_argument("--provider", default=os.environ.get("OCFKIT_TEST_PROVIDER", "ocfkit"))
     ap.add_argument("--json", help="also write the raw figures to this file")
+    ap.add_argument("--profile", type=int, metavar="RUNS", default=0,
+                    help="also break one LUN's actions down at the largest size, RUNS times each")
     args = ap.parse_args()
     sizes = [int(x) for x in args.luns.split(",") if x.strip()]
     if not sizes or min(sizes) < 1 or args.rounds < 1 or args.reps < 1:
@@ -319,7 +362,8 @@ def main() -> None:
     signal.signal(signal.SIGHUP, _terminate)
     d = tempfile.mkdtemp(prefix="ocfk-b64-")
     tgtd = Tgtd(d)
-    results = []
+    results: list[dict] = []
+    prof = ""
     try:
         paths = []
         for i in range(1, max(sizes) + 1):
@@ -337,6 +381,8 @@ def main() -> None:
             results.append(measure(n, sides, tgtd, reps=args.reps, rounds=args.rounds, errlog=f"{d}/agent.err"))
             if tgtd.luns() != 0:
                 raise RuntimeError("LUNs left after the measurement")
+        if args.profile:
+            prof = profile(max(sizes), sides, tgtd, args.profile, f"{d}/agent.err")
     finally:
         tgtd.stop()
         subprocess.run(["rm", "-rf", "--one-file-system", d], check=False)
@@ -344,6 +390,8 @@ def main() -> None:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
     print(tables(results, "ocfkit", "ClusterLabs"))
+    if args.profile:
+        print("\n" + prof)
 
 
 if __name__ == "__main__":
