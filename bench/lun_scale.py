@@ -240,7 +240,7 @@ def profile(n: int, sides: tuple[Agents, ...], tgtd: Tgtd, runs: int, errlog: st
         show = ["/usr/sbin/tgtadm", "--lld", "iscsi", "--op", "show", "--mode", "target"]
         cpu(f"{interp} -I -S -c pass (ocfkit's floor)", lambda: [([interp, "-I", "-S", "-c", "pass"], ours.base)])
         cpu("bash sourcing ocf-shellfuncs (ClusterLabs' floor)", lambda: [
-            (["/bin/bash", "-c", ". /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs"], ours.base)])
+            (["/bin/bash", "-c", ". /usr/lib/ocf/lib/heartbeat/ocf-shellfuncs"], theirs.action(n, "monitor")[1])])
         cpu(f"tgtadm --op show, {n} LUNs", lambda: [(show, ours.base)])
         text = subprocess.run(show, env=ours.base, capture_output=True, text=True, check=True).stdout
         from agents.tools.tgtadm import parse_targets
