@@ -87,14 +87,19 @@ class Floor(Agents):
         return [(c, self.base) for c in cmds]
 
 
+_running: list[int] = []  # the action in flight (its own process group), killed when the bench is stopped
+
+
 def run_action(argv: list[str], env: dict[str, str], errlog: str, expect: int = 0) -> float:
     """Run one agent action as a new process; CPU seconds (user + sys) of it and its reaped children."""
     null = os.open(os.devnull, os.O_RDWR)
     err = os.open(errlog, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        pid = os.posix_spawn(argv[0], argv, env, file_actions=[
+        pid = os.posix_spawn(argv[0], argv, env, setpgroup=0, file_actions=[
             (os.POSIX_SPAWN_DUP2, null, 0), (os.POSIX_SPAWN_DUP2, null, 1), (os.POSIX_SPAWN_DUP2, err, 2)])
+        _running.append(pid)
         _, status, ru = os.wait4(pid, 0)
+        _running.remove(pid)
     finally:
         os.close(null)
         os.close(err)
@@ -116,6 +121,18 @@ def tgtd_cpu(pid: int) -> float:
         except (FileNotFoundError, ProcessLookupError):
             pass  # a thread that ended meanwhile
     return total / 1e9
+
+
+def kill_running() -> None:
+    """Kill the action interrupted by a failure or signal (a ClusterLabs stop would otherwise retry
+    its delete once a second for ever once tgtd is gone), with its children, by its process group."""
+    for pid in list(_running):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        _running.remove(pid)
 
 
 class Tgtd:
@@ -384,6 +401,7 @@ def main() -> None:
         if args.profile:
             prof = profile(max(sizes), sides, tgtd, args.profile, f"{d}/agent.err")
     finally:
+        kill_running()
         tgtd.stop()
         subprocess.run(["rm", "-rf", "--one-file-system", d], check=False)
     if args.json:
