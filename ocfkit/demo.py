@@ -193,6 +193,16 @@ class Pacemaker:
         lab's dc-deadtime (a rebooted node would otherwise wait Pacemaker's default 20 s for a DC)."""
         from ocfkit.lab.lab import DC_DEADTIME
 
+        # Only into a formed cluster: a replace made before the DC has synced the nodes' CIBs at the join
+        # is overwritten by the DC's own (empty) one, and nothing ever starts (seen on a loaded machine).
+        deadline = time.monotonic() + 60
+        while True:
+            v = self.observe()
+            if v is not None and v.dc and v.online >= {"node1", "node2"}:
+                break
+            if time.monotonic() > deadline:
+                raise DemoError("the cluster did not form in 60 s: " + (self.status() if v else "no answer"))
+            time.sleep(0.2)
         n1 = self.lab.node("node1")
         self._configure(n1)
         n1.run(["crm_attribute", "--type", "crm_config", "--name", "dc-deadtime", "--update", DC_DEADTIME])
