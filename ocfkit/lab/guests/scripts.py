@@ -1,4 +1,11 @@
-#!/bin/bash
+"""The guests' two boot scripts, kept here as text so that an installed ocfkit carries them.
+
+VM_INIT is PID 1 of every guest (bash, no systemd, no udev); INITRAMFS_INIT is the busybox
+initramfs' /init that only mounts the root disk and hands over to it. Both are part of the image
+cache key.
+"""
+
+VM_INIT = r'''#!/bin/bash
 # PID 1 of the ocfkit test guests (no systemd, no udev): mount the kernel file systems, name the
 # guest from the kernel command line, configure the links, mount the 9p shares and run host jobs.
 #
@@ -39,6 +46,8 @@ echo "$name" > /etc/hostname
 printf '127.0.0.1 localhost\n' > /etc/hosts
 echo "InitiatorName=iqn.2024-01.test.vm:init-$name" > /etc/iscsi/initiatorname.iscsi
 
+if [ -x /usr/bin/dbus-daemon ]; then mkdir -p /run/dbus && dbus-daemon --system --fork; fi
+
 ip link set lo up
 ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0
 [ -n "$ip1" ] && ip link set eth1 up && ip addr add "$ip1" dev eth1
@@ -65,3 +74,24 @@ while :; do
     done
     read -r -t 5 _ <&3
 done
+'''
+
+INITRAMFS_INIT = r'''#!/bin/busybox sh
+# Initramfs of the ocfkit test guests: load the modules the root disk needs, mount it, hand over.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /modules.order); do
+    insmod "/lib/modules/$m" 2>/dev/null || echo "initramfs: insmod $m failed"
+done
+n=0
+while [ ! -b /dev/vda ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+mkdir -p /newroot
+if ! mount -t ext4 -o ro /dev/vda /newroot; then
+    echo "initramfs: cannot mount /dev/vda"; exec sh
+fi
+mount --move /dev /newroot/dev
+umount /proc /sys
+exec switch_root /newroot /sbin/vm-init
+'''

@@ -1,0 +1,1 @@
+"""Labs that run ocfkit for real: guests, clusters."""
