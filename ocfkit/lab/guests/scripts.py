@@ -25,13 +25,18 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /var/tmp
 mount -t tmpfs tmpfs /var/lib/iscsi 2>/dev/null
+mount -o remount,rw / 2>/dev/null  # the snapshot overlay is per guest: writes are discarded
 mkdir -p /etc/lvm/archive /etc/lvm/backup
 mount -t tmpfs tmpfs /etc/lvm/archive
 mount -t tmpfs tmpfs /etc/lvm/backup
 mkdir -p /run/lock /run/lvm /run/lockd /run/resource-agents
-mount -o remount,rw /dev/vda / 2>/dev/null  # the snapshot overlay is per guest: writes are discarded
 for m in virtio_console virtio_net virtio_rng 9pnet_virtio 9p configfs loop; do modprobe -q $m; done
 mount -t configfs configfs /sys/kernel/config
+# Stable disk names as udev would make them: /dev/disk/by-id/virtio-SERIAL.
+mkdir -p /dev/disk/by-id
+for d in /sys/block/vd*; do
+    s=$(cat "$d/serial" 2>/dev/null) && [ -n "$s" ] && ln -sf "../../${d##*/}" "/dev/disk/by-id/virtio-$s"
+done
 
 name=vm; ip1=""; ip2=""
 for w in $(cat /proc/cmdline); do
@@ -85,11 +90,19 @@ mount -t devtmpfs dev /dev
 for m in $(cat /modules.order); do
     insmod "/lib/modules/$m" 2>/dev/null || echo "initramfs: insmod $m failed"
 done
+# The root disk is the virtio disk with serial "root": Debian 13's kernel probes virtio disks in
+# parallel, so vda is not always the first disk on the command line.
+root=""
 n=0
-while [ ! -b /dev/vda ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n + 1)); done
+while [ -z "$root" ] && [ $n -lt 200 ]; do
+    for d in /sys/block/vd*; do
+        [ "$(cat "$d/serial" 2>/dev/null)" = root ] && [ "$(cat "$d/size")" != 0 ] && root=/dev/${d##*/}
+    done
+    [ -n "$root" ] && [ -b "$root" ] || { root=""; sleep 0.05; n=$((n + 1)); }
+done
 mkdir -p /newroot
-if ! mount -t ext4 -o ro /dev/vda /newroot; then
-    echo "initramfs: cannot mount /dev/vda"; exec sh
+if [ -z "$root" ] || ! mount -t ext4 -o ro "$root" /newroot; then
+    echo "initramfs: cannot mount the root disk ($root)"; exec sh
 fi
 mount --move /dev /newroot/dev
 umount /proc /sys

@@ -110,9 +110,13 @@ class Guest:
                 "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                 "-kernel", os.path.join(self.image, "vmlinux"), "-initrd", os.path.join(self.image, "initrd.img"),
                 "-serial", f"file:{d}/console.log",
-                "-drive", f"file={self.image}/root.img,if=virtio,format=raw,snapshot=on,readonly=off"]
+                "-drive", f"file={self.image}/root.img,if=none,id=root,format=raw,snapshot=on,readonly=off",
+                "-device", "virtio-blk-pci,drive=root,serial=root"]
+        # Every disk has a serial (the guest finds them as /dev/disk/by-id/virtio-SERIAL); the
+        # order is the PCI order, which Debian 12's kernel keeps as vda, vdb... (13's may not).
         for i in range(len(self.disks_mb)):
-            args += ["-drive", f"file={d}/disk{i}.img,if=virtio,format=raw,cache=writeback"]
+            args += ["-drive", f"file={d}/disk{i}.img,if=none,id=disk{i},format=raw,cache=writeback",
+                     "-device", f"virtio-blk-pci,drive=disk{i},serial=disk{i}"]
         for i, path in enumerate(self.shared):
             args += ["-drive", f"file={path},if=none,id=shared{i},format=raw,cache=none",
                      "-device", f"virtio-blk-pci,drive=shared{i},share-rw=on,serial=shared{i}"]
