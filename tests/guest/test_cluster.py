@@ -10,6 +10,7 @@ cluster's own records. Node a then boots again, its SBD slot is cleared and it r
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 
@@ -52,8 +53,8 @@ def test_sbd_fences_a_crashed_node_and_pacemaker_moves_the_resource(lab):
     # Both slots allocated on the shared disk, with the timeouts written by `sbd create`.
     assert lab.sbd_slots("b") == {"a": "clear", "b": "clear"}
     dump = lab["b"].sh(f"sbd -d {pcmk.SBD_DEVICE} dump")
-    assert f"Timeout (watchdog)  : {pcmk.SBD_WATCHDOG_S}" in dump, dump
-    assert f"Timeout (msgwait)   : {pcmk.SBD_MSGWAIT_S}" in dump, dump
+    assert re.search(rf"Timeout \(watchdog\) *: {pcmk.SBD_WATCHDOG_S}\n", dump), dump
+    assert re.search(rf"Timeout \(msgwait\) *: {pcmk.SBD_MSGWAIT_S}\n", dump), dump
 
     lab.configure("a")
     t0 = time.monotonic()
