@@ -75,6 +75,7 @@ def test_sbd_fences_a_crashed_node_and_pacemaker_moves_the_resource(lab):
                for e in history), history
     records = lab.records("b")
     steps = pcmk.timeline(records, history, t_kill)
+    print(f"\nb's records of the failover:\n{records}")
     print("\nfailover, seconds after kill -9 of a's qemu (from the cluster's records):")
     for k, v in steps.items():
         print(f"  {k:45s} {v:7.2f}")

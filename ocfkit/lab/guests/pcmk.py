@@ -115,7 +115,7 @@ def cib_configuration(device: str = SBD_DEVICE) -> dict[str, str]:
 
 # ocfkit the way a user installs it: the wheel into a venv, then the agents into resource.d.
 INSTALL = f"""
-{VENV}/bin/pip install -q --disable-pip-version-check --no-index --no-deps /ctl/ocfkit-*.whl
+{VENV}/bin/pip install -q --disable-pip-version-check --no-compile --no-index --no-deps /ctl/ocfkit-*.whl
 {VENV}/bin/ocfkit install >/dev/null
 test -x /usr/lib/ocf/resource.d/ocfkit/Dummy
 """
@@ -322,7 +322,7 @@ class PacemakerLab:
             "grep -hE 'A processor failed|Members\\[|link: host: [0-9]+ link: [0-9]+ is down' "
             "/var/log/corosync/corosync.log | tail -20; echo ---pcmk; "
             "grep -hE 'Requesting fencing|state is now lost|Operation .?reboot.? .*targeting|was terminated|"
-            "Initiating start operation dummy|Result of (start|stop) operation for dummy' "
+            "Initiating (start|stop)|Result of (start|stop) operation|High CPU load' "
             "/var/log/pacemaker/pacemaker.log | tail -30; true", timeout=60)
 
 
@@ -362,7 +362,7 @@ def timeline(text: str, fence: list[dict[str, str]], t_kill: float) -> dict[str,
         if e.get("status") == "success" and m:
             t = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + float(m.group(2) or 0)
             out["fencing completed (history)"] = round(t - t_kill, 2)  # UTC in the guests
-    first("resource start initiated (pacemaker)", r"Initiating start operation dummy")
+    first("resource start initiated (pacemaker)", r"Initiating start operation dummy_start")
     first("resource started (pacemaker)", r"Result of start operation for dummy on .*: OK")
     return out
 
