@@ -74,3 +74,10 @@ def test_online_nodes_leaves_out_pending_and_unclean_members():
         '</resources></r>')
     assert pcmk.online_nodes(root) == {"b"}
     assert pcmk.resource_nodes(root, "dummy") == ["b"]
+
+
+def test_every_id_in_the_configuration_is_unique():
+    ids: list[str] = []
+    for scope, text in pcmk.cib_configuration(drbd=True).items():
+        ids += [e.get("id") for e in ET.fromstring(f"<{scope}>{text}</{scope}>").iter() if e.get("id")]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)

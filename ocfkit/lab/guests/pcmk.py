@@ -78,8 +78,46 @@ def sbd_defaults(device: str = SBD_DEVICE) -> str:
             "SBD_STARTMODE=always\nSBD_DELAY_START=no\n")
 
 
-def cib_configuration(device: str = SBD_DEVICE) -> dict[str, str]:
-    """CIB sections (scope -> XML): fencing by fence_sbd, a Dummy preferring node a, stickiness."""
+def drbd_conf(name: str = "r0", port: int = 7789) -> str:
+    """A DRBD 8.4 resource on each node's own disk over the replication link, fenced through the
+    cluster: resource-and-stonith (I/O frozen until the peer is fenced or outdated), the peer's
+    promotion banned by crm-fence-peer, the ban lifted after a resync by crm-unfence-peer."""
+    hosts = "".join(f"    on {n} {{ device /dev/drbd0; disk {DATA_DISK}; address {REPL[n]}:{port}; "
+                    "meta-disk internal; }\n" for n in NODES)
+    return (f"resource {name} {{\n    net {{ protocol C; }}\n"
+            "    disk { fencing resource-and-stonith; c-plan-ahead 0; resync-rate 200M; }\n"
+            '    handlers { fence-peer "/usr/lib/drbd/crm-fence-peer.9.sh"; '
+            'after-resync-target "/usr/lib/drbd/crm-unfence-peer.9.sh"; }\n'
+            f"{hosts}}}\n")
+
+
+def drbd_resources() -> str:
+    """ocf:ocfkit:drbd as a promotable clone (one Promoted, notifications on)."""
+    ops = "".join(f'<op id="drbd-r0-{n}" name="{n}" interval="0s" timeout="90s"/>'
+                  for n in ("start", "stop", "promote", "demote", "notify"))
+    return ('<clone id="drbd-r0-clone"><meta_attributes id="drbd-r0-clone-meta">'
+            '<nvpair id="drbd-r0-clone-promotable" name="promotable" value="true"/>'
+            '<nvpair id="drbd-r0-clone-promoted-max" name="promoted-max" value="1"/>'
+            '<nvpair id="drbd-r0-clone-clone-max" name="clone-max" value="2"/>'
+            '<nvpair id="drbd-r0-clone-notify" name="notify" value="true"/>'
+            '</meta_attributes>'
+            '<primitive id="drbd-r0" class="ocf" provider="ocfkit" type="drbd">'
+            '<instance_attributes id="drbd-r0-ia"><nvpair id="drbd-r0-res" name="drbd_resource" value="r0"/>'
+            '</instance_attributes><operations>' + ops +
+            '<op id="drbd-r0-mon-p" name="monitor" interval="9s" timeout="60s" role="Promoted"/>'
+            '<op id="drbd-r0-mon-u" name="monitor" interval="11s" timeout="60s" role="Unpromoted"/>'
+            '</operations></primitive></clone>')
+
+
+def cib_configuration(device: str = SBD_DEVICE, *, drbd: bool = False) -> dict[str, str]:
+    """CIB sections (scope -> XML): fencing by fence_sbd, a Dummy preferring node a, stickiness;
+    with drbd, Dummy runs with the Promoted DRBD clone, after the promote."""
+    constraints = '<rsc_location id="dummy-prefers-a" rsc="dummy" node="a" score="100"/>'
+    if drbd:
+        constraints += ('<rsc_colocation id="dummy-with-drbd" rsc="dummy" with-rsc="drbd-r0-clone" '
+                        'with-rsc-role="Promoted" score="INFINITY"/>'
+                        '<rsc_order id="drbd-before-dummy" first="drbd-r0-clone" first-action="promote" '
+                        'then="dummy" then-action="start" kind="Mandatory"/>')
     return {
         "crm_config": (
             '<cluster_property_set id="lab-options">'
@@ -106,8 +144,8 @@ def cib_configuration(device: str = SBD_DEVICE) -> dict[str, str]:
             '<op id="dummy-start" name="start" interval="0s" timeout="30s"/>'
             '<op id="dummy-stop" name="stop" interval="0s" timeout="30s"/>'
             '<op id="dummy-monitor" name="monitor" interval="10s" timeout="30s"/>'
-            '</operations></primitive>'),
-        "constraints": '<rsc_location id="dummy-prefers-a" rsc="dummy" node="a" score="100"/>',
+            '</operations></primitive>' + (drbd_resources() if drbd else "")),
+        "constraints": constraints,
     }
 
 
@@ -171,6 +209,20 @@ def resource_nodes(root: ET.Element, rsc: str) -> list[str]:
                 and r.get("role") == "Started":
             out += [n.get("name", "") for n in r.iter("node")]
     return out
+
+
+def resource_nodes_any(root: ET.Element, rsc: str) -> list[str]:
+    """Nodes where any instance of the primitive is active (Started, Promoted or Unpromoted)."""
+    return [n.get("name", "") for r in root.iter("resource")
+            if r.get("id", "").split(":")[0] == rsc and r.get("active") == "true" and r.get("failed") != "true"
+            for n in r.iter("node")]
+
+
+def promoted_nodes(root: ET.Element, rsc: str) -> list[str]:
+    """Nodes where crm_mon shows an instance of the (promotable clone's) primitive Promoted."""
+    return [n.get("name", "") for r in root.iter("resource")
+            if r.get("id", "").split(":")[0] == rsc and r.get("role") == "Promoted" and r.get("failed") != "true"
+            for n in r.iter("node")]
 
 
 def build_wheel(src: str, outdir: str) -> str:
@@ -289,12 +341,37 @@ class PacemakerLab:
         state = self.guests[on].run("crm_mon -1 -rf 2>&1; tail -30 /var/log/pacemaker/pacemaker.log", check=False)
         raise AssertionError(f"{on}: no {what} after {timeout:.0f} s\n{state.out}")
 
-    def configure(self, on: str = "a") -> None:
+    def prepare_drbd(self) -> None:
+        """r0 on both nodes, connected and UpToDate on both sides without a full sync, then down
+        again: the cluster's ocf:ocfkit:drbd brings it up."""
+        for n in NODES:
+            g = self.guests[n]
+            g.sh(f"modprobe drbd && cat > /etc/drbd.d/r0.res <<'EOF'\n{drbd_conf()}EOF\n"
+                 "sed -i 's/usage-count yes/usage-count no/' /etc/drbd.d/global_common.conf\n"
+                 "yes yes | drbdadm create-md --force r0 >/dev/null 2>&1 || drbdadm create-md --force r0\n"
+                 "drbdadm up r0")
+        a = self.guests["a"]
+        a.sh("for i in $(seq 600); do [ \"$(drbdadm cstate r0)\" = Connected ] && break; sleep 0.1; done\n"
+             "drbdadm -- --clear-bitmap new-current-uuid r0\n"
+             "for i in $(seq 600); do [ \"$(drbdadm dstate r0)\" = UpToDate/UpToDate ] && exit 0; sleep 0.1; done\n"
+             "drbdadm dstate r0; exit 1", timeout=120)
+        for n in NODES:
+            self.guests[n].sh("drbdadm down r0")
+
+    def restore_drbd(self, name: str) -> None:
+        """A rebooted node's DRBD configuration (the root disk is a snapshot; the metadata is on
+        the node's own disk and survives)."""
+        self.guests[name].sh(f"modprobe drbd && cat > /etc/drbd.d/r0.res <<'EOF'\n{drbd_conf()}EOF\n"
+                             "sed -i 's/usage-count yes/usage-count no/' /etc/drbd.d/global_common.conf")
+
+    def configure(self, on: str = "a", *, drbd: bool = False) -> None:
         """Load the lab's CIB sections (properties and rsc_defaults added, the rest replaced)."""
-        parts = cib_configuration()
-        script = ""
-        for scope in ("crm_config", "rsc_defaults"):
-            script += f"cibadmin --create --scope {scope} --xml-text '{parts[scope]}'\n"
+        parts = cib_configuration(drbd=drbd)
+        script = "set -e\n"
+        script += f"cibadmin --create --scope crm_config --xml-text '{parts['crm_config']}'\n"
+        # An empty CIB has no rsc_defaults section to create into.
+        defaults = f"<rsc_defaults>{parts['rsc_defaults']}</rsc_defaults>"
+        script += f"cibadmin --create --scope configuration --xml-text '{defaults}'\n"
         for scope in ("resources", "constraints"):
             script += f"cibadmin --replace --scope {scope} --xml-text '<{scope}>{parts[scope]}</{scope}>'\n"
         self.guests[on].sh(script, timeout=120)
@@ -322,7 +399,7 @@ class PacemakerLab:
             "grep -hE 'A processor failed|Members\\[|link: host: [0-9]+ link: [0-9]+ is down' "
             "/var/log/corosync/corosync.log | tail -20; echo ---pcmk; "
             "grep -hE 'Requesting fencing|state is now lost|Operation .?reboot.? .*targeting|was terminated|"
-            "Initiating (start|stop)|Result of (start|stop) operation|High CPU load' "
+            "Initiating (start|stop|promote)|Result of (start|stop|promote) operation|High CPU load' "
             "/var/log/pacemaker/pacemaker.log | tail -30; true", timeout=60)
 
 
@@ -362,6 +439,7 @@ def timeline(text: str, fence: list[dict[str, str]], t_kill: float) -> dict[str,
         if e.get("status") == "success" and m:
             t = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S")) + float(m.group(2) or 0)
             out["fencing completed (history)"] = round(t - t_kill, 2)  # UTC in the guests
+    first("DRBD promoted (pacemaker)", r"Result of promote operation for drbd-r0\S* on \S+: OK")
     first("resource start initiated (pacemaker)", r"Initiating start operation dummy_start")
     first("resource started (pacemaker)", r"Result of start operation for dummy on .*: OK")
     return out
