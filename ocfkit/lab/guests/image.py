@@ -353,13 +353,11 @@ def build(variant: str = "bookworm", cache: str = CACHE) -> str:
         with open(os.path.join(out, "done"), "w", encoding="ascii") as f:
             f.write(f"{kver}\n{time.monotonic() - t0:.1f}\n")
         log(f"built in {time.monotonic() - t0:.0f} s")
-        # Older keys of this variant are dead weight (300 MB and more each); keys of the layout
-        # before variants (no variant prefix) too.
+        # Older keys of this variant are dead weight (300 MB and more each). Anything else may be
+        # in use by another run (another variant, another checkout's layout): left alone.
         for old in os.listdir(cache):
             full = os.path.join(cache, old)
-            if old == key or old.startswith((".", "run-")) or not os.path.isdir(full):
-                continue
-            if old.startswith(f"{variant}-") or not old.split("-", 1)[0].isalpha():
+            if old != key and old.startswith(f"{variant}-") and os.path.isdir(full):
                 shutil.rmtree(full, ignore_errors=True)
         return out
 
