@@ -9,8 +9,8 @@ import shutil
 
 import pytest
 
-from tests.guest import vm
-from tests.guest.common import RESET, Cluster
+from ocfkit.lab.guests import vm
+from ocfkit.lab.guests.topology import RESET, Cluster
 
 
 def _skip_reason() -> str:
@@ -36,9 +36,9 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def image() -> str:
-    from tests.guest import build
+    from ocfkit.lab.guests import image as build
 
-    return build.build()
+    return build.build("bookworm")
 
 
 @pytest.fixture(scope="session")

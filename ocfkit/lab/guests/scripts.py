@@ -1,4 +1,11 @@
-#!/bin/bash
+"""The guests' two boot scripts, kept here as text so that an installed ocfkit carries them.
+
+VM_INIT is PID 1 of every guest (bash, no systemd, no udev); INITRAMFS_INIT is the busybox
+initramfs' /init that only mounts the root disk and hands over to it. Both are part of the image
+cache key.
+"""
+
+VM_INIT = r'''#!/bin/bash
 # PID 1 of the ocfkit test guests (no systemd, no udev): mount the kernel file systems, name the
 # guest from the kernel command line, configure the links, mount the 9p shares and run host jobs.
 #
@@ -18,13 +25,18 @@ mount -t tmpfs tmpfs /run
 mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /var/tmp
 mount -t tmpfs tmpfs /var/lib/iscsi 2>/dev/null
+mount -o remount,rw / 2>/dev/null  # the snapshot overlay is per guest: writes are discarded
 mkdir -p /etc/lvm/archive /etc/lvm/backup
 mount -t tmpfs tmpfs /etc/lvm/archive
 mount -t tmpfs tmpfs /etc/lvm/backup
 mkdir -p /run/lock /run/lvm /run/lockd /run/resource-agents
-mount -o remount,rw /dev/vda / 2>/dev/null  # the snapshot overlay is per guest: writes are discarded
 for m in virtio_console virtio_net virtio_rng 9pnet_virtio 9p configfs loop; do modprobe -q $m; done
 mount -t configfs configfs /sys/kernel/config
+# Stable disk names as udev would make them: /dev/disk/by-id/virtio-SERIAL.
+mkdir -p /dev/disk/by-id
+for d in /sys/block/vd*; do
+    s=$(cat "$d/serial" 2>/dev/null) && [ -n "$s" ] && ln -sf "../../${d##*/}" "/dev/disk/by-id/virtio-$s"
+done
 
 name=vm; ip1=""; ip2=""
 for w in $(cat /proc/cmdline); do
@@ -38,6 +50,8 @@ hostname "$name"
 echo "$name" > /etc/hostname
 printf '127.0.0.1 localhost\n' > /etc/hosts
 echo "InitiatorName=iqn.2024-01.test.vm:init-$name" > /etc/iscsi/initiatorname.iscsi
+
+if [ -x /usr/bin/dbus-daemon ]; then mkdir -p /run/dbus && dbus-daemon --system --fork; fi
 
 ip link set lo up
 ip link set eth0 up && ip addr add 10.0.2.15/24 dev eth0
@@ -65,3 +79,32 @@ while :; do
     done
     read -r -t 5 _ <&3
 done
+'''
+
+INITRAMFS_INIT = r'''#!/bin/busybox sh
+# Initramfs of the ocfkit test guests: load the modules the root disk needs, mount it, hand over.
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /modules.order); do
+    insmod "/lib/modules/$m" 2>/dev/null || echo "initramfs: insmod $m failed"
+done
+# The root disk is the virtio disk with serial "root": Debian 13's kernel probes virtio disks in
+# parallel, so vda is not always the first disk on the command line.
+root=""
+n=0
+while [ -z "$root" ] && [ $n -lt 200 ]; do
+    for d in /sys/block/vd*; do
+        [ "$(cat "$d/serial" 2>/dev/null)" = root ] && [ "$(cat "$d/size")" != 0 ] && root=/dev/${d##*/}
+    done
+    [ -n "$root" ] && [ -b "$root" ] || { root=""; sleep 0.05; n=$((n + 1)); }
+done
+mkdir -p /newroot
+if [ -z "$root" ] || ! mount -t ext4 -o ro "$root" /newroot; then
+    echo "initramfs: cannot mount the root disk ($root)"; exec sh
+fi
+mount --move /dev /newroot/dev
+umount /proc /sys
+exec switch_root /newroot /sbin/vm-init
+'''
