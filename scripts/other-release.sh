@@ -184,6 +184,7 @@ mkdir /tmp/ocfkit
 tar -C /src --exclude=./.git --exclude=./build --exclude="*.egg-info" --exclude=__pycache__ -cf - . | tar -C /tmp/ocfkit -xf -
 cd /tmp/ocfkit
 /opt/ocfkit/bin/pip install -q --no-deps --no-build-isolation --no-index . >/tmp/pip.log 2>&1 || { cat /tmp/pip.log; exit 1; }
+mkdir -p /opt/ocfkit/share/ocfkit && cp -r examples /opt/ocfkit/share/ocfkit/examples  # as scripts/setup.sh does
 /opt/ocfkit/bin/ocfkit install --provider ocfkit >/tmp/install.log 2>&1 || { cat /tmp/install.log; exit 1; }
 echo "other-release: ready $(date +%s.%N)"
 if [ "${1:-}" = --exec ]; then shift; exec "$@"; fi

@@ -34,6 +34,11 @@ if [ "${OCFKIT_EDITABLE:-0}" = 1 ]; then
 else
     "$venv/bin/pip" install -q "$here[test]"
 fi
+# The examples (the demo's cluster description among them) beside the venv: pip installs only the
+# Python packages, and `ocfkit demo` looks for examples/demo.toml in $venv/share/ocfkit too.
+mkdir -p "$venv/share/ocfkit"
+rm -rf "$venv/share/ocfkit/examples"
+cp -r "$here/examples" "$venv/share/ocfkit/examples"
 chmod -R o+rX "$venv"
 "$venv/bin/ocfkit" install --provider "${OCFKIT_PROVIDER:-ocfkit}" >/dev/null
 [ "$venv" = /opt/ocfkit ] && ln -sf "$venv/bin/ocfkit" /usr/local/bin/ocfkit
