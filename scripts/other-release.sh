@@ -39,7 +39,9 @@ case "${OCFKIT_OTHER_RELEASE:-$host_major}" in
 esac
 [ "$(id -u)" = 0 ] || { echo "other-release: run as root" >&2; exit 2; }
 
-packages=$(sed 's/#.*//' "$here/scripts/packages.txt" | tr -s ' \n\t' ' ')
+# "codename:" lines of the list are for that release only.
+packages=$(sed 's/#.*//' "$here/scripts/packages.txt" |
+    awk -v r="$release:" '$1 ~ /:$/ { if ($1 != r) next; $1 = "" } { print }' | tr -s ' \n\t' ' ')
 # Bump when the build steps below change in a way the inputs do not show.
 build_steps=3
 key=$( { echo "$release $mirror $build_steps"; echo "$packages";

@@ -8,8 +8,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${OCFKIT_VENV:-/opt/ocfkit}
 export DEBIAN_FRONTEND=noninteractive
 
-# The package list is shared with scripts/other-release.sh.
-packages=$(sed 's/#.*//' "$here/scripts/packages.txt")
+# The package list is shared with scripts/other-release.sh; "codename:" lines are for that release only.
+release=$(. /etc/os-release && echo "$VERSION_CODENAME")
+packages=$(sed 's/#.*//' "$here/scripts/packages.txt" |
+    awk -v r="$release:" '$1 ~ /:$/ { if ($1 != r) next; $1 = "" } { print }')
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"
