@@ -254,9 +254,15 @@ class IPaddr2(Agent):
         return [a for a in ip.addresses(self.run, netns=self.network_namespace, family=self.family)
                 if a.ip == self.ip]
 
+    def _sys_net(self, nic: str) -> str:
+        """The interface's sysfs directory (OCFKIT_SYSFS_ROOT moves /sys for tests)."""
+        from agents.tools import system_path
+
+        return f"{system_path(self.env, 'sysfs')}/class/net/{nic}"
+
     def _nic_exists(self, nic: str) -> bool:
         if not self.network_namespace:
-            return exists(f"/sys/class/net/{nic}")
+            return exists(self._sys_net(nic))
         from agents.tools import ip
 
         return ip.link(self.run, nic, netns=self.network_namespace) is not None
@@ -265,9 +271,9 @@ class IPaddr2(Agent):
         """Why the link cannot carry the address ("" when it can)."""
         if not self.network_namespace:
             try:
-                with open(f"/sys/class/net/{nic}/flags", encoding="ascii") as f:
+                with open(f"{self._sys_net(nic)}/flags", encoding="ascii") as f:
                     flags = int(f.read(), 16)
-                with open(f"/sys/class/net/{nic}/operstate", encoding="ascii") as f:
+                with open(f"{self._sys_net(nic)}/operstate", encoding="ascii") as f:
                     oper = f.read().strip()
             except OSError:
                 return f"interface {nic} vanished"

@@ -121,9 +121,13 @@ class Client:
 
 
 def _example() -> str:
-    """examples/demo.toml: beside the package in a source tree, or installed with the documentation."""
+    """examples/demo.toml: beside the package in a source tree (an editable install), in the venv's
+    share/ocfkit (scripts/setup.sh's install: pip does not carry examples/ into site-packages), or
+    installed with the documentation (the Debian package)."""
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    for path in (os.path.join(here, "examples", "demo.toml"), "/usr/share/doc/ocfkit/examples/demo.toml"):
+    for path in (os.path.join(here, "examples", "demo.toml"),
+                 os.path.join(sys.prefix, "share", "ocfkit", "examples", "demo.toml"),
+                 "/usr/share/doc/ocfkit/examples/demo.toml"):
         if os.path.isfile(path):
             return path
     raise DemoError("examples/demo.toml not found (the demo's cluster description)")

@@ -39,7 +39,9 @@ case "${OCFKIT_OTHER_RELEASE:-$host_major}" in
 esac
 [ "$(id -u)" = 0 ] || { echo "other-release: run as root" >&2; exit 2; }
 
-packages=$(sed 's/#.*//' "$here/scripts/packages.txt" | tr -s ' \n\t' ' ')
+# "codename:" lines of the list are for that release only.
+packages=$(sed 's/#.*//' "$here/scripts/packages.txt" |
+    awk -v r="$release:" '$1 ~ /:$/ { if ($1 != r) next; $1 = "" } { print }' | tr -s ' \n\t' ' ')
 # Bump when the build steps below change in a way the inputs do not show.
 build_steps=3
 key=$( { echo "$release $mirror $build_steps"; echo "$packages";
@@ -184,6 +186,7 @@ mkdir /tmp/ocfkit
 tar -C /src --exclude=./.git --exclude=./build --exclude="*.egg-info" --exclude=__pycache__ -cf - . | tar -C /tmp/ocfkit -xf -
 cd /tmp/ocfkit
 /opt/ocfkit/bin/pip install -q --no-deps --no-build-isolation --no-index . >/tmp/pip.log 2>&1 || { cat /tmp/pip.log; exit 1; }
+mkdir -p /opt/ocfkit/share/ocfkit && cp -r examples /opt/ocfkit/share/ocfkit/examples  # as scripts/setup.sh does
 /opt/ocfkit/bin/ocfkit install --provider ocfkit >/tmp/install.log 2>&1 || { cat /tmp/install.log; exit 1; }
 echo "other-release: ready $(date +%s.%N)"
 if [ "${1:-}" = --exec ]; then shift; exec "$@"; fi

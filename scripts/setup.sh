@@ -8,8 +8,10 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${OCFKIT_VENV:-/opt/ocfkit}
 export DEBIAN_FRONTEND=noninteractive
 
-# The package list is shared with scripts/other-release.sh.
-packages=$(sed 's/#.*//' "$here/scripts/packages.txt")
+# The package list is shared with scripts/other-release.sh; "codename:" lines are for that release only.
+release=$(. /etc/os-release && echo "$VERSION_CODENAME")
+packages=$(sed 's/#.*//' "$here/scripts/packages.txt" |
+    awk -v r="$release:" '$1 ~ /:$/ { if ($1 != r) next; $1 = "" } { print }')
 missing=""
 for p in $packages; do
     dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing="$missing $p"
@@ -34,6 +36,11 @@ if [ "${OCFKIT_EDITABLE:-0}" = 1 ]; then
 else
     "$venv/bin/pip" install -q "$here[test]"
 fi
+# The examples (the demo's cluster description among them) beside the venv: pip installs only the
+# Python packages, and `ocfkit demo` looks for examples/demo.toml in $venv/share/ocfkit too.
+mkdir -p "$venv/share/ocfkit"
+rm -rf "$venv/share/ocfkit/examples"
+cp -r "$here/examples" "$venv/share/ocfkit/examples"
 chmod -R o+rX "$venv"
 "$venv/bin/ocfkit" install --provider "${OCFKIT_PROVIDER:-ocfkit}" >/dev/null
 [ "$venv" = /opt/ocfkit ] && ln -sf "$venv/bin/ocfkit" /usr/local/bin/ocfkit

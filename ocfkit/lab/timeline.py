@@ -13,6 +13,9 @@ import time
 _STAMP = re.compile(r"^([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) ")
 _MONTHS = {m: i for i, m in enumerate(("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
                                        "Dec"), start=1)}
+# The result of a successful operation: "ok" in Pacemaker 2.1 (services_ocf_exitcode_str), "OK" in 3.0
+# (crm_exit_str), e.g. "Result of stop operation for p_ip on node1: OK".
+_OK = "(?:ok|OK)"
 LOGS = ("var-log/corosync/corosync.log", "var-log/pacemaker/pacemaker.log")
 
 
@@ -70,7 +73,7 @@ def failover(evts: list[tuple[float, str]], crashed: str, survivor: str, last_re
     t_members = first(evts, r"A new membership .* Members left:", after)
     t_request = first(evts, rf"Requesting fencing \(\w+\) (of node|targeting node) {re.escape(crashed)}\b", after)
     t_fenced = first(evts, rf"Operation '?\w+'? targeting {re.escape(crashed)} by \S+ .*: OK", after)
-    t_start = first(evts, rf"Result of start operation for {re.escape(last_resource)} on {re.escape(survivor)}: ok",
+    t_start = first(evts, rf"Result of start operation for {re.escape(last_resource)} on {re.escape(survivor)}: {_OK}",
                     t_fenced or after)
 
     def span(a: float | None, b: float | None) -> float | None:
@@ -83,7 +86,7 @@ def failover(evts: list[tuple[float, str]], crashed: str, survivor: str, last_re
 
 def result(evts: list[tuple[float, str]], op: str, rsc: str, node: str, after: float = 0.0) -> float | None:
     """When Pacemaker logged the successful result of op (start, stop...) of rsc on node."""
-    return first(evts, rf"Result of {re.escape(op)} operation for {re.escape(rsc)} on {re.escape(node)}: ok", after)
+    return first(evts, rf"Result of {re.escape(op)} operation for {re.escape(rsc)} on {re.escape(node)}: {_OK}", after)
 
 
 def switchover(evts: list[tuple[float, str]], members: list[str], source: str, target: str,
@@ -115,7 +118,7 @@ def operations(evts: list[tuple[float, str]], op: str, node: str, after: float =
     result (the agent's run, as the executor saw it), for requests at or after `after` (and before
     `before`); the first of each resource counts."""
     ask = re.compile(rf"Requesting local execution of {re.escape(op)} operation for (\S+) on {re.escape(node)}\b")
-    done = re.compile(rf"Result of {re.escape(op)} operation for (\S+) on {re.escape(node)}: ok")
+    done = re.compile(rf"Result of {re.escape(op)} operation for (\S+) on {re.escape(node)}: {_OK}")
     asked: dict[str, float] = {}
     out: dict[str, float] = {}
     for t, line in evts:

@@ -17,6 +17,7 @@ import importlib
 import io
 import os
 import posix
+import sys
 import time
 
 from ocf.errors import CommandTimeout, NotInstalledError
@@ -206,6 +207,9 @@ def fenced(world: World, roots: list[str]):
                (ocf.exec, "spawn", spawn), (mounts, "mounts", lambda path=None: mounts.parse(world.mountinfo)),
                (holders, "holders", lambda mountpoint, *a, **kw: dict(world.holders)),
                (drbd, "module_loaded", lambda: world.drbd_loaded)]
+    # A module the action imports lazily for the first time (a fresh tree has no __pycache__) would
+    # have its bytecode written by the import system, not by the agent: that write is no escape.
+    patches.append((sys, "dont_write_bytecode", True))
     saved = [(obj, name, getattr(obj, name)) for obj, name, _ in patches]
     try:
         for obj, name, value in patches:

@@ -169,6 +169,14 @@ class IPaddr2World:
     def __init__(self, tmp: str, *, present: bool = True) -> None:
         self.params = {"ip": "192.0.2.10", "cidr_netmask": "24", "nic": "eth0"}
         self.addrs = ["192.0.2.10/24"] if present else []
+        # eth0 in the sysfs the run's OCFKIT_SYSFS_ROOT points at (tmp/sys, harness.base_env), up with a
+        # carrier: the agent reads the link there, not the host's /sys (a network namespace may have no eth0).
+        link = os.path.join(tmp, "sys", "class", "net", "eth0")
+        os.makedirs(link, exist_ok=True)
+        for name, value in (("flags", "0x1003\n"), ("operstate", "up\n"), ("address", "52:54:00:12:34:56\n"),
+                            ("ifindex", "2\n")):
+            with open(os.path.join(link, name), "w", encoding="ascii") as f:
+                f.write(value)
 
     def present(self) -> bool:
         return "192.0.2.10/24" in self.addrs

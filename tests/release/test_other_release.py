@@ -40,6 +40,20 @@ def test_the_root_is_keyed_by_release_and_package_list(tmp_path):
 
 
 @pytest.mark.system
+def test_a_release_line_of_the_package_list_counts_for_that_release_only(tmp_path):
+    """Debian 13 split fence-agents: "trixie: fence-agents-sbd ..." must not reach bookworm's apt-get."""
+    t = tree(tmp_path)
+    env = {"OCFKIT_ROOT_CACHE": str(tmp_path / "cache"), "OCFKIT_OTHER_RELEASE": "trixie"}
+    first = script(t, "--print-root", env=env).stdout.strip()
+    with open(t / "scripts/packages.txt", "a", encoding="utf-8") as f:
+        f.write("bookworm: socat\n")
+    assert script(t, "--print-root", env=env).stdout.strip() == first
+    with open(t / "scripts/packages.txt", "a", encoding="utf-8") as f:
+        f.write("trixie: socat\n")
+    assert script(t, "--print-root", env=env).stdout.strip() not in ("", first)
+
+
+@pytest.mark.system
 def test_a_failed_build_leaves_neither_a_root_nor_a_build_directory(tmp_path):
     t = tree(tmp_path)
     cache = tmp_path / "cache"

@@ -23,7 +23,7 @@ from crm.render import cib_xml
 from ocfkit.lab import Lab, LabError, host_cluster
 from ocfkit.lab.lab import DC_DEADTIME
 from ocfkit.lab.pacemaker import configure, fence_history, view
-from ocfkit.lab.timeline import events, failover, operations, stamp, switchover
+from ocfkit.lab.timeline import events, failover, operations, result, stamp, switchover
 from tests.system.support import PROVIDER
 
 pytestmark = pytest.mark.system
@@ -430,6 +430,27 @@ def test_switchover_phases_come_from_both_nodes_log_lines():
     evts = sorted((stamp(line), line) for line in lines)
     assert switchover(evts, ["p_dummy1", "p_vip", "p_dummy2"], "node1", "node2", t0) == \
         {"scheduling": 0.2, "stop": 0.25, "start": 0.55, "total": 1.0}
+
+
+def test_pacemaker_3_results_written_OK_time_the_switchover_and_the_operations():
+    """Pacemaker 3.0 (Debian 13) logs a successful result as "OK" where 2.1 wrote "ok"."""
+    year = time.localtime().tm_year
+    t0 = time.mktime((year, 12, 2, 7, 8, 42, 0, 0, -1))
+    lines = [
+        "Dec 02 07:08:42.600 node2 pacemaker-controld  [37] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of stop operation for p_dummy2 on node2 | transition_key=1",
+        "Dec 02 07:08:42.899 node2 pacemaker-controld  [37] (log_executor_event) \tnotice: Result of stop operation "
+        "for p_dummy1 on node2: OK | graph action confirmed; call=35 key=p_dummy1_stop_0 rc=0",
+        "Dec 02 07:08:43.100 node1 pacemaker-controld  [37] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of start operation for p_dummy2 on node1 | transition_key=2",
+        "Dec 02 07:08:43.300 node1 pacemaker-controld  [37] (log_executor_event) \tnotice: Result of start operation "
+        "for p_dummy2 on node1: OK | graph action confirmed; call=36 key=p_dummy2_start_0 rc=0",
+    ]
+    evts = sorted((stamp(line), line) for line in lines)
+    assert switchover(evts, ["p_dummy1", "p_vip", "p_dummy2"], "node2", "node1", t0) == \
+        {"scheduling": 0.6, "stop": 0.299, "start": 0.401, "total": 1.3}
+    assert operations(evts, "start", "node1") == {"p_dummy2": 0.2}
+    assert result(evts, "stop", "p_dummy1", "node2") == stamp(lines[1])
 
 
 def test_a_killed_nodes_namespace_ids_never_name_a_later_programs_namespaces(tmp_path):

@@ -493,3 +493,21 @@ def test_the_demo_descriptions_new_keys_are_checked(edit, message):
     edit(d)
     with pytest.raises(description.DescriptionError, match=message):
         description.generate(d)
+
+
+def test_the_demo_finds_its_description_in_the_venv_when_pip_installed_the_package_without_the_tree(
+        tmp_path, monkeypatch):
+    """scripts/setup.sh's default (non-editable) install puts ocfkit in site-packages, where no examples/
+    lies beside it: the demo reads the copy setup.sh puts in $venv/share/ocfkit/examples."""
+    from ocfkit import demo
+
+    site = tmp_path / "site-packages" / "ocfkit"
+    site.mkdir(parents=True)
+    monkeypatch.setattr(demo, "__file__", str(site / "demo.py"))
+    monkeypatch.setattr("sys.prefix", str(tmp_path / "venv"))
+    with pytest.raises(demo.DemoError, match="demo.toml not found"):
+        demo._example()
+    shared = tmp_path / "venv" / "share" / "ocfkit" / "examples"
+    shared.mkdir(parents=True)
+    (shared / "demo.toml").write_text("# the demo\n")
+    assert demo._example() == str(shared / "demo.toml")
