@@ -153,12 +153,17 @@ def _fenced(p: Primitive) -> set[str]:
     return names
 
 
-def _sbd(spec: dict, nodes: list[str], where: str) -> Plan:
+def _check_table(spec, keys: set[str] | frozenset[str], where: str) -> None:
+    """spec is a TOML table holding only keys (FencingError naming the first other one)."""
     if not isinstance(spec, dict):
         raise FencingError(f"{where}: a table is needed")
-    unknown = set(spec) - SBD_KEYS
+    unknown = set(spec) - keys
     if unknown:
-        raise FencingError(f"{where}.{sorted(unknown)[0]}: unknown key ({', '.join(sorted(SBD_KEYS))})")
+        raise FencingError(f"{where}.{sorted(unknown)[0]}: unknown key ({', '.join(sorted(keys))})")
+
+
+def _sbd(spec: dict, nodes: list[str], where: str) -> Plan:
+    _check_table(spec, SBD_KEYS, where)
     devices = spec.get("devices")
     if isinstance(devices, str):
         devices = [devices]
@@ -228,11 +233,7 @@ def _sbd(spec: dict, nodes: list[str], where: str) -> Plan:
 
 
 def _device(spec: dict, nodes: list[str], where: str, run) -> Plan:
-    if not isinstance(spec, dict):
-        raise FencingError(f"{where}: a table is needed")
-    unknown = set(spec) - DEVICE_KEYS
-    if unknown:
-        raise FencingError(f"{where}.{sorted(unknown)[0]}: unknown key ({', '.join(sorted(DEVICE_KEYS))})")
+    _check_table(spec, DEVICE_KEYS, where)
     agent = spec.get("agent")
     if not isinstance(agent, str) or not agent:
         raise FencingError(f"{where}.agent: the fence agent's name is needed (e.g. fence_ipmilan)")
