@@ -174,3 +174,17 @@ class MountNs:
         if self.proc:
             self.proc.kill()
             self.proc.wait()
+
+
+# Runs an installed stub with its last line (the agent's main) left out and prints two lines: our modules
+# that came from the start-up bundle, and those that did not.
+BUNDLE_PROBE = """
+import sys
+stub = sys.argv[1]
+with open(stub) as f:
+    text = f.read().rstrip().rsplit("\\n", 1)[0]
+exec(compile(text, stub, "exec"))
+ours = [n for n, m in sys.modules.items() if n.split(".")[0] in ("ocf", "agents")]
+print(" ".join(sorted(n for n in ours if type(getattr(sys.modules[n], "__loader__", None)).__name__ == "BundleFinder")))
+print(" ".join(sorted(n for n in ours if type(getattr(sys.modules[n], "__loader__", None)).__name__ != "BundleFinder")))
+"""

@@ -25,6 +25,8 @@ import time
 
 import pytest
 
+from tests.system.support import BUNDLE_PROBE
+
 pytestmark = pytest.mark.system
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,19 +36,6 @@ TOOLS = ("dpkg-buildpackage", "lintian", "apt-get", "unshare", "nsenter", "ocf-t
 BOOKKEEPING = ("var/lib/dpkg/", "var/lib/apt/", "var/cache/apt/", "var/cache/debconf/", "var/cache/man/",
                "var/log/")
 HEARTBEAT_OWN = ("IPaddr2", "IPaddr", "Filesystem", "portblock", "LVM")
-
-# Runs an installed agent's stub without its last line (the action) and tells which of our modules
-# came from the start-up bundle.
-PROBE = """
-import sys
-stub = sys.argv[1]
-with open(stub) as f:
-    text = f.read().rstrip().rsplit("\\n", 1)[0]
-exec(compile(text, stub, "exec"))
-ours = [n for n, m in sys.modules.items() if n.split(".")[0] in ("ocf", "agents")]
-print(" ".join(sorted(n for n in ours if type(getattr(sys.modules[n], "__loader__", None)).__name__ == "BundleFinder")))
-"""
-
 
 def _missing_tools(root: str | None) -> list[str]:
     dirs = CLEAN_ENV["PATH"].split(":")
@@ -250,10 +239,10 @@ def test_the_package_builds_and_lintian_finds_no_errors(debs):
 def _probe(sb: Sandbox, tmp: str, agent: str) -> list[str]:
     probe = os.path.join(tmp, "probe.py")
     with open(probe, "w", encoding="utf-8") as f:
-        f.write(PROBE)
+        f.write(BUNDLE_PROBE)
     os.chmod(probe, 0o644)
     return sb.run("/usr/bin/python3", "-I", "-S", probe, f"/usr/lib/ocf/resource.d/ocfkit/{agent}",
-                  check=True).stdout.split()
+                  check=True).stdout.split("\n")[0].split()
 
 
 def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(debs, tmp_path):

@@ -12,7 +12,7 @@ import pytest
 from agents import AGENTS
 from ocf.errors import CommandTimeout, NotInstalledError
 from ocf.exec import run
-from tests.system.support import PROVIDER, agent_path, ocf_env, run_agent, sh
+from tests.system.support import BUNDLE_PROBE, PROVIDER, agent_path, ocf_env, run_agent, sh
 
 pytestmark = pytest.mark.system
 
@@ -136,19 +136,6 @@ def test_running_a_command_does_not_load_os():
     assert out.stdout.split() == ["3", "out", "err", "True", "False"], out.stdout + out.stderr
 
 
-# An installed stub with its last line (the agent's main) left out: which modules came from the bundle.
-_BUNDLE_PROBE = """
-import sys
-stub = sys.argv[1]
-with open(stub) as f:
-    text = f.read().rstrip().rsplit("\\n", 1)[0]
-exec(compile(text, stub, "exec"))
-ours = [n for n, m in sys.modules.items() if n.split(".")[0] in ("ocf", "agents")]
-print(" ".join(sorted(n for n in ours if type(getattr(sys.modules[n], "__loader__", None)).__name__ == "BundleFinder")))
-print(" ".join(sorted(n for n in ours if type(getattr(sys.modules[n], "__loader__", None)).__name__ != "BundleFinder")))
-"""
-
-
 @pytest.fixture
 def fresh_install():
     """Agents installed for a provider of their own (bundles built from the tree as it is now)."""
@@ -165,7 +152,7 @@ def test_installed_agents_run_their_modules_from_the_bundle(name, fresh_install)
     stub = agent_path(name, fresh_install)
     with open(stub) as f:
         python = f.readline()[2:].split()[0]
-    out = subprocess.run([python, "-I", "-S", "-c", _BUNDLE_PROBE, stub],
+    out = subprocess.run([python, "-I", "-S", "-c", BUNDLE_PROBE, stub],
                          capture_output=True, text=True, timeout=30, check=True).stdout.split("\n")
     bundled, imported = out[0].split(), out[1].split()
     module = AGENTS[name].split(":")[0]
