@@ -198,7 +198,8 @@ def test_the_installed_pacemaker_decides_the_default_dialect():
 
 
 def test_graph_and_description_readers_refuse_a_fifo_and_a_huge_file_at_once(tmp_path):
-    from crm import description, graph
+    from crm import graph
+    from ocfkit import description
     from crm.check import MAX_CIB_BYTES, InputError
 
     fifo = tmp_path / "fifo"

@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from crm import description
 from heartbeat_legacy import authkeys, hacf
+from ocfkit import description
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = os.path.join(ROOT, "tests", "unit", "fixtures", "heartbeat")
@@ -377,7 +377,7 @@ def test_files_are_written_whole_and_never_through_a_planted_symlink(tmp_path):
 
 
 def test_line_of_finds_keys_in_arrays_of_tables_and_nested_tables():
-    from crm.validate import line_of
+    from ocfkit.validate import line_of
 
     text = "[a]\nx = 1\n[[b]]\ny = 1\n[[b]]\ny = 2\n[b.c]\nz = 3\n[[b.d]]\nw = 4\n"
     assert line_of(text, ("a", "x")) == 2

@@ -5,8 +5,12 @@ configuration filesystem, the service group: VIP, DRBD, volume group, portblock,
 LUNs; heartbeat settings and policy). `generate()` turns it into drbd.conf, the target configuration
 of the chosen backend, heartbeat's ha.cf/authkeys/haresources, corosync.conf, the SBD settings, and
 the Pacemaker equivalent through crm.migrate and the renderers, so the heartbeat and Pacemaker
-configurations cannot drift apart. Every value is checked first (crm.validate); a bad one is an
+configurations cannot drift apart. Every value is checked first (ocfkit.validate); a bad one is an
 error with the description's file:line and nothing is written.
+
+This is the command's floor: it ties the packages together (crm for Pacemaker, heartbeat_legacy for
+heartbeat's files, the DRBD and target configuration), so crm itself stays Pacemaker only and
+nothing below imports ocfkit.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ def load(path: str) -> Description:
 
 
 def _where(desc: dict, key: tuple) -> str:
-    from crm.validate import dotted, line_of
+    from ocfkit.validate import dotted, line_of
 
     path = getattr(desc, "path", "") or "description"
     line = line_of(getattr(desc, "text", ""), key) if getattr(desc, "text", "") else 0
@@ -59,7 +63,7 @@ def _where(desc: dict, key: tuple) -> str:
 
 def check(desc: dict) -> None:
     """Every value against what the generated files can hold; all problems in one error."""
-    from crm.validate import problems
+    from ocfkit.validate import problems
 
     found = problems(desc)
     if found:
