@@ -146,12 +146,12 @@ def cmd_uninstall(args) -> int:
 
 def cmd_migrate(args) -> int:
     from crm import fencing, ietd, render
-    from ocfkit import description, validate
     from crm import migrate as mig
     from crm.model import masked
     from heartbeat_legacy import hacf, haresources
     from heartbeat_legacy.files import read_text
     from ocf.exec import run
+    from ocfkit import description, validate
 
     def seam(argv, **kw):
         return run(argv, **kw)

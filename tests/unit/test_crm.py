@@ -199,8 +199,8 @@ def test_the_installed_pacemaker_decides_the_default_dialect():
 
 def test_graph_and_description_readers_refuse_a_fifo_and_a_huge_file_at_once(tmp_path):
     from crm import graph
-    from ocfkit import description
     from crm.check import MAX_CIB_BYTES, InputError
+    from ocfkit import description
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
