@@ -2,10 +2,10 @@
 
 One file says what the SAN is (nodes and their addresses, membership, fencing, DRBD resources, the
 configuration filesystem, the service group - or several, each preferring a node (active/active) -
-with its VIP, DRBD, volume group, portblock, iSCSI targets and LUNs; heartbeat settings and policy). `generate()` turns it into drbd.conf, the target configuration
-of the chosen backend, heartbeat's ha.cf/authkeys/haresources, corosync.conf, the SBD settings, and
-the Pacemaker equivalent through crm.migrate and the renderers, so the heartbeat and Pacemaker
-configurations cannot drift apart. Every value is checked first (ocfkit.validate), then what must be
+with its VIP, DRBD, volume group, portblock, iSCSI targets and LUNs; heartbeat settings and policy).
+`generate()` turns it into drbd.conf, the target configuration of the chosen backend, heartbeat's
+ha.cf/authkeys/haresources, corosync.conf, the SBD settings, and the Pacemaker equivalent through
+crm.migrate and the renderers, so the heartbeat and Pacemaker configurations cannot drift apart. Every value is checked first (ocfkit.validate), then what must be
 unique across groups (conflicts()); a bad one is an error with the description's file:line and nothing
 is written.
 
