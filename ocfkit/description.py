@@ -5,9 +5,9 @@ configuration filesystem, the service group - or several, each preferring a node
 with its VIP, DRBD, volume group, portblock, iSCSI targets and LUNs; heartbeat settings and policy).
 `generate()` turns it into drbd.conf, the target configuration of the chosen backend, heartbeat's
 ha.cf/authkeys/haresources, corosync.conf, the SBD settings, and the Pacemaker equivalent through
-crm.migrate and the renderers, so the heartbeat and Pacemaker configurations cannot drift apart. Every value is checked first (ocfkit.validate), then what must be
-unique across groups (conflicts()); a bad one is an error with the description's file:line and nothing
-is written.
+crm.migrate and the renderers, so the heartbeat and Pacemaker configurations cannot drift apart.
+Every value is checked first (ocfkit.validate), then what must be unique across groups (conflicts());
+a bad one is an error with the description's file:line and nothing is written.
 
 This is the command's floor: it ties the packages together (crm for Pacemaker, heartbeat_legacy for
 heartbeat's files, the DRBD and target configuration), so crm itself stays Pacemaker only and
