@@ -6,7 +6,7 @@ import os
 import statistics
 import time
 
-from crm import description
+from ocfkit import description
 
 
 def main() -> None:

@@ -1,1 +1,1 @@
-"""Pacemaker configuration: cluster model, crmsh/CIB/pcs renderers, description files, migration."""
+"""Pacemaker configuration: cluster model, crmsh/CIB/pcs renderers, migration from heartbeat, fencing, checks."""

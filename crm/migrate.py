@@ -23,7 +23,8 @@ FENCING_WARNING = ("fencing (STONITH) stays enabled: DRBD replicates to a peer t
                    "the risk (test clusters only)")
 
 
-def _ident(text: str) -> str:
+def ident(text: str) -> str:
+    """text as a Pacemaker id part (anything but [A-Za-z0-9_.-] becomes _)."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text).strip("_.-") or "r"
 
 
@@ -45,25 +46,25 @@ def _primitive(name: str, args: tuple[str, ...], warnings: list[str], provider: 
         params = dict(params)
         params.pop("lvs_support", None)  # heartbeat's wrapper forces it; a Pacemaker VIP does not need it
         if agent == "IPaddr2":
-            pid = "p_ip_" + _ident(params["ip"])
+            pid = "p_ip_" + ident(params["ip"])
         elif agent == "Filesystem":
-            pid = "p_fs_" + _ident(params["directory"].rsplit("/", 1)[-1])
+            pid = "p_fs_" + ident(params["directory"].rsplit("/", 1)[-1])
         elif agent == "portblock":
-            pid = f"p_{params['action']}_{params['protocol']}_{_ident(params['portno'])}"
+            pid = f"p_{params['action']}_{params['protocol']}_{ident(params['portno'])}"
         elif agent == "iSCSITarget":
-            pid = "p_target_" + _ident(params["iqn"].rsplit(":", 1)[-1])
+            pid = "p_target_" + ident(params["iqn"].rsplit(":", 1)[-1])
         elif agent == "iSCSILogicalUnit":
-            pid = f"p_lun_{_ident(params['target_iqn'].rsplit(':', 1)[-1])}_{params['lun']}"
+            pid = f"p_lun_{ident(params['target_iqn'].rsplit(':', 1)[-1])}_{params['lun']}"
         elif agent == "iscsitarget":
             pid = "p_iscsitarget"
         else:
-            pid = "p_lvm_" + _ident(params.get("volgrpname", "vg"))
+            pid = "p_lvm_" + ident(params.get("volgrpname", "vg"))
         a = f"ocf:{provider}:{agent}"
         return Primitive(pid, a, tuple(params.items()), ops=default_ops(a)), ""
     warnings.append(f"{name}: no OCF agent known; kept as lsb:{name}"
                     + (" (consider ocf:ocfkit:iSCSITarget + iSCSILogicalUnit)" if "iscsi" in name.lower() else ""))
     a = f"lsb:{name}"
-    return Primitive("p_" + _ident(name), a, ops=default_ops(a)), ""
+    return Primitive("p_" + ident(name), a, ops=default_ops(a)), ""
 
 
 def migrate(groups, *, nodes: list[str] | None = None, auto_failback: bool | None = False, fencing=True,
@@ -89,7 +90,7 @@ def migrate(groups, *, nodes: list[str] | None = None, auto_failback: bool | Non
             prim, drbd_res = _primitive(r.name, r.args, warnings, provider)
             if prim is None:
                 if drbd_res not in drbd_clones:
-                    base = _ident(drbd_res)
+                    base = ident(drbd_res)
                     p = Primitive(f"p_drbd_{base}", f"ocf:{provider}:drbd", (("drbd_resource", drbd_res),),
                                   ops=default_ops(f"ocf:{provider}:drbd"))
                     clone = Clone(f"ms_drbd_{base}", p, (("promoted-max", "1"), ("promoted-node-max", "1"),
@@ -108,7 +109,7 @@ def migrate(groups, *, nodes: list[str] | None = None, auto_failback: bool | Non
         if not members:
             continue
         first = g.resources[0]
-        gid = "g_" + _ident(first.args[0].split("/")[0] if first.args else first.name)
+        gid = "g_" + ident(first.args[0].split("/")[0] if first.args else first.name)
         while gid in used:
             gid = f"{gid}_{gi}"
         used.add(gid)

@@ -145,12 +145,13 @@ def cmd_uninstall(args) -> int:
 
 
 def cmd_migrate(args) -> int:
-    from crm import description, fencing, ietd, render, validate
+    from crm import fencing, ietd, render
     from crm import migrate as mig
     from crm.model import masked
     from heartbeat_legacy import hacf, haresources
     from heartbeat_legacy.files import read_text
     from ocf.exec import run
+    from ocfkit import description, validate
 
     def seam(argv, **kw):
         return run(argv, **kw)
@@ -257,8 +258,9 @@ def cmd_migrate(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from crm import description, render
+    from crm import render
     from ocf.exec import run
+    from ocfkit import description
 
     def seam(argv, **kw):
         return run(argv, **kw)

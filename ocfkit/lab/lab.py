@@ -176,10 +176,10 @@ class Lab:
 
     def config_file(self, name: str) -> str:
         """corosync.conf, ha.cf or authkeys: from the generated directory when the lab has one, else made by
-        `ocfkit generate`'s writers (crm.description) from the lab's description, checked as generate checks."""
+        `ocfkit generate`'s writers (ocfkit.description) from the lab's description, checked as generate checks."""
         if self.generated:
             return self.generated_file(name)
-        from crm import description
+        from ocfkit import description
 
         desc = description.Description(self.description())
         try:

@@ -197,6 +197,54 @@ def test_the_generated_pcs_script_runs_without_force_and_crmsh_loads_the_text(na
         assert_starts_on_castor_and_fails_over(str(f))
 
 
+def assert_each_group_on_its_node(cib: str, corosync: str | None = None):
+    """Issue 23's two groups: g_a (and san_a's promotion) on castor, g_b (and san_b's) on pollux; castor fails:
+    both on pollux, castor fenced from there. Placement is crm_simulate's (crm check)."""
+    rep = check(cib, fail_node="castor", corosync=corosync)
+    assert rep.ok and "ERROR" not in rep.text(), rep.text()
+    assert rep.placement["g_a"] == "castor" and rep.placement["g_b"] == "pollux", rep.text()
+    assert rep.placement["ms_drbd_san_a"] == "castor (Promoted), pollux", rep.text()
+    assert rep.placement["ms_drbd_san_b"] == "castor, pollux (Promoted)", rep.text()
+    assert rep.after_failure["g_a"] == rep.after_failure["g_b"] == "pollux", rep.text()
+    assert rep.after_failure["ms_drbd_san_a"] == rep.after_failure["ms_drbd_san_b"] == "pollux (Promoted)", rep.text()
+    assert ("crm_simulate (failure of castor)", "ok", "castor fenced") in rep.steps
+    return rep
+
+
+def test_two_groups_example_passes_crm_check_with_one_group_on_each_node(tmp_path):
+    out = generated(tmp_path, "two-groups", "--pacemaker", "2.1")
+    r = subprocess.run([ocfkit_cmd(), "crm", "check", str(out / "cib.xml"), "--corosync", str(out / "corosync.conf")],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "verdict: OK" in r.stdout, r.stdout + r.stderr
+    placed = r.stdout.split("cold start places:")[1].split("after the failure:")[0]
+    assert "  g_a: castor\n" in placed and "  g_b: pollux\n" in placed, r.stdout
+    assert_each_group_on_its_node(str(out / "cib.xml"), str(out / "corosync.conf"))
+    # crmsh (checking every agent and parameter, portblock's ip included) loads the same configuration.
+    via_crm = tmp_path / "crm.xml"
+    via_crm.write_text(subprocess.run(["cibadmin", "--empty"], capture_output=True, text=True, check=True).stdout)
+    env = dict(os.environ, HOME=str(tmp_path), CIB_file=str(via_crm))
+    r = subprocess.run(["crm", "configure", "load", "update", str(out / "cluster.crm")], env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "ERROR" not in r.stdout + r.stderr, r.stdout + r.stderr
+    assert summary(str(via_crm)) == summary(str(out / "cib.xml"))
+    assert_each_group_on_its_node(str(via_crm))
+
+
+def test_two_groups_pcs_script_builds_the_same_placement(tmp_path):
+    """pcs checks every agent: 64 LUN resources take pcs a few minutes on a loaded two-core machine."""
+    out = generated(tmp_path, "two-groups", "--pacemaker", "2.1")
+    env = dict(os.environ, HOME=str(tmp_path))
+    r = subprocess.run(["sh", "-e", "pcs.sh"], cwd=out, capture_output=True, text=True, timeout=900, env=env)
+    assert r.returncode == 0 and "Error" not in r.stderr, r.stdout + r.stderr
+    prims, grps, cols, orders = summary(str(out / "pcs-cib.xml"))
+    want = summary(str(out / "cib.xml"))
+    assert (grps, cols, orders) == want[1:] and [p[:3] for p in prims] == [p[:3] for p in want[0]]
+    for i, node in enumerate(("castor", "pollux"), start=1):
+        subprocess.run(["cibadmin", "-C", "-o", "nodes", "-X", f'<node id="{i}" uname="{node}"/>'], check=True,
+                       env=dict(env, CIB_file=str(out / "pcs-cib.xml")), capture_output=True, timeout=60)
+    assert_each_group_on_its_node(str(out / "pcs-cib.xml"))
+
+
 def test_corosync_accepts_the_generated_configuration(tmp_path):
     """corosync -t in private UTS, mount and network namespaces: the node name is castor's, a throw-away
     key and log directory are mounted over /etc/corosync and /var/log/corosync there only."""
@@ -234,6 +282,10 @@ def test_drbd_configurations_parse_in_their_syntax(tmp_path):
 
     defined = drbdtool.defined_resources(lambda argv, **kw: seam(argv, timeout=30, **kw), str(out9 / "drbd.conf"))
     assert defined == ["iscsi.config", "iscsi.lun"]
+    two = generated(tmp_path / "two", "two-groups")  # one resource per service group, each with its port
+    r = subprocess.run(["/usr/lib/drbd/drbdadm-84", "-c", str(two / "drbd.conf"), "dump"], capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "resource san_a" in r.stdout and ":7791;" in r.stdout, r.stderr
 
 
 def test_the_sbd_create_step_writes_the_timeouts_the_configuration_relies_on(tmp_path):

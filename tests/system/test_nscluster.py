@@ -385,7 +385,7 @@ def test_the_labs_files_come_from_generates_writers_which_refuse_what_the_files_
     lab.nodes["node1"].links[0] = ("br0", "eth0", "10.98.0.1}/24")
     with pytest.raises(LabError, match=r"node\[0\].address"):
         lab.config_file("corosync.conf")
-    from crm import description
+    from ocfkit import description
 
     desc = description.Description(Lab(str(tmp_path / "lab2")).description())
     desc["heartbeat"].update(keepalive="500ms", deadtime="1000ms")

@@ -198,8 +198,9 @@ def test_the_installed_pacemaker_decides_the_default_dialect():
 
 
 def test_graph_and_description_readers_refuse_a_fifo_and_a_huge_file_at_once(tmp_path):
-    from crm import description, graph
+    from crm import graph
     from crm.check import MAX_CIB_BYTES, InputError
+    from ocfkit import description
 
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
@@ -214,3 +215,23 @@ def test_graph_and_description_readers_refuse_a_fifo_and_a_huge_file_at_once(tmp
         graph.read(str(huge))
     with pytest.raises(description.DescriptionError, match="bytes"):
         description.load(str(huge))
+
+
+def test_crm_imports_nothing_above_it():
+    """crm is Pacemaker only: the description (which ties crm, heartbeat_legacy and the DRBD and target files
+    together) lives on the command's floor, ocfkit/, and no module of crm imports ocfkit (issue 22)."""
+    import ast
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "crm")
+    upward = []
+    for name in sorted(os.listdir(root)):
+        if not name.endswith(".py"):
+            continue
+        with open(os.path.join(root, name), encoding="utf-8") as f:
+            tree = ast.parse(f.read(), name)
+        for node in ast.walk(tree):
+            mods = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                    else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            upward += [f"{name}:{node.lineno}: {m}" for m in mods if m.split(".")[0] == "ocfkit"]
+    assert upward == []
+    assert not os.path.exists(os.path.join(root, "description.py"))

@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from crm import description
 from heartbeat_legacy import authkeys, hacf
+from ocfkit import description
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = os.path.join(ROOT, "tests", "unit", "fixtures", "heartbeat")
@@ -118,7 +118,7 @@ def test_inconsistent_descriptions_say_what_is_wrong(edit, message):
 # --- issue 16: fencing, membership, dependencies, dialects, validation, safe writing ---------------------------
 
 GOLDEN = os.path.join(ROOT, "tests", "unit", "fixtures", "crm", "golden")
-EXAMPLES = ("seed-san", "seed-san-lio", "seed-san-tgt")
+EXAMPLES = ("seed-san", "seed-san-lio", "seed-san-tgt", "two-groups")
 
 
 def example(name):
@@ -377,7 +377,7 @@ def test_files_are_written_whole_and_never_through_a_planted_symlink(tmp_path):
 
 
 def test_line_of_finds_keys_in_arrays_of_tables_and_nested_tables():
-    from crm.validate import line_of
+    from ocfkit.validate import line_of
 
     text = "[a]\nx = 1\n[[b]]\ny = 1\n[[b]]\ny = 2\n[b.c]\nz = 3\n[[b.d]]\nw = 4\n"
     assert line_of(text, ("a", "x")) == 2
@@ -511,3 +511,117 @@ def test_the_demo_finds_its_description_in_the_venv_when_pip_installed_the_packa
     shared.mkdir(parents=True)
     (shared / "demo.toml").write_text("# the demo\n")
     assert demo._example() == str(shared / "demo.toml")
+
+
+# --- issue 23: several service groups in one description (active/active) --------------------------------------
+
+TWO = os.path.join(ROOT, "examples", "two-groups.toml")
+
+
+def two_groups(tmp_path, old: str = "", new: str = "") -> description.Description:
+    """The two-group example, with `old` replaced by `new` in its text (file:line stays meaningful)."""
+    with open(TWO, encoding="utf-8") as f:
+        text = f.read()
+    if old:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    path = tmp_path / "two.toml"
+    path.write_text(text)
+    return description.load(str(path))
+
+
+def test_each_group_is_one_haresources_line_on_the_node_it_prefers():
+    groups = description.haresources_groups(example("two-groups"))
+    assert [g.node for g in groups] == ["castor", "pollux"]
+    for g, name, vip in zip(groups, "ab", ("192.168.7.179", "192.168.7.180")):
+        tokens = [r.token for r in g.resources]
+        assert tokens[:4] == [f"IPaddr2::{vip}/24/eth0", f"drbddisk::san_{name}", f"LVM::vg_{name}",
+                              "portblock::tcp::3260::block"]
+        assert tokens[4] == f"iSCSITarget::iqn.2026-01.org.example.san:{name}::lio"
+        luns = [t for t in tokens if t.startswith("iSCSILogicalUnit::")]
+        assert len(luns) == 32 and all(f"/dev/vg_{name}/lun" in t for t in luns)
+        assert tokens[-1] == "portblock::tcp::3260::unblock"
+
+
+def test_each_group_prefers_its_node_with_its_own_drbd_promotion_and_portblock_on_its_vip():
+    model = description.cluster_model(example("two-groups"))
+    groups = {r.id: r for r in model.resources if type(r).__name__ == "Group"}
+    assert sorted(groups) == ["g_a", "g_b"]
+    locs = {(loc.rsc, loc.node, loc.role) for loc in model.locations}
+    assert {("g_a", "castor", ""), ("g_b", "pollux", ""), ("ms_drbd_san_a", "castor", "Promoted"),
+            ("ms_drbd_san_b", "pollux", "Promoted")} <= locs
+    assert {(c.rsc, c.with_rsc) for c in model.colocations} == {("g_a", "ms_drbd_san_a"), ("g_b", "ms_drbd_san_b")}
+    assert {(o.first, o.then) for o in model.orders} == {("ms_drbd_san_a", "g_a"), ("ms_drbd_san_b", "g_b")}
+    for name, vip in (("a", "192.168.7.179"), ("b", "192.168.7.180")):
+        members = groups[f"g_{name}"].members
+        blocks = [m for m in members if m.type == "portblock"]
+        assert [m.id for m in blocks] == [f"p_block_{name}_tcp_3260", f"p_unblock_{name}_tcp_3260"]
+        assert all(dict(m.params)["ip"] == vip for m in blocks)
+        luns = [m for m in members if m.type == "iSCSILogicalUnit"]
+        assert len(luns) == 32 and dict(luns[5].params)["scsi_sn"] == f"san{name}05"
+    # No id left behind that still names a group by its VIP.
+    files = description.generate(example("two-groups"), pacemaker="2.1")
+    assert "g_192" not in files["cib.xml"] and "g_192" not in files["cluster.crm"]
+
+
+def test_both_drbd_resources_and_their_own_ports_are_in_drbd_conf():
+    text = description.drbd_conf(example("two-groups"))
+    assert "resource san_a {" in text and "resource san_b {" in text
+    assert "device /dev/drbd1;" in text and "address 10.10.10.102:7791;" in text
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    ('vip = "192.168.7.180"', 'vip = "192.168.7.179"', r"two.toml:\d+: service\[1\].vip: VIP 192.168.7.179 is also "
+                                                       r"service\[0\].vip's"),
+    ('device = "/dev/drbd2"', 'device = "/dev/drbd1"', r"two.toml:\d+: drbd\[1\].device: DRBD device \(minor\)"),
+    ("port = 7791", "port = 7790", r"two.toml:\d+: drbd\[1\].port: DRBD port 7790 is also drbd\[0\].port's"),
+    ('drbd = "san_b"', 'drbd = "san_a"', r"service\[1\].drbd: DRBD resource san_a is also service\[0\].drbd's"),
+    ('volume_group = "vg_b"', 'volume_group = "vg_a"', r"service\[1\].volume_group: volume group vg_a"),
+    ('iqn = "iqn.2026-01.org.example.san:b"', 'iqn = "iqn.2026-01.org.example.san:a"',
+     r"two.toml:\d+: service\[1\].target\[0\].iqn: IQN iqn.2026-01.org.example.san:a is also"),
+    ('path = "/dev/vg_b/lun07"', 'path = "/dev/vg_a/lun07"',
+     r"service\[1\].target\[0\].lun\[7\].path: LUN device /dev/vg_a/lun07 is also service\[0\].target\[0\].lun\[7\]"),
+    ('{ lun = 9, path = "/dev/vg_b/lun09"', '{ lun = 8, path = "/dev/vg_b/lun09"',
+     r"service\[1\].target\[0\].lun\[9\].lun: LUN number in iqn.2026-01.org.example.san:b: 8"),
+    ('name = "b"', 'name = "a"', r"service\[1\].name: service name a is also"),
+    ('name = "b"\n', "", r"service\[1\].name: missing"),
+    ('prefer = "pollux"', 'prefer = "castro"', r"service\[1\].prefer: castro is not a \[\[node\]\] name"),
+    ('target_backend = "lio"', 'target_backend = "tgt"', r"cluster.target_backend: several service groups need"),
+    ('prefer = "pollux"', 'prefer = "pollux"\nportal = "x"', r"service\[1\].portal: unknown key"),
+    ('[[service.target]]\niqn = "iqn.2026-01.org.example.san:b"', '[[target]]\niqn = "iqn.2026-01.org.example.san:b"',
+     r"target: several service groups: give each group's targets as \[\[service.target\]\]"),
+])
+def test_conflicts_between_groups_are_errors_with_file_and_line(tmp_path, old, new, message):
+    d = two_groups(tmp_path, old, new)
+    with pytest.raises(description.DescriptionError, match=message):
+        description.generate(d, pacemaker="2.1")
+
+
+def test_a_lun_outside_its_groups_volume_group_is_refused(tmp_path):
+    d = two_groups(tmp_path, 'path = "/dev/vg_b/lun03"', 'path = "/dev/vg_c/lun03"')
+    with pytest.raises(description.DescriptionError, match="not a volume of service b: volume_group vg_b"):
+        description.generate(d, pacemaker="2.1")
+
+
+def test_target_tgt_on_the_command_line_is_refused_for_several_groups():
+    with pytest.raises(description.DescriptionError, match=r"need target_backend = \"lio\".*\(--target tgt\)"):
+        description.generate(example("two-groups"), pacemaker="2.1", target="tgt")
+
+
+def test_one_description_with_a_conflict_lists_every_conflict_at_once(tmp_path):
+    d = two_groups(tmp_path, 'vip = "192.168.7.180"', 'vip = "192.168.7.179"')
+    d["drbd"][1]["port"] = 7790
+    with pytest.raises(description.DescriptionError) as e:
+        description.check(d)
+    assert "VIP 192.168.7.179" in str(e.value) and "DRBD port 7790" in str(e.value)
+
+
+def test_a_single_group_description_has_no_name_or_prefer_and_its_conflicts_are_found_too():
+    d = copy.deepcopy(seed_desc())
+    d["service"]["prefer"] = "pollux"
+    with pytest.raises(description.DescriptionError, match=r"service.prefer: unknown key"):
+        description.check(d)
+    d = copy.deepcopy(seed_desc())
+    d["drbd"][1]["device"] = d["drbd"][0]["device"]
+    with pytest.raises(description.DescriptionError, match=r"drbd\[1\].device: DRBD device \(minor\) /dev/drbd0"):
+        description.check(d)

@@ -177,6 +177,24 @@ def free_table(value_check):
     return run
 
 
+class OneOrMany:
+    """A key that is one table ([key]) or an array of tables ([[key]]), each with its own schema."""
+
+    def __init__(self, table: dict, array_item: dict) -> None:
+        self.table, self.array_item = table, array_item
+
+
+_TARGET = {"iqn": iqn, "tid": integer(1, 65535), "incoming_user": name, "incoming_password": secret,
+           "initiators": each(initiator),
+           "lun": [{"lun": integer(0, 16383), "path": path, "type": choice("blockio", "fileio"),
+                    "scsi_sn": lambda v: None if isinstance(v, str) and re.match(r"^[A-Za-z0-9_.-]{1,36}$", v)
+                    else "a serial of at most 36 of [A-Za-z0-9_.-] is needed",
+                    "scsi_id": lambda v: None if isinstance(v, str) and re.match(r"^[A-Za-z0-9_.-]{1,24}$", v)
+                    else "an id of at most 24 of [A-Za-z0-9_.-] is needed"}]}
+_SERVICE = {"vip": ip, "cidr_netmask": integer(0, 128), "nic": nic, "drbd": name, "volume_group": name,
+            "portblock": ports}
+
+
 # One declaration for every key. A dict is a table; [dict] is an array of tables; a function checks a value.
 SCHEMA = {
     "cluster": {
@@ -203,15 +221,10 @@ SCHEMA = {
     "drbd": [{"name": name, "device": path, "disk": path, "port": port, "shared_secret": secret}],
     "filesystem": [{"drbd": name, "device": path, "directory": path, "fstype": lambda v: None if isinstance(
         v, str) and re.match(r"^[a-z0-9]{1,15}$", v) else "a filesystem type such as ext4 is needed"}],
-    "service": {"vip": ip, "cidr_netmask": integer(0, 128), "nic": nic, "drbd": name, "volume_group": name,
-                "portblock": ports},
-    "target": [{"iqn": iqn, "tid": integer(1, 65535), "incoming_user": name, "incoming_password": secret,
-                "initiators": each(initiator),
-                "lun": [{"lun": integer(0, 16383), "path": path, "type": choice("blockio", "fileio"),
-                         "scsi_sn": lambda v: None if isinstance(v, str) and re.match(r"^[A-Za-z0-9_.-]{1,36}$", v)
-                         else "a serial of at most 36 of [A-Za-z0-9_.-] is needed",
-                         "scsi_id": lambda v: None if isinstance(v, str) and re.match(r"^[A-Za-z0-9_.-]{1,24}$", v)
-                         else "an id of at most 24 of [A-Za-z0-9_.-] is needed"}]}],
+    # One service group: a [service] table with the [[target]]s at the top. Several: [[service]] entries, each
+    # with its name, the node it prefers and its own [[service.target]]s.
+    "service": OneOrMany(_SERVICE, {**_SERVICE, "name": name, "prefer": name, "target": [_TARGET]}),
+    "target": [_TARGET],
 }
 
 
@@ -220,6 +233,7 @@ REQUIRED = {
     ("node",): ("name", "replication_address"), ("drbd",): ("name", "device", "disk", "port"),
     ("filesystem",): ("directory",), ("service",): ("vip",), ("target",): ("iqn",),
     ("target", "lun"): ("lun", "path"), ("fencing", "device"): ("agent",), ("fencing", "sbd"): ("devices",),
+    ("service", "target"): ("iqn",), ("service", "target", "lun"): ("lun", "path"),
 }
 
 
@@ -237,6 +251,14 @@ def problems(desc: dict, schema=SCHEMA, where: tuple = ()) -> list[tuple[tuple, 
         if rule is None:
             known = ", ".join(sorted(schema)) if isinstance(schema, dict) else ""
             out.append((here, f"unknown key (known here: {known})"))
+        elif isinstance(rule, OneOrMany):
+            if isinstance(value, dict):
+                out += problems(value, rule.table, here)
+            elif isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+                for i, item in enumerate(value):
+                    out += problems(item, rule.array_item, (*here, i))
+            else:
+                out.append((here, "a table ([...]) or an array of tables ([[...]]) is needed"))
         elif isinstance(rule, dict):
             if not isinstance(value, dict):
                 out.append((here, "a table is needed"))

@@ -1,15 +1,22 @@
 """A cluster description file (TOML) and everything generated from it.
 
 One file says what the SAN is (nodes and their addresses, membership, fencing, DRBD resources, the
-configuration filesystem, the service group: VIP, DRBD, volume group, portblock, iSCSI targets and
-LUNs; heartbeat settings and policy). `generate()` turns it into drbd.conf, the target configuration
-of the chosen backend, heartbeat's ha.cf/authkeys/haresources, corosync.conf, the SBD settings, and
-the Pacemaker equivalent through crm.migrate and the renderers, so the heartbeat and Pacemaker
-configurations cannot drift apart. Every value is checked first (crm.validate); a bad one is an
-error with the description's file:line and nothing is written.
+configuration filesystem, the service group - or several, each preferring a node (active/active) -
+with its VIP, DRBD, volume group, portblock, iSCSI targets and LUNs; heartbeat settings and policy).
+`generate()` turns it into drbd.conf, the target configuration of the chosen backend, heartbeat's
+ha.cf/authkeys/haresources, corosync.conf, the SBD settings, and the Pacemaker equivalent through
+crm.migrate and the renderers, so the heartbeat and Pacemaker configurations cannot drift apart.
+Every value is checked first (ocfkit.validate), then what must be unique across groups (conflicts());
+a bad one is an error with the description's file:line and nothing is written.
+
+This is the command's floor: it ties the packages together (crm for Pacemaker, heartbeat_legacy for
+heartbeat's files, the DRBD and target configuration), so crm itself stays Pacemaker only and
+nothing below imports ocfkit.
 """
 
 from __future__ import annotations
+
+import re
 
 IET_GONE = ("the IET kernel module (iscsitarget-dkms) exists on no supported distribution (Debian dropped it "
             "after 9); choose target_backend = \"lio\" (the kernel's target, configured by ocfkit's agents) or "
@@ -50,7 +57,7 @@ def load(path: str) -> Description:
 
 
 def _where(desc: dict, key: tuple) -> str:
-    from crm.validate import dotted, line_of
+    from ocfkit.validate import dotted, line_of
 
     path = getattr(desc, "path", "") or "description"
     line = line_of(getattr(desc, "text", ""), key) if getattr(desc, "text", "") else 0
@@ -59,11 +66,104 @@ def _where(desc: dict, key: tuple) -> str:
 
 def check(desc: dict) -> None:
     """Every value against what the generated files can hold; all problems in one error."""
-    from crm.validate import problems
+    from ocfkit.validate import problems
 
     found = problems(desc)
+    if not found:  # conflicts between well-formed values
+        found = conflicts(desc)
     if found:
         raise DescriptionError("\n".join(f"{_where(desc, key)}: {msg}" for key, msg in found))
+
+
+def several(desc: dict) -> bool:
+    """Whether the description has several service groups ([[service]] entries, active/active)."""
+    return isinstance(desc.get("service"), list)
+
+
+def services(desc: dict) -> list[dict]:
+    """Each service group as a table with its targets under "target" and its preferred node under "prefer"
+    ([[service]] entries; or the one [service] with the top-level [[target]]s, preferring the first node)."""
+    first = (desc.get("node") or [{}])[0].get("name", "")
+    svc = desc.get("service")
+    if isinstance(svc, list):
+        return [dict(s, target=s.get("target", []), prefer=s.get("prefer", first)) for s in svc]
+    return [dict(svc, target=desc.get("target", []), prefer=first)] if svc else []
+
+
+def targets(desc: dict) -> list[dict]:
+    """Every target of the description, of all service groups."""
+    if several(desc):
+        return [t for s in services(desc) for t in s["target"]]
+    return desc.get("target", [])
+
+
+def _target_keys(desc: dict) -> list[tuple[tuple, dict]]:
+    """(key path, target) of every target, for messages with file:line."""
+    if several(desc):
+        return [(("service", i, "target", j), t) for i, s in enumerate(desc["service"])
+                for j, t in enumerate(s.get("target", []))]
+    return [(("target", j), t) for j, t in enumerate(desc.get("target", []))]
+
+
+def conflicts(desc: dict) -> list[tuple[tuple, str]]:
+    """[(key path, problem)] for values that must be unique across the description and are not: two DRBD
+    resources with one name, device (minor), port or backing disk; a DRBD resource in two groups; two
+    service groups with one name, VIP or volume group; two targets with one IQN or tid; two LUNs on one
+    device or with one number in a target. Several groups: each has a name and prefers a known node, the
+    targets live in their group, and the target backend is lio (see below)."""
+    out: list[tuple[tuple, str]] = []
+
+    def unique(items, what: str) -> None:
+        seen: dict = {}
+        for key, value in items:
+            if value is None:
+                continue
+            if value in seen:
+                out.append((key, f"{what} {value} is also {dotted(seen[value])}'s"))
+            else:
+                seen[value] = key
+
+    from ocfkit.validate import dotted
+
+    drbd = desc.get("drbd", [])
+    unique([(("drbd", i, "name"), r.get("name")) for i, r in enumerate(drbd)], "DRBD resource name")
+    unique([(("drbd", i, "device"), r.get("device")) for i, r in enumerate(drbd)], "DRBD device (minor)")
+    unique([(("drbd", i, "port"), r.get("port")) for i, r in enumerate(drbd)], "DRBD port")
+    unique([(("drbd", i, "disk"), r.get("disk")) for i, r in enumerate(drbd)], "DRBD backing disk")
+    svc_keys = ([("service", i) for i in range(len(desc["service"]))] if several(desc)
+                else [("service",)] if desc.get("service") else [])
+    svcs = services(desc)
+    users = [((*k, "drbd"), s.get("drbd")) for k, s in zip(svc_keys, svcs)]
+    users += [(("filesystem", i, "drbd"), fs.get("drbd")) for i, fs in enumerate(desc.get("filesystem", []))]
+    unique(users, "DRBD resource")  # one drbddisk per resource: two groups cannot both promote it
+    unique([((*k, "vip"), s.get("vip")) for k, s in zip(svc_keys, svcs)], "VIP")
+    unique([((*k, "volume_group"), s.get("volume_group")) for k, s in zip(svc_keys, svcs)], "volume group")
+    tkeys = _target_keys(desc)
+    unique([((*k, "iqn"), t.get("iqn")) for k, t in tkeys], "IQN")
+    unique([((*k, "tid"), t.get("tid")) for k, t in tkeys], "target id (tid)")
+    unique([((*k, "lun", j, "path"), lu.get("path")) for k, t in tkeys for j, lu in enumerate(t.get("lun", []))],
+           "LUN device")
+    for k, t in tkeys:
+        unique([((*k, "lun", j, "lun"), lu.get("lun")) for j, lu in enumerate(t.get("lun", []))],
+               f"LUN number in {t.get('iqn')}:")
+    if several(desc):
+        nodes = [n.get("name") for n in desc.get("node", [])]
+        unique([((*k, "name"), s.get("name")) for k, s in zip(svc_keys, svcs)], "service name")
+        for k, s in zip(svc_keys, desc["service"]):
+            if "name" not in s:
+                out.append(((*k, "name"), "missing (several service groups: each has a name)"))
+            if "prefer" in s and s["prefer"] not in nodes:
+                out.append(((*k, "prefer"), f"{s['prefer']} is not a [[node]] name ({', '.join(map(str, nodes))})"))
+        if "target" in desc:
+            out.append((("target",), "several service groups: give each group's targets as [[service.target]] "
+                                     "below its [[service]]"))
+        if target_backend(desc) != "lio":
+            # tgt: one tgtd per node, loaded from one configuration file and emptied by the daemon agent's stop,
+            # and heartbeat's iSCSITarget wrapper cannot name a tid: groups cannot share it.
+            out.append((("cluster", "target_backend"), "several service groups need target_backend = \"lio\" (each "
+                                                        "group builds its own targets in the kernel; tgt runs one "
+                                                        "daemon per node from one configuration file)"))
+    return out
 
 
 def _need(d: dict, key: str, where: str):
@@ -73,7 +173,8 @@ def _need(d: dict, key: str, where: str):
 
 
 def haresources_groups(desc: dict):
-    """The heartbeat groups the description stands for (config filesystem line, service line)."""
+    """The heartbeat groups the description stands for (config filesystem lines, then one line per service
+    group on the node it prefers)."""
     from heartbeat_legacy.haresources import Group, parse_resource
 
     nodes = [_need(n, "name", "node") for n in _need(desc, "node", "description")]
@@ -94,13 +195,13 @@ def haresources_groups(desc: dict):
             raise DescriptionError(f"filesystem {fs.get('directory')}: no drbd resource {fs['drbd']}")
         tokens = [f"drbddisk::{res['name']}", f"Filesystem::{res['device']}::{mount}"]
         groups.append(Group(first, [parse_resource(t) for t in tokens]))
-    svc = desc.get("service")
-    if svc:
-        tokens = [f"IPaddr2::{_need(svc, 'vip', 'service')}/{svc.get('cidr_netmask', 24)}"
+    for svc in services(desc):
+        where = f"service {svc['name']}" if several(desc) else "service"
+        tokens = [f"IPaddr2::{_need(svc, 'vip', where)}/{svc.get('cidr_netmask', 24)}"
                   + (f"/{svc['nic']}" if svc.get("nic") else "")]
         if svc.get("drbd"):
             if svc["drbd"] not in drbd:
-                raise DescriptionError(f"service: no drbd resource {svc['drbd']}")
+                raise DescriptionError(f"{where}: no drbd resource {svc['drbd']}")
             tokens.append(f"drbddisk::{svc['drbd']}")
         if svc.get("volume_group"):
             tokens.append(f"LVM::{svc['volume_group']}")
@@ -109,14 +210,14 @@ def haresources_groups(desc: dict):
             tokens.append(f"portblock::tcp::{port}::block")
         if target_backend(desc) == "lio":
             # No daemon and no configuration file: the agents build each target and LUN in configfs.
-            for t in desc.get("target", []):
+            for t in svc["target"]:
                 tokens.append(f"iSCSITarget::{t['iqn']}::lio")
                 tokens += [f"iSCSILogicalUnit::{t['iqn']}::{lu['lun']}::{lu['path']}::lio" for lu in t.get("lun", [])]
         else:
             tokens.append("iscsitarget")
         if port:
             tokens.append(f"portblock::tcp::{port}::unblock")
-        groups.append(Group(first, [parse_resource(t) for t in tokens]))
+        groups.append(Group(svc["prefer"], [parse_resource(t) for t in tokens]))
     return groups
 
 
@@ -173,10 +274,9 @@ def target_backend(desc: dict) -> str:
 def target_conf(desc: dict) -> tuple[str, str]:
     """(file name, text) of the target configuration for the backend ('' for lio: the agents do it)."""
     backend = target_backend(desc)
-    targets = desc.get("target", [])
     if backend == "tgt":
         lines = []
-        for t in targets:
+        for t in targets(desc):
             lines.append(f"<target {t['iqn']}>")
             for lu in t.get("lun", []):
                 extra = [f"{k} {lu[k]}" for k in ("scsi_sn", "scsi_id") if lu.get(k)]
@@ -283,23 +383,78 @@ def corosync_conf(desc: dict) -> str:
 
 
 def _lun_paths_follow_the_volume_group(desc: dict) -> list[str]:
-    svc = desc.get("service") or {}
-    vg = svc.get("volume_group")
     notes = []
-    for t in desc.get("target", []):
-        for lu in t.get("lun", []):
-            if vg and not (lu["path"].startswith(f"/dev/{vg}/") or lu["path"].startswith(f"/dev/mapper/{vg}-")):
-                raise DescriptionError(f"target {t['iqn']} lun {lu['lun']}: {lu['path']} is not a volume of "
-                                       f"service.volume_group {vg}: it would not move with the service")
-    if target_backend(desc) == "lio" and any(lu.get("type") == "fileio" for t in desc.get("target", [])
+    for svc in services(desc):
+        vg = svc.get("volume_group")
+        where = f"service {svc['name']}: volume_group" if several(desc) else "service.volume_group"
+        for t in svc["target"]:
+            for lu in t.get("lun", []):
+                if vg and not (lu["path"].startswith(f"/dev/{vg}/") or lu["path"].startswith(f"/dev/mapper/{vg}-")):
+                    raise DescriptionError(f"target {t['iqn']} lun {lu['lun']}: {lu['path']} is not a volume of "
+                                           f"{where} {vg}: it would not move with the service")
+    if target_backend(desc) == "lio" and any(lu.get("type") == "fileio" for t in targets(desc)
                                               for lu in t.get("lun", [])):
         notes.append("type = \"fileio\" is not carried over to LIO: ocfkit's iSCSILogicalUnit gives a block device an "
                      "iblock backstore (IET's blockio) and a file a fileio one.")
-    if vg and desc.get("target"):
-        notes.append(f"The LUNs are volumes of {vg}: the service group activates {vg} before the target and its LUNs "
-                     "and deactivates it after them, so each LUN path exists while it is exported (one group, in "
-                     "order: nothing more to add).")
+    for svc in services(desc):
+        vg = svc.get("volume_group")
+        if vg and svc["target"]:
+            group = f"service group g_{svc['name']}" if several(desc) else "service group"
+            notes.append(f"The LUNs are volumes of {vg}: the {group} activates {vg} before the target and its "
+                         "LUNs and deactivates it after them, so each LUN path exists while it is exported (one group, "
+                         "in order: nothing more to add).")
     return notes
+
+
+def _rename_group(model, old: str, svc: dict):
+    """The model with group `old` called g_NAME (in its constraints and notes too), and its portblock resources
+    named after the service and limited to its VIP."""
+    from dataclasses import replace
+
+    from crm.migrate import ident
+    from crm.model import Group
+
+    new = f"g_{svc['name']}"
+
+    def rsc(x: str) -> str:
+        return new if x == old else x
+
+    def renamed(text: str) -> str:  # old as a whole id part: l_OLD, col_OLD_on_..., o_..._before_OLD
+        return re.sub(rf"(?<![A-Za-z0-9.-]){re.escape(old)}(?![A-Za-z0-9.-])", new, text)
+
+    def member(m):
+        if m.type != "portblock":
+            return m
+        p = dict(m.params)
+        return replace(m, id=f"p_{p['action']}_{svc['name']}_{p['protocol']}_{ident(p['portno'])}",
+                       params=m.params + (("ip", svc["vip"]),))
+
+    return replace(
+        model,
+        resources=tuple(replace(r, id=new, members=tuple(member(m) for m in r.members))
+                        if isinstance(r, Group) and r.id == old else r for r in model.resources),
+        locations=tuple(replace(x, id=renamed(x.id), rsc=rsc(x.rsc)) for x in model.locations),
+        colocations=tuple(replace(x, id=renamed(x.id), rsc=rsc(x.rsc), with_rsc=rsc(x.with_rsc))
+                          for x in model.colocations),
+        orders=tuple(replace(x, id=renamed(x.id), first=rsc(x.first), then=rsc(x.then)) for x in model.orders),
+        notes=tuple(renamed(n) for n in model.notes))
+
+
+def _several_groups(model, desc: dict):
+    """Several service groups: each group named g_NAME after its service, and its portblock limited to its own
+    VIP (a takeover of one group must not block the other group's clients on the same node)."""
+    from dataclasses import replace
+
+    from crm.model import Group
+
+    for svc in services(desc):
+        old = next(r.id for r in model.resources if isinstance(r, Group) and any(
+            m.type == "IPaddr2" and dict(m.params).get("ip") == svc["vip"] for m in r.members))
+        model = _rename_group(model, old, svc)
+    prefer = ", ".join(f"g_{svc['name']} on {svc['prefer']}" for svc in services(desc))
+    return replace(model, notes=model.notes + (
+        f"Several service groups (active/active): each prefers its node ({prefer}), DRBD is promoted there, and "
+        "each group's portblock blocks only its own VIP.",))
 
 
 def cluster_model(desc: dict, *, fencing=None, provider: str = "ocfkit"):
@@ -329,7 +484,9 @@ def cluster_model(desc: dict, *, fencing=None, provider: str = "ocfkit"):
         model = replace(model, resources=swap(lambda m: daemon if m.id == "p_iscsitarget" else m))
     else:
         # lio: the heartbeat tokens carry the IQN, LUN and path; the rest of each target and LUN goes here.
-        model = add_target_params(model, desc.get("target", []))
+        model = add_target_params(model, targets(desc))
+    if several(desc):
+        model = _several_groups(model, desc)
     model = add_filesystem_dependencies(model)
     return replace(model, notes=model.notes + tuple(_lun_paths_follow_the_volume_group(desc)))
 
@@ -365,6 +522,10 @@ def readme(desc: dict, plan, files: dict, pacemaker: str) -> str:
         n += 1
     out += [f"{n}. DRBD (both nodes): copy drbd.conf to /etc/drbd.conf (mode 0600: it holds the shared secret), then",
             "   drbdadm create-md RES; drbdadm up RES; on the first node drbdadm primary --force RES once.", ""]
+    if several(desc):  # each resource starts primary where its group will run
+        where = ", ".join(f"{s['drbd']} on {s['prefer']}" for s in services(desc) if s.get("drbd"))
+        out[-2] = ("   drbdadm create-md RES; drbdadm up RES; then drbdadm primary --force RES once on the node its "
+                   f"group\n   prefers: {where}.")
     n += 1
     if "targets.conf" in files:
         out += [f"{n}. The target configuration targets.conf goes on the configuration filesystem (the CIB names its",
@@ -382,6 +543,11 @@ def readme(desc: dict, plan, files: dict, pacemaker: str) -> str:
                "configuration filesystem, as the seed did for ietd.conf." if "targets.conf" in files else
                "LIO needs no file: the resource.d wrappers build the targets (CHAP and initiators: Pacemaker only)."),
             ""]
+    if several(desc):
+        out[-1:-1] = ["Each haresources line is one service group on the node it prefers. heartbeat's portblock "
+                      "wrapper",
+                      "takes no address: under heartbeat a group's takeover blocks its port on every address of that",
+                      "node while it lasts (Pacemaker's portblock is limited to the group's VIP)."]
     return "\n".join(out)
 
 
@@ -402,6 +568,9 @@ def generate(desc: dict, *, run=None, pacemaker: str | None = None, target: str 
         src, desc = desc, Description(copy.deepcopy(dict(desc)))
         desc.path, desc.text = getattr(src, "path", ""), getattr(src, "text", "")
         desc.setdefault("cluster", {})["target_backend"] = target
+        found = conflicts(desc)
+        if found:
+            raise DescriptionError("\n".join(f"{_where(desc, key)}: {msg} (--target {target})" for key, msg in found))
     if not desc.get("node") or len(desc["node"]) != 2:
         raise DescriptionError("description: exactly two [[node]] entries are needed")
     names = [n["name"] for n in desc["node"]]
@@ -425,7 +594,7 @@ def generate(desc: dict, *, run=None, pacemaker: str | None = None, target: str 
              "haresources": (haresources.dump(haresources_groups(desc)), 0o644),
              "corosync.conf": (corosync_conf(desc), 0o644)}
     if name:
-        secret = any(t.get("incoming_password") for t in desc.get("target", []))
+        secret = any(t.get("incoming_password") for t in targets(desc))
         files[name] = (text, 0o600 if secret else 0o644)
     if plan.sbd_settings:
         files["sbd"] = (plan.sbd_settings, 0o644)
