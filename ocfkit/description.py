@@ -16,6 +16,7 @@ nothing below imports ocfkit.
 
 from __future__ import annotations
 
+import os
 import re
 
 IET_GONE = ("the IET kernel module (iscsitarget-dkms) exists on no supported distribution (Debian dropped it "
@@ -340,7 +341,12 @@ def authkeys_text(desc: dict) -> str:
 
     hb = desc.get("heartbeat", {})
     num = int(hb.get("auth_number", 1))
-    return authkeys.dump(authkeys.AuthKeys(num, {num: (hb.get("auth_method", "sha1"), hb.get("auth_key", ""))}))
+    method, key = hb.get("auth_method", "sha1"), hb.get("auth_key", "")
+    if method != "crc" and not key:
+        # No key in the description: a random one, as an admin would make with /dev/urandom (the files go
+        # to both nodes from this one run). An empty key would make heartbeat's signatures worthless.
+        key = os.urandom(20).hex()
+    return authkeys.dump(authkeys.AuthKeys(num, {num: (method, key)}))
 
 
 def corosync_conf(desc: dict) -> str:

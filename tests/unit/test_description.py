@@ -30,6 +30,20 @@ def test_the_example_regenerates_the_seeds_haresources_and_authkeys():
     assert files["authkeys"] == (read("seed-authkeys"), 0o600)
 
 
+def test_authkeys_without_a_key_in_the_description_gets_a_random_one():
+    desc = seed_desc()
+    del desc["heartbeat"]["auth_key"]
+    desc["heartbeat"]["auth_method"] = "sha1"
+    keys = [authkeys.parse(description.authkeys_text(desc)) for _ in range(2)]
+    for ak in keys:
+        assert not [f for f in authkeys.validate(ak, mode=0o100600) if f.severity == "error"]
+        method, key = ak.keys[ak.active]
+        assert method == "sha1" and len(key) == 40
+    assert keys[0].keys[keys[0].active] != keys[1].keys[keys[1].active]
+    desc["heartbeat"]["auth_method"] = "crc"
+    assert authkeys.parse(description.authkeys_text(desc)).keys[3] == ("crc", "")
+
+
 def test_the_example_regenerates_the_seeds_ha_cf_settings():
     got = hacf.parse(description.generate(seed_desc())["ha.cf"][0])
     want = hacf.parse(read("seed-ha.cf"))
