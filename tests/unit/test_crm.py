@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -73,6 +74,22 @@ def test_bare_ip_and_ipaddr_map_to_ipaddr2_without_lvs_support():
     assert g.members[0].agent == "ocf:ocfkit:IPaddr2"
     assert dict(g.members[0].params) == {"ip": "10.0.0.9", "cidr_netmask": "24", "nic": "eth1"}
     assert g.members[1].agent == "lsb:Dummy"
+
+
+def test_the_packages_ocfkit_wrapper_names_migrate_like_heartbeats_own():
+    with open(os.path.join(FIX, "seed-haresources")) as f:
+        text = f.read()
+    renamed = text
+    for name in ("drbddisk", "IPaddr2", "IPaddr", "Filesystem", "portblock", "LVM", "iscsitarget"):
+        renamed = re.sub(rf"(?<![\w-]){name}::", f"ocfkit-{name}::", renamed)
+    assert renamed.count("ocfkit-") >= 4
+    plain = migrate(haresources.parse(text), nodes=["castor", "pollux"], fencing=False)
+    packaged = migrate(haresources.parse(renamed), nodes=["castor", "pollux"], fencing=False)
+    assert crmsh_text(packaged) == crmsh_text(plain)
+    # an unknown ocfkit- name stays an LSB script, with the warning
+    c = migrate(haresources.parse("alpha 10.0.0.9 ocfkit-Nope::x\n"), nodes=["alpha", "beta"])
+    g = next(r for r in c.resources if isinstance(r, Group))
+    assert g.members[1].agent == "lsb:ocfkit-Nope"
 
 
 def test_graph_shows_groups_in_order_promotion_orders_and_colocations():
