@@ -61,7 +61,8 @@ class Client:
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_client.py")
         # --retry-every: a login attempt unanswered for 0.25 s is given up and tried again (docs/demo.md).
         self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-I", script, "--retry-every",
-                                      str(RETRY_EVERY), f"{VIP}:3260", IQN, "1", str(seconds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                      str(RETRY_EVERY), f"{VIP}:3260", IQN, "1", str(seconds)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=open(os.path.join(logdir, "client.log"), "w"),  # noqa: SIM115
                                      text=True)
         self.t0 = time.time()
