@@ -214,6 +214,66 @@ def translate_target_daemon(groups, targets: list[dict], implementation: str):
     return out
 
 
+def clone_target_daemon(c: Cluster, targets: list[dict], provider: str) -> Cluster:
+    """tgt with its daemon on every node (cluster.tgt_daemon = "clone"): the group's p_iscsitarget (tgtd
+    started with the group and loading the target configuration at each start) gives way to one
+    iSCSITarget (tid) and its iSCSILogicalUnits per target, and tgtd runs as a clone (cl_tgtd) that the
+    group needs. A switchover then no longer starts and stops the daemon. tgt's LUN 0 is its controller:
+    the description's LUN n is tgt's n + 1, as in targets.conf. The group keeps running with the groups
+    whose filesystem it used to read (heartbeat moved every line together) but no longer waits for them:
+    the targets come from the CIB, not from a file there."""
+    from dataclasses import replace
+
+    group = next((r for r in c.resources if isinstance(r, Group) and any(m.id == "p_iscsitarget"
+                                                                          for m in r.members)), None)
+    if group is None:
+        return c
+    old = next(m for m in group.members if m.id == "p_iscsitarget")
+    members = []
+    for m in group.members:
+        if m is not old:
+            members.append(m)
+            continue
+        for t in targets:
+            short = t["iqn"].rsplit(":", 1)[-1]
+            a = f"ocf:{provider}:iSCSITarget"
+            members.append(Primitive(f"p_target_{short}", a, (("implementation", "tgt"), ("iqn", t["iqn"]),
+                                                              ("tid", str(t["tid"]))), ops=default_ops(a)))
+            for lu in t.get("lun", []):
+                a = f"ocf:{provider}:iSCSILogicalUnit"
+                params = [("implementation", "tgt"), ("target_iqn", t["iqn"]), ("lun", str(int(lu["lun"]) + 1)),
+                          ("path", lu["path"])]
+                if lu.get("type", "blockio") == "blockio":
+                    params.append(("tgt_bsoflags", "direct"))  # IET's blockio: no page cache (targets.conf too)
+                members.append(Primitive(f"p_lun_{short}_{lu['lun']}", a, tuple(params), ops=default_ops(a)))
+    a = f"ocf:{provider}:iscsitarget"
+    daemon = Clone("cl_tgtd", Primitive("p_tgtd", a, (("implementation", "tgt"),), ops=default_ops(a)))
+    svc = replace(group, members=tuple(members))
+    resources = tuple(svc if r is group else r for r in c.resources) + (daemon,)
+    c = replace(c, resources=resources,
+                orders=c.orders + (Order(f"o_cl_tgtd_before_{svc.id}", "cl_tgtd", svc.id),),
+                colocations=c.colocations + (Colocation(f"col_{svc.id}_with_cl_tgtd", svc.id, "cl_tgtd"),))
+    notes = [f"tgtd runs on every node (cl_tgtd); {svc.id} needs it there and starts after it "
+             f"(col_{svc.id}_with_cl_tgtd, o_cl_tgtd_before_{svc.id}): its targets and LUNs are iSCSITarget and "
+             "iSCSILogicalUnit resources, so a switchover leaves the daemon running."]
+    fs_groups = [r.id for r in c.resources if isinstance(r, Group) and r.id != svc.id
+                 and any(m.type == "Filesystem" and _reads(old, m) for m in r.members)]
+    for owner in fs_groups:
+        cid = f"col_{svc.id}_with_{owner}"
+        c = replace(c, colocations=c.colocations + (Colocation(cid, svc.id, owner),))
+        notes.append(f"{svc.id} runs with {owner} ({cid}), as heartbeat moved both lines together; it no longer "
+                     "starts after it (nothing of it reads that filesystem): both stop and start side by side.")
+    c = add_target_params(c, [dict(t, lun=[dict(lu, lun=int(lu["lun"]) + 1) for lu in t.get("lun", [])])
+                              for t in targets])
+    return replace(c, notes=c.notes + tuple(notes))
+
+
+def _reads(daemon: Primitive, fs: Primitive) -> bool:
+    """Whether the daemon's parameters name a file below the Filesystem's directory."""
+    mount = dict(fs.params).get("directory", "").rstrip("/") + "/"
+    return mount != "/" and any(v.startswith(mount) for _k, v in daemon.params)
+
+
 def add_target_params(c: Cluster, targets: list[dict], daemon: str = "") -> Cluster:
     """iSCSITarget and iSCSILogicalUnit primitives completed from the description's targets: allowed
     initiators, the CHAP account (its password a secret of the model), scsi_sn and scsi_id; a target daemon

@@ -33,6 +33,7 @@ from ocfkit.lab.node import LabError
 
 IQN = "iqn.2024-01.demo.ocfkit:lun.filer"
 VIP = "10.98.0.100"
+RETRY_EVERY = 0.25  # the client's login retry (seconds); open-iscsi waits for TCP's SYN retransmission (1 s)
 PLACEHOLDER = "/srv/ocfkit-demo"  # examples/demo.toml's paths; the demo puts its working directory there
 LUN_STAND_IN = ("a loop device (the configuration volume) and a file (the LUN) that both nodes see, in place of "
                 "DRBD, which needs a kernel module this machine does not have")
@@ -58,8 +59,10 @@ class Client:
 
     def __init__(self, ns: str, seconds: float, logdir: str) -> None:
         script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "demo_client.py")
-        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-I", script, f"{VIP}:3260", IQN,
-                                      "1", str(seconds)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        # --retry-every: a login attempt unanswered for 0.25 s is given up and tried again (docs/demo.md).
+        self.proc = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-I", script, "--retry-every",
+                                      str(RETRY_EVERY), f"{VIP}:3260", IQN, "1", str(seconds)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=open(os.path.join(logdir, "client.log"), "w"),  # noqa: SIM115
                                      text=True)
         self.t0 = time.time()
@@ -260,22 +263,24 @@ class Pacemaker:
         return {m: ops[m] for m in self.members if m in ops}
 
     def switchover_breakdown(self, src: str, dst: str, t0: float, t1: float) -> dict:
-        from ocfkit.lab.timeline import events, operations, switchover
+        from ocfkit.lab.timeline import events, metadata, operations, switchover
 
         evts = sorted(events(self.lab.node(src).dir, t0 - 1) + events(self.lab.node(dst).dir, t0 - 1))
         phases = switchover(evts, self.members, src, dst, t0)
         stops = self._ours(operations(evts, "stop", src, t0 - 0.001, t1 + 1))
         starts = self._ours(operations(evts, "start", dst, t0 - 0.001, t1 + 1))
-        return {"phases_s": phases, "agents_stop_s": stops, "agents_start_s": starts,
-                "ocfkit_s": round(sum(stops.values()) + sum(starts.values()), 3)}
+        meta = self._ours(metadata(evts, dst, t0 - 0.001, t1 + 1))
+        return {"phases_s": phases, "agents_stop_s": stops, "agents_start_s": starts, "agents_metadata_s": meta,
+                "ocfkit_s": round(sum(stops.values()) + sum(starts.values()) + sum(meta.values()), 3)}
 
     def crash_breakdown(self, crashed: str, survivor: str, t_crash: float, t1: float) -> dict:
         from ocfkit.lab.pacemaker import fence_history
-        from ocfkit.lab.timeline import events, failover, operations
+        from ocfkit.lab.timeline import events, failover, metadata, operations
 
         evts = events(self.lab.node(survivor).dir, t_crash - 1)
         phases = failover(evts, crashed, survivor, self.members[-1], t_crash)
         starts = self._ours(operations(evts, "start", survivor, t_crash, t1 + 1))
+        meta = self._ours(metadata(evts, survivor, t_crash, t1 + 1))
         history = [e for e in fence_history(self.lab.node(survivor), crashed)]
         done = [e for e in history if e.get("status") == "success"]
         fence = done[-1] if done else (history[-1] if history else {})
@@ -284,7 +289,8 @@ class Pacemaker:
                 "resources_s": phases["resources"], "cluster_total_s": phases["total"],
                 "fence_event": {k: fence.get(k, "") for k in ("action", "target", "delegate", "status",
                                                               "completed")},
-                "agents_start_s": starts, "ocfkit_s": round(sum(starts.values()), 3)}
+                "agents_start_s": starts, "agents_metadata_s": meta,
+                "ocfkit_s": round(sum(starts.values()) + sum(meta.values()), 3)}
 
 
 class Heartbeat:
@@ -568,6 +574,9 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
             entry = {"kind": "planned switchover", "from": src, "to": dst, "command": commands,
                      "client_stall_s": round(stall, 3), "cluster_s": round(t1 - t0, 3)}
             entry.update(cluster.switchover_breakdown(src, dst, t0, t1))
+            total = (entry.get("phases_s") or {}).get("total")
+            if total is not None and "agents_start_s" in entry:
+                entry["client_after_cluster_s"] = _client_after(client, t0 + total)
             summary["failovers"].append(entry)
             say(f"switchover done: the group runs on {dst} after {t1 - t0:.2f}s, client stalled {stall:.2f}s, "
                 f"ocfkit's agents {_fmt(entry['ocfkit_s'])}")
@@ -588,6 +597,8 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
         entry = {"kind": "crash", "from": "node1", "to": "node2", "client_stall_s": round(stall, 3),
                  "cluster_s": round(t1 - t_crash, 3)}
         entry.update(cluster.crash_breakdown("node1", "node2", t_crash, t1))
+        if entry.get("cluster_total_s") is not None:
+            entry["client_after_cluster_s"] = _client_after(client, t_crash + entry["cluster_total_s"])
         power_on = entry.pop("_power_on", None)
         summary["failovers"].append(entry)
         say(f"takeover done: client stalled {stall:.2f}s; detection {_fmt(entry['detection_s'])}, fencing "
@@ -645,6 +656,14 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
             shutil.rmtree(workdir, ignore_errors=True)
     summary["seconds"] = round(time.monotonic() - t_start, 1)
     return summary
+
+
+def _client_after(client: Client, t: float) -> float | None:
+    """Seconds from t (the cluster's last start: the port open again) to the client's next acknowledged
+    write: its reconnect and login."""
+    with client.lock:
+        later = [a for a in client.acks if a > t]
+    return round(later[0] - t, 3) if later else None
 
 
 def _resumed(client: Client, t: float, progress, phase: str) -> None:

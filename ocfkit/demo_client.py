@@ -1,11 +1,18 @@
 """The demo's iSCSI client: a checksummed write stream through libiscsi (ctypes), with reconnects.
 
-Run inside the client's network namespace: python3 demo_client.py PORTAL IQN LUN SECONDS.
+Run inside the client's network namespace: python3 demo_client.py [--retry-every S] PORTAL IQN LUN SECONDS.
 It writes 64 KiB chunks round robin over the first 8 MiB of the LUN, each carrying its sequence
 number and a CRC32, and prints one line per event: `ACK seq slot t`, `ERR t reason`,
 `CONNECTED t`. When the time is up (or on a line "stop" on stdin) it reads every slot back and
 prints `VERIFY ok N` or `VERIFY bad slot expected got`; a slot whose last acknowledged write is
 not what reads back is a lost acknowledged write.
+
+Like an initiator within its replacement_timeout, it holds a failed write and logs in again until the
+write is acknowledged. Each login attempt waits for TCP's handshake, and a SYN dropped by portblock is
+sent again only after the kernel's retransmission timeout (1 s, then 2 s...). With --retry-every S the
+client instead gives up a connection attempt that got no answer within S seconds and tries again at
+once (a plain TCP connect to the portal first, then the login), so it is back within S of the portal
+answering.
 """
 
 from __future__ import annotations
@@ -116,8 +123,23 @@ class Session:
             self.ctx = None
 
 
+def portal_answers(portal: str, within: float) -> bool:
+    """Whether a TCP connection to the portal is accepted within `within` seconds (then closed)."""
+    import socket
+
+    host, _, port = portal.rpartition(":")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=within):
+            return True
+    except OSError:
+        return False
+
+
 def main(argv: list[str]) -> int:
-    """PORTAL IQN LUN SECONDS [INITIATOR]."""
+    """[--retry-every S] PORTAL IQN LUN SECONDS [INITIATOR]."""
+    retry_every = 0.0
+    if argv[:1] == ["--retry-every"]:
+        retry_every, argv = float(argv[1]), argv[2:]
     portal, iqn, lun, seconds = argv[0], argv[1], int(argv[2]), float(argv[3])
     initiator = argv[4] if len(argv) > 4 else "iqn.2024-01.demo.ocfkit:client"
     lib = _lib()
@@ -138,6 +160,10 @@ def main(argv: list[str]) -> int:
             break
         now = time.monotonic() - t0
         if not connected:
+            tried = time.monotonic()
+            if retry_every and not portal_answers(portal, retry_every):
+                time.sleep(max(0.0, 0.05 - (time.monotonic() - tried)))  # refused at once: the usual pace
+                continue
             err = s.connect(2)
             if err:
                 say(f"ERR {now:.3f} {err}")

@@ -491,9 +491,15 @@ def cluster_model(desc: dict, *, fencing=None, provider: str = "ocfkit"):
     else:
         # lio: the heartbeat tokens carry the IQN, LUN and path; the rest of each target and LUN goes here.
         model = add_target_params(model, targets(desc))
+    if backend == "tgt" and c.get("tgt_daemon") == "clone":
+        from crm.migrate import clone_target_daemon
+
+        model = clone_target_daemon(model, targets(desc), provider)
     if several(desc):
         model = _several_groups(model, desc)
     model = add_filesystem_dependencies(model)
+    if c.get("transition_delay"):
+        model = replace(model, properties=model.properties + (("transition-delay", c["transition_delay"]),))
     return replace(model, notes=model.notes + tuple(_lun_paths_follow_the_volume_group(desc)))
 
 
@@ -533,7 +539,11 @@ def readme(desc: dict, plan, files: dict, pacemaker: str) -> str:
         out[-2] = ("   drbdadm create-md RES; drbdadm up RES; then drbdadm primary --force RES once on the node its "
                    f"group\n   prefers: {where}.")
     n += 1
-    if "targets.conf" in files:
+    if "targets.conf" in files and desc.get("cluster", {}).get("tgt_daemon") == "clone":
+        out += [f"{n}. tgtd runs on both nodes as a clone (cl_tgtd); the CIB's iSCSITarget and iSCSILogicalUnit",
+                "   resources create the targets. targets.conf (heartbeat's) goes on the configuration filesystem.", ""]
+        n += 1
+    elif "targets.conf" in files:
         out += [f"{n}. The target configuration targets.conf goes on the configuration filesystem (the CIB names its",
                 "   path); the target group runs with that filesystem and starts after it.", ""]
         n += 1

@@ -162,6 +162,14 @@ def each(check):
     return run
 
 
+def pcmk_delay(v) -> str | None:
+    """Pacemaker's transition-delay: whole milliseconds or seconds, at most 10 s."""
+    m = re.match(r"^(\d{1,5})(ms|s)$", v) if isinstance(v, str) else None
+    if not m or int(m.group(1)) * (1 if m.group(2) == "ms" else 1000) > 10000:
+        return "a delay such as \"250ms\" or \"1s\" (at most 10 s) is needed"
+    return None
+
+
 def free_table(value_check):
     """A table with any parameter names (checked as names) and values checked by value_check."""
     def run(v) -> str | None:
@@ -200,6 +208,7 @@ SCHEMA = {
     "cluster": {
         "name": name, "auto_failback": boolean, "target_backend": choice("iet", "tgt", "lio"),
         "pacemaker": choice("2.1", "3.0"), "provider": name, "drbd_version": choice("8.4", "9"),
+        "tgt_daemon": choice("group", "clone"), "transition_delay": pcmk_delay,
         "fencing": lambda v: "moved: give [fencing.sbd] or [[fencing.device]], or fencing = \"none\" at the top",
     },
     "node": [{"name": name, "address": ip, "replication_address": ip}],

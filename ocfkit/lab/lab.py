@@ -341,11 +341,15 @@ class Lab:
             return "ON" if self.powered[name] else "OFF"
 
     def crash(self, name: str) -> float:
-        """The node dies at once (every process killed, links cut) but stays 'powered' until fenced,
-        like a hung machine. Returns the wall-clock time of the crash."""
+        """The node dies at once (links cut, every process killed) but stays 'powered' until fenced,
+        like a hung machine. Returns the wall-clock time of the crash. The links go first: a machine
+        losing power sends nothing, while processes killed with their links up would close their TCP
+        connections (the clients would learn of the crash at once, from a FIN or a reset)."""
         with self._lock:
             t = time.time()
-            self.node(name).kill()
+            node = self.node(name)
+            node.cut_links()
+            node.kill()
             return t
 
     def boot_all(self, timeout: float = 30) -> None:

@@ -94,15 +94,18 @@ def switchover(evts: list[tuple[float, str]], members: list[str], source: str, t
     """The phases of a planned move of a group (members in start order) from source to target, from
     both nodes' logs merged (seconds; None if not logged):
 
-    - scheduling: the command -> the first member's stop asked on the source;
-    - stop: that -> the first member (the last to stop) stopped;
+    - scheduling: the command -> the first stop asked on the source (the last member's, or any member's
+      when groups stop side by side);
+    - stop: that -> the last member stop logged on the source;
     - start: that -> the last member started on the target;
     - total: the command -> the last member started.
     """
     after = t_command - 0.001
-    t_stop_asked = first(evts, rf"Requesting local execution of stop operation for {re.escape(members[-1])} "
-                               rf"on {re.escape(source)}", after)
-    t_stopped = result(evts, "stop", members[0], source, after)
+    names = "|".join(re.escape(m) for m in members)
+    t_stop_asked = first(evts, rf"Requesting local execution of stop operation for (?:{names}) "
+                               rf"on {re.escape(source)}\b", after)
+    stopped = [t for t in (result(evts, "stop", m, source, after) for m in members) if t is not None]
+    t_stopped = max(stopped) if stopped else None
     t_started = result(evts, "start", members[-1], target, t_stopped or after)
 
     def span(a: float | None, b: float | None) -> float | None:
@@ -119,6 +122,29 @@ def operations(evts: list[tuple[float, str]], op: str, node: str, after: float =
     `before`); the first of each resource counts."""
     ask = re.compile(rf"Requesting local execution of {re.escape(op)} operation for (\S+) on {re.escape(node)}\b")
     done = re.compile(rf"Result of {re.escape(op)} operation for (\S+) on {re.escape(node)}: {_OK}")
+    asked: dict[str, float] = {}
+    out: dict[str, float] = {}
+    for t, line in evts:
+        if t < after or (before is not None and t > before):
+            continue
+        m = ask.search(line)
+        if m and m.group(1) not in asked:
+            asked[m.group(1)] = t
+            continue
+        m = done.search(line)
+        if m and m.group(1) in asked and m.group(1) not in out:
+            out[m.group(1)] = round(t - asked[m.group(1)], 3)
+    return out
+
+
+def metadata(evts: list[tuple[float, str]], node: str, after: float = 0.0,
+             before: float | None = None) -> dict[str, float]:
+    """Seconds the controller on node spent getting each resource's agent meta-data before a start, from
+    "Retrieving metadata for R" to the start's "Requesting local execution" (Pacemaker runs the agent's
+    meta-data action before every start, so that it sees an updated agent: part of the agent's cost);
+    the first of each resource counts. The node's own log: the controller does not name itself."""
+    ask = re.compile(r"\b" + re.escape(node) + r" pacemaker-controld.*Retrieving metadata for (\S+) ")
+    done = re.compile(rf"Requesting local execution of start operation for (\S+) on {re.escape(node)}\b")
     asked: dict[str, float] = {}
     out: dict[str, float] = {}
     for t, line in evts:

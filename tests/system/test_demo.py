@@ -61,8 +61,9 @@ def check_crash(crash: dict, *, fenced_by: str = "node2") -> None:
     fe = crash["fence_event"]
     assert fe["target"] == "node1" and fe["status"] == "success" and fe["action"] in ("off", "reboot", "reset"), fe
     assert fe["delegate"] == fenced_by, fe
-    # Generous for a loaded CI machine (measured 5 to 6 s here on 2 shared cores; the targets are 4 s).
-    assert crash["client_stall_s"] < 8.0, crash
+    # Generous for a loaded CI machine (Pacemaker measured 3.3 to 3.9 s, heartbeat 4 to 5 s here on 2 shared
+    # cores; the target is 4 s).
+    assert crash["client_stall_s"] < 7.0, crash
 
 
 def test_pacemaker_demo_moves_the_group_fences_the_crashed_node_and_loses_no_acknowledged_write():
@@ -70,12 +71,20 @@ def test_pacemaker_demo_moves_the_group_fences_the_crashed_node_and_loses_no_ack
     assert s["manager"] == "pacemaker"
     for f in s["failovers"][:2]:
         assert f["command"][0][:2] == ["crm_resource", "--move"] and f["command"][1][:2] == ["crm_resource", "--clear"]
-        assert f["client_stall_s"] < 6.0, f
+        assert f["client_stall_s"] < 4.0, f  # measured 0.9 to 1.9 s on 2 loaded cores (target 1.5 s)
         assert f["phases_s"]["total"] is not None and f["ocfkit_s"] > 0, f
     crash = s["failovers"][2]
     check_crash(crash)
     assert crash["fencing_s"] is not None and crash["fencing_s"] > 0, crash
-    assert set(crash["agents_start_s"]) >= {"p_fs_config", "p_iscsitarget"}, crash
+    # tgtd runs on both nodes (cluster.tgt_daemon = "clone"): the takeover starts the target and its LUN.
+    assert set(crash["agents_start_s"]) >= {"p_fs_config", "p_target_lun.filer", "p_lun_lun.filer_0"}, crash
+    assert "p_iscsitarget" not in crash["agents_start_s"], crash
+    # Pacemaker runs each agent's meta-data before its start: counted in ocfkit's share.
+    assert set(crash["agents_metadata_s"]) == set(crash["agents_start_s"]), crash
+    assert crash["ocfkit_s"] >= sum(crash["agents_start_s"].values()) + sum(crash["agents_metadata_s"].values()) \
+        - 0.01, crash
+    for f in s["failovers"]:
+        assert f["client_after_cluster_s"] is not None and f["client_after_cluster_s"] < 2.0, f
 
 
 def test_heartbeat_demo_moves_the_group_resets_the_crashed_node_and_loses_no_acknowledged_write():

@@ -23,7 +23,7 @@ from crm.render import cib_xml
 from ocfkit.lab import Lab, LabError, host_cluster
 from ocfkit.lab.lab import DC_DEADTIME
 from ocfkit.lab.pacemaker import configure, fence_history, view
-from ocfkit.lab.timeline import events, failover, operations, result, stamp, switchover
+from ocfkit.lab.timeline import events, failover, metadata, operations, result, stamp, switchover
 from tests.system.support import PROVIDER
 
 pytestmark = pytest.mark.system
@@ -430,6 +430,36 @@ def test_switchover_phases_come_from_both_nodes_log_lines():
     evts = sorted((stamp(line), line) for line in lines)
     assert switchover(evts, ["p_dummy1", "p_vip", "p_dummy2"], "node1", "node2", t0) == \
         {"scheduling": 0.2, "stop": 0.25, "start": 0.55, "total": 1.0}
+
+
+def test_a_switchover_of_groups_that_stop_side_by_side_ends_its_stop_with_the_last_member():
+    """The demo's groups are colocated but not ordered: the configuration volume stops before the service
+    group's last member; the stop phase lasts until every member has stopped."""
+    year = time.localtime().tm_year
+    t0 = time.mktime((year, 12, 2, 6, 0, 0, 0, 0, -1))
+    lines = [
+        "Dec 02 06:00:00.100 node1 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of stop operation for p_fs on node1 | transition_key=1",
+        "Dec 02 06:00:00.110 node1 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of stop operation for p_unblock on node1 | transition_key=2",
+        "Dec 02 06:00:00.150 node1 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of stop operation "
+        "for p_fs on node1: ok | CIB update 80",
+        "Dec 02 06:00:00.300 node1 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of stop operation "
+        "for p_unblock on node1: ok | CIB update 81",
+        "Dec 02 06:00:00.400 node1 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of stop operation "
+        "for p_ip on node1: ok | CIB update 82",
+        "Dec 02 06:00:00.420 node2 pacemaker-controld  [35] (do_lrm_invoke) \tinfo: Retrieving metadata for p_ip "
+        "(ocf:ocfkit:IPaddr2) asynchronously",
+        "Dec 02 06:00:00.470 node2 pacemaker-controld  [35] (do_lrm_rsc_op) \tnotice: Requesting local execution "
+        "of start operation for p_ip on node2 | transition_key=3",
+        "Dec 02 06:00:00.900 node2 pacemaker-controld  [35] (log_executor_event) \tnotice: Result of start operation "
+        "for p_unblock on node2: ok | CIB update 90",
+    ]
+    evts = sorted((stamp(line), line) for line in lines)
+    assert switchover(evts, ["p_fs", "p_ip", "p_unblock"], "node1", "node2", t0) == \
+        {"scheduling": 0.1, "stop": 0.3, "start": 0.5, "total": 0.9}
+    assert metadata(evts, "node2") == {"p_ip": 0.05}
+    assert metadata(evts, "node1") == {}
 
 
 def test_pacemaker_3_results_written_OK_time_the_switchover_and_the_operations():

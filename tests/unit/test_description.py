@@ -639,3 +639,62 @@ def test_a_single_group_description_has_no_name_or_prefer_and_its_conflicts_are_
     d["drbd"][1]["device"] = d["drbd"][0]["device"]
     with pytest.raises(description.DescriptionError, match=r"drbd\[1\].device: DRBD device \(minor\) /dev/drbd0"):
         description.check(d)
+
+
+def test_a_tgt_daemon_clone_keeps_tgtd_on_both_nodes_and_puts_the_target_and_lun_in_the_group():
+    """cluster.tgt_daemon = "clone" (the demo's): a switchover no longer starts and stops tgtd; the group
+    holds the target and its LUN (tgt's LUN 1: its LUN 0 is the controller) and no longer waits for the
+    configuration filesystem, which it does not read; heartbeat (no clones) keeps its iscsitarget line."""
+    files = description.generate(example("demo"))
+    cib = ET.fromstring(files["cib.xml"][0])
+    params = {p.get("id"): {n.get("name"): n.get("value") for n in p.iter("nvpair")} for p in cib.iter("primitive")}
+    svc = next(g for g in cib.iter("group") if g.get("id") != "g_r")
+    assert [p.get("type") for p in svc.findall("primitive")] == [
+        "IPaddr2", "portblock", "iSCSITarget", "iSCSILogicalUnit", "portblock"]
+    assert params["p_target_lun.filer"] == {"implementation": "tgt", "iqn": "iqn.2024-01.demo.ocfkit:lun.filer",
+                                            "tid": "1"}
+    assert params["p_lun_lun.filer_0"] == {"implementation": "tgt", "target_iqn": "iqn.2024-01.demo.ocfkit:lun.filer",
+                                           "lun": "1", "path": "/srv/ocfkit-demo/lun.img"}  # fileio: page cache
+    clone = next(cib.iter("clone"))
+    assert clone.get("id") == "cl_tgtd" and [p.get("type") for p in clone.iter("primitive")] == ["iscsitarget"]
+    assert params["p_tgtd"] == {"implementation": "tgt"}
+    cols = {(c.get("rsc"), c.get("with-rsc")) for c in cib.iter("rsc_colocation")}
+    orders = {(o.get("first"), o.get("then")) for o in cib.iter("rsc_order")}
+    assert (svc.get("id"), "cl_tgtd") in cols and ("cl_tgtd", svc.get("id")) in orders
+    assert (svc.get("id"), "g_r") in cols and ("g_r", svc.get("id")) not in orders  # side by side
+    props = {n.get("name"): n.get("value") for n in cib.iter("nvpair") if n.get("id", "").startswith("cib-bootstrap")}
+    assert props["transition-delay"] == "250ms" and props["stonith-enabled"] == "true"
+    assert files["haresources"][0].splitlines()[1].split()[3] == "iscsitarget"
+    assert "backing-store /srv/ocfkit-demo/lun.img" in files["targets.conf"][0]
+    assert "tgtd runs on both nodes as a clone" in files["README"][0]
+    # The default stays the seed's: tgtd in the group, loading targets.conf from the configuration filesystem.
+    d = copy.deepcopy(example("demo"))
+    del d["cluster"]["tgt_daemon"], d["cluster"]["transition_delay"]
+    cib = ET.fromstring(description.generate(d)["cib.xml"][0])
+    assert not list(cib.iter("clone")) and "transition-delay" not in description.generate(d)["cib.xml"][0]
+    assert ("g_r", svc.get("id")) in {(o.get("first"), o.get("then")) for o in cib.iter("rsc_order")}
+
+
+def test_a_clone_of_tgtd_keeps_a_block_device_lun_off_the_page_cache_and_its_chap_account():
+    d = copy.deepcopy(example("demo"))
+    d["target"][0]["lun"][0].update(type="blockio", scsi_sn="sn1")
+    d["target"][0].update(incoming_user="joe", incoming_password="s3cret-pw", initiators=["iqn.2024-01.x:c"])
+    model = description.cluster_model(d, fencing=False)
+    prims = {m.id: dict(m.params) for r in model.resources for m in getattr(r, "members", ())}
+    assert prims["p_lun_lun.filer_0"]["tgt_bsoflags"] == "direct" and prims["p_lun_lun.filer_0"]["scsi_sn"] == "sn1"
+    assert prims["p_target_lun.filer"]["incoming_username"] == "joe"
+    assert prims["p_target_lun.filer"]["allowed_initiators"] == "iqn.2024-01.x:c"
+    assert ("p_target_lun.filer", "incoming_password") in model.secrets
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda d: d["cluster"].update(tgt_daemon="systemd"), r"cluster.tgt_daemon"),
+    (lambda d: d["cluster"].update(transition_delay="1 s"), r"cluster.transition_delay"),
+    (lambda d: d["cluster"].update(transition_delay="20s"), r"cluster.transition_delay"),
+    (lambda d: d["cluster"].update(transition_delay=250), r"cluster.transition_delay"),
+])
+def test_the_demos_timing_keys_are_checked(edit, message):
+    d = copy.deepcopy(example("demo"))
+    edit(d)
+    with pytest.raises(description.DescriptionError, match=message):
+        description.generate(d)
