@@ -221,8 +221,8 @@ class Agent:
         left = self.deadline.remaining()
         t = left if timeout is None else min(timeout, left)
         if self._trace is not None:
-            from ocf.exec import quote_argv
             from ocf.log import mask
+            from ocf.quoting import quote_argv
 
             # Mask before quoting: quoting changes a secret that holds a quote or a space.
             self._traced(f"+ {mask(quote_argv([mask(str(a)) for a in argv]))}\n")

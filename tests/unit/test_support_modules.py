@@ -4,8 +4,8 @@ import pytest
 
 from ocf import log, promotion
 from ocf.errors import CommandError, OcfError
-from ocf.exec import quote_argv
 from ocf.notify import Notification
+from ocf.quoting import quote_argv
 from ocf.state import Lock, StateFile
 from ocf.testing import FakeRunner
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import os
 
-from agents.iet import Rollback, instance_name, is_initiator_name
+from agents.iscsi.config import instance_name, is_initiator_name
+from agents.iscsi.rollback import Rollback
 from agents.tools import lio
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
 
