@@ -32,15 +32,17 @@ def _imports(name: str, path: pathlib.Path, known: dict[str, pathlib.Path]) -> s
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[:len(package.split(".")) - node.level + 1] + ([base] if base else []))
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
             names = [f"{base}.{a.name}" for a in node.names if f"{base}.{a.name}" in known] or [base]
         else:
             continue
-        for n in names:
-            while n and n not in known:
-                n = n.rpartition(".")[0]
-            if n and n != name:
-                found.add(n)
+        for imported in names:
+            module = imported
+            while module and module not in known:
+                module = module.rpartition(".")[0]
+            if module and module != name:
+                found.add(module)
     return found
 
 
