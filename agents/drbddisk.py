@@ -9,6 +9,7 @@ from agents.tools.drbd import resource_name
 from ocf.agent import Agent, action
 from ocf.errors import NotInstalledError, OcfError, Rc
 from ocf.params import Param, boolean, path
+from ocf.proc import comm
 
 
 def _openers(device: str) -> list[str]:
@@ -24,8 +25,7 @@ def _openers(device: str) -> list[str]:
         try:
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 if os.readlink(f"/proc/{pid}/fd/{fd}") == real:
-                    with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
-                        out.append(f"{f.read().strip()}[{pid}]")
+                    out.append(f"{comm(int(pid))}[{pid}]")
                     break
         except OSError:
             continue

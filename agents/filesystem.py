@@ -8,6 +8,7 @@ import time
 from ocf.agent import Agent, action
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
 from ocf.params import Param, Parser, boolean, choice, duration, path, string, words
+from ocf.proc import comm, is_alive
 
 # Filesystems that need no fsck before mount (journaled or not block based), as the reference agent.
 NO_FSCK = {"ext3", "ext4", "xfs", "reiserfs", "reiser4", "jfs", "vfat", "fat", "nfs", "nfs4", "cifs", "smbfs",
@@ -401,12 +402,12 @@ class Filesystem(Agent):
                 round_no += 1
                 # Retry the unmount as soon as the signalled holders are gone, at most signal_delay later.
                 wait_end = time.monotonic() + min(self.signal_delay, max(left - 0.2, 0))
-                while time.monotonic() < wait_end and any(_alive(p) for p in survivors):
+                while time.monotonic() < wait_end and any(is_alive(p) for p in survivors):
                     time.sleep(0.02)
             else:
                 time.sleep(min(0.1, max(left - 0.2, 0)))
         survivors = holders.holders(target.mountpoint, target.mount_id)
-        named = ", ".join(f"{holders.comm(p) or '?'}[{p}] ({how})" for p, how in sorted(survivors.items())[:10])
+        named = ", ".join(f"{comm(p) or '?'}[{p}] ({how})" for p, how in sorted(survivors.items())[:10])
         detail = r.stderr.strip() if r.returncode else ""
         raise OcfError(f"could not unmount {target.mountpoint} before the deadline"
                        + (f": still held by {named}" if named else (f": {detail}" if detail else "")))
@@ -415,8 +416,6 @@ class Filesystem(Agent):
         import signal as _signal
 
         num = getattr(_signal, "SIG" + sig, None) or _signal.SIGKILL  # SIGNALS names Linux's; IOT etc. are aliases
-        from agents.tools.holders import comm
-
         self.log.info(f"sending SIG{sig} to holders of {target}: " + ", ".join(f"{comm(p)}[{p}]" for p in sorted(pids)))
         for pid in pids:
             try:
@@ -496,15 +495,6 @@ class Filesystem(Agent):
             os.unlink(self._status_path())
         except OSError:
             pass
-
-
-def _alive(pid: int) -> bool:
-    """Whether pid still exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _direct_io(path: str, payload: bytes | None) -> bytes:

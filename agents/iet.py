@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-from agents.iscsi.config import instance_name
+from agents.iscsi.config import check_known, instance_name, lun_is_ours, lun_state, target_missing
 from agents.iscsi.rollback import Rollback
 from agents.tools import ietadm
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
@@ -51,9 +51,7 @@ class Target:
     def check(self) -> None:
         """IET's configuration rules."""
         a = self.a
-        unknown = sorted(set(a.additional_parameters or {}) - ietadm.TARGET_PARAMS)
-        if unknown:
-            raise ConfigError("additional_parameters: IET does not know " + ", ".join(unknown))
+        check_known(a.additional_parameters, ietadm.TARGET_PARAMS, "IET does not know")
         if a.incoming_username:
             _no_separators("incoming_username", a.incoming_username)
             if "," in a.incoming_password or "=" in a.incoming_password:
@@ -110,15 +108,11 @@ class Target:
                 tid = a.tid
             else:
                 tid = existing.tid if existing is not None else max(found, default=0) + 1
-            undo = Rollback(a.log)
-            try:
+            with Rollback(a.log) as undo:
                 if existing is None:
                     ietadm.new_target(a.run, tid, a.iqn)
                     undo.add(ietadm.delete_target, a.run, tid)
                 self._ensure(tid, undo)
-            except OcfError:
-                undo.run()
-                raise
 
     def _ensure(self, tid: int, undo: Rollback) -> None:
         a = self.a
@@ -192,9 +186,7 @@ class Lun:
     def check(self) -> None:
         """IET's configuration rules."""
         a = self.a
-        unknown = sorted(set(a.additional_parameters or {}) - ietadm.LUN_PARAMS)
-        if unknown:
-            raise ConfigError("additional_parameters: IET logical units do not know " + ", ".join(unknown))
+        check_known(a.additional_parameters, ietadm.LUN_PARAMS, "IET logical units do not know")
         _no_separators("path", a.path)
         # The defaults come from the resource name, an XML ID without ',' or '='.
         for name, value in (("scsi_id", a.scsi_id), ("scsi_sn", a.scsi_sn)):
@@ -213,18 +205,14 @@ class Lun:
         a = self.a
         t = self._find()
         lun = t.luns.get(a.lun) if t is not None else None
-        if lun is None:
-            return Rc.NOT_RUNNING
-        if lun.path != a.path:
-            raise OcfError(f"LUN {a.lun} of {a.target_iqn} is {lun.path}, not {a.path}")
-        return Rc.SUCCESS
+        return lun_state(a, lun)
 
     def start(self) -> None:
         """Create the LUN with its type and identity."""
         a = self.a
         t = self._find()
         if t is None:
-            raise OcfError(f"target {a.target_iqn} does not exist (start the iSCSITarget first)")
+            raise target_missing(a)
         lun = t.luns.get(a.lun)
         if lun is not None:
             if lun.path != a.path:
@@ -245,9 +233,6 @@ class Lun:
             t = self._find()
         except NotInstalledError:
             return
-        if t is None or a.lun not in t.luns:
-            return
-        if t.luns[a.lun].path != a.path:
-            a.log.warning(f"LUN {a.lun} of {a.target_iqn} is {t.luns[a.lun].path}: not ours, kept")
+        if not lun_is_ours(a, t):
             return
         ietadm.delete_lun(a.run, t.tid, a.lun)

@@ -6,7 +6,8 @@ import sys
 
 from ocf.agent import Agent, action
 from ocf.errors import ArgsError, ConfigError, OcfError, Rc
-from ocf.params import Param, Parser, boolean, integer, ip_address, string
+from ocf.params import Param, Parser, boolean, integer, ip_address, ip_version, string
+from ocf.proc import cmdline
 from ocf.state import StateFile, exists
 
 
@@ -144,7 +145,7 @@ class IPaddr2(Agent):
     @property
     def family(self) -> int:
         """4 or 6."""
-        return 6 if ":" in self.ip else 4
+        return ip_version(self.ip)
 
     @property
     def base_nic(self) -> str:
@@ -212,7 +213,7 @@ class IPaddr2(Agent):
             from ocf.params import canonical_ip
 
             try:
-                if ":" in canonical_ip(self.broadcast):
+                if ip_version(canonical_ip(self.broadcast)) == 6:
                     raise ValueError
             except ValueError:
                 raise ConfigError(f"broadcast {self.broadcast!r} is not an IPv4 address, '+' or '-'") from None
@@ -323,16 +324,14 @@ class IPaddr2(Agent):
         text = pf.read()
         if text and text.strip().isdigit():
             pid = int(text)
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
-                if b"garp.py" in cmd:
-                    import posix
-                    import signal
+            if b"garp.py" in cmdline(pid):
+                import posix
+                import signal
 
+                try:
                     posix.kill(pid, signal.SIGTERM)
-            except OSError:
-                pass
+                except OSError:
+                    pass
         pf.remove()
 
     # ----- actions --------------------------------------------------------------------------

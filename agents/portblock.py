@@ -6,7 +6,7 @@ import sys
 
 from ocf.agent import Agent, action
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
-from ocf.params import Param, Parser, boolean, choice, path
+from ocf.params import Param, Parser, boolean, canonical_network, choice, ip_version, path
 from ocf.state import Lock, StateFile
 
 NFT_TABLE = "ocfkit_portblock"
@@ -39,15 +39,7 @@ class _Network(Parser):
     """An IPv4/IPv6 address, optionally with a prefix length."""
 
     def parse(self, text: str) -> str:
-        from ocf.params import canonical_ip
-
-        addr, sep, prefix = text.strip().partition("/")
-        ip = canonical_ip(addr)
-        if sep:
-            if not prefix.isdigit() or int(prefix) > (128 if ":" in ip else 32):
-                raise ValueError("bad prefix length")
-            return f"{ip}/{int(prefix)}"
-        return ip
+        return canonical_network(text)
 
     def hint(self) -> str:
         return "An IPv4 or IPv6 address or network."
@@ -99,7 +91,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
     @property
     def family(self) -> int:
         """4 or 6."""
-        return 6 if ":" in self.ip else 4
+        return ip_version(self.ip)
 
     @property
     def key(self) -> str:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ocf.errors import ConfigError
-from ocf.params import Parser, canonical_ip
+from ocf.errors import ConfigError, OcfError, Rc
+from ocf.params import Parser, canonical_ip, canonical_network
 
 # RFC 3720 section 3.2.6.2: iSCSI names are letters, digits, '.', '-' and ':' ('_' as some targets
 # accept it). Nothing else: the name becomes a configfs directory (LIO) and an ietadm Name= value.
@@ -70,10 +70,39 @@ def check_initiator(entry: str) -> None:
         return
     if entry == "ALL":
         return
-    addr, sep, prefix = entry.partition("/")
     try:
-        ip = canonical_ip(addr)
-        if sep and not (prefix.isdigit() and int(prefix) <= (128 if ":" in ip else 32)):
-            raise ValueError
+        canonical_network(entry)
     except ValueError:
         raise ConfigError(f"allowed_initiators: {entry!r} is not an iSCSI name, an address, a network or ALL") from None
+
+
+def lun_state(a, lun) -> int:
+    """A LUN agent's monitor answer from the backend's LUN (None: absent): it must be on a.path."""
+    if lun is None:
+        return Rc.NOT_RUNNING
+    if lun.path != a.path:
+        raise OcfError(f"LUN {a.lun} of {a.target_iqn} is {lun.path}, not {a.path}")
+    return Rc.SUCCESS
+
+
+def lun_is_ours(a, target) -> bool:
+    """Whether the backend's target (None: absent) holds this agent's LUN on its path, for a stop: a LUN
+    of that number on another path is someone else's and is kept."""
+    if target is None or a.lun not in target.luns:
+        return False
+    if target.luns[a.lun].path != a.path:
+        a.log.warning(f"LUN {a.lun} of {a.target_iqn} is {target.luns[a.lun].path}: not ours, kept")
+        return False
+    return True
+
+
+def target_missing(a) -> OcfError:
+    """The failure of a LUN start whose target is not there."""
+    return OcfError(f"target {a.target_iqn} does not exist (start the iSCSITarget first)")
+
+
+def check_known(given: dict[str, str] | None, known, refusal: str) -> None:
+    """additional_parameters names only what the implementation knows; refusal says who does not."""
+    unknown = sorted(set(given or {}) - set(known))
+    if unknown:
+        raise ConfigError(f"additional_parameters: {refusal} " + ", ".join(unknown))

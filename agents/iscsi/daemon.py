@@ -12,6 +12,7 @@ from agents.tools import system_path
 from ocf.agent import Agent, action
 from ocf.errors import NotInstalledError, OcfError, Rc
 from ocf.params import Param, choice, path, string
+from ocf.proc import comm, is_alive, pids
 
 
 class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the seed's heartbeat resource)
@@ -68,14 +69,7 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
     def _alive(self, pid: int) -> bool:
         """Whether pid is a live (not zombie) process of our daemon."""
         proc = system_path(self.env, "proc")
-        try:
-            with open(f"{proc}/{pid}/comm", encoding="ascii") as f:
-                if f.read().strip() != self.daemon:
-                    return False
-            with open(f"{proc}/{pid}/stat", encoding="ascii") as f:
-                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-        except (OSError, IndexError):
-            return False
+        return comm(pid, proc) == self.daemon and is_alive(pid, proc)
 
     def _pid(self) -> int | None:
         """The daemon's pid when it is alive (and is our daemon)."""
@@ -88,13 +82,7 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
 
     def _find_ietd(self) -> int | None:
         """The running ietd (there can be only one: it owns the IET control device)."""
-        import os
-
-        proc = system_path(self.env, "proc")
-        for name in os.listdir(proc):
-            if name.isdigit() and self._alive(int(name)):
-                return int(name)
-        return None
+        return next((pid for pid in pids(system_path(self.env, "proc")) if self._alive(pid)), None)
 
     def _answers(self) -> bool:
         r = self.run(["tgtadm", "--lld", "iscsi", "--op", "show", "--mode", "system"], ok=tuple(range(256)),

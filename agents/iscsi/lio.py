@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from agents.iscsi.config import instance_name, is_initiator_name
+from agents.iscsi.config import check_known, instance_name, is_initiator_name, target_missing
 from agents.iscsi.rollback import Rollback
 from agents.tools import lio
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
@@ -46,9 +46,7 @@ class Target:
             raise ConfigError("allowed_initiators: LIO ACLs are by initiator name (iqn./eui./naa.), addresses "
                               "are not supported: " + " ".join(addresses) + " (filter addresses with a firewall, "
                               "e.g. portblock)")
-        unknown = sorted(set(a.additional_parameters or {}) - lio.TPG_PARAMS - lio.TPG_ATTRIBS)
-        if unknown:
-            raise ConfigError("additional_parameters: LIO has no TPG parameter or attribute " + ", ".join(unknown))
+        check_known(a.additional_parameters, lio.TPG_PARAMS | lio.TPG_ATTRIBS, "LIO has no TPG parameter or attribute")
 
     def require(self) -> None:
         """configfs with the target core."""
@@ -75,12 +73,8 @@ class Target:
     def start(self) -> None:
         """Ensure each part; undo what this start created when a step fails."""
         _require(self.a)
-        undo = Rollback(self.a.log)
-        try:
+        with Rollback(self.a.log) as undo:
             self._ensure(undo)
-        except OcfError:
-            undo.run()
-            raise
 
     def _ensure(self, undo: Rollback) -> None:
         a = self.a
@@ -166,9 +160,7 @@ class Lun:
 
     def check(self) -> None:
         """LIO's configuration rules."""
-        unknown = sorted(set(self.a.additional_parameters or {}) - lio.DEV_ATTRIBS)
-        if unknown:
-            raise ConfigError("additional_parameters: LIO storage objects have no attribute " + ", ".join(unknown))
+        check_known(self.a.additional_parameters, lio.DEV_ATTRIBS, "LIO storage objects have no attribute")
 
     def require(self) -> None:
         """configfs with the target core."""
@@ -206,15 +198,14 @@ class Lun:
         a = self.a
         _require(a)
         if not os.path.isdir(self.tpg):
-            raise OcfError(f"target {a.target_iqn} does not exist (start the iSCSITarget first)")
+            raise target_missing(a)
         so = self.linked()
         if so is not None and lio.read(f"{so}/udev_path") != a.path:
             raise OcfError(f"LUN {a.lun} of {a.target_iqn} is already {lio.read(f'{so}/udev_path') or so}")
         if a.readonly and not a.is_block_device() and not lio.children(f"{self.tpg}/acls"):
             raise OcfError("readonly: LIO write-protects a file-backed LUN only per ACL, and the target has no "
                            "ACLs (set allowed_initiators on the iSCSITarget)")
-        undo = Rollback(a.log)
-        try:
+        with Rollback(a.log) as undo:
             if so is None:
                 so = self._ensure_storage_object(undo)
                 if lio.mkdir(self.lun_dir):
@@ -222,9 +213,6 @@ class Lun:
                 if lio.link(so, f"{self.lun_dir}/{self.name}"):
                     undo.add(lio.unlink, f"{self.lun_dir}/{self.name}")
             self._map(undo)
-        except OcfError:
-            undo.run()
-            raise
 
     def _ensure_storage_object(self, undo: Rollback) -> str:
         a = self.a

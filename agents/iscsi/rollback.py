@@ -6,7 +6,10 @@ from ocf.errors import OcfError
 
 
 class Rollback:
-    """Undo steps recorded while a start builds something; run in reverse when a later step fails."""
+    """Undo steps recorded while a start builds something; run in reverse when a later step fails.
+
+    Used as `with Rollback(log) as undo:` the steps run when the block raises an OcfError, which then
+    goes on up."""
 
     def __init__(self, log) -> None:
         self.log = log
@@ -24,3 +27,10 @@ class Rollback:
             except (OcfError, OSError) as e:
                 self.log.warning(f"undo after a failed start: {e}")
         self.steps.clear()
+
+    def __enter__(self) -> Rollback:
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        if kind is not None and issubclass(kind, OcfError):
+            self.run()

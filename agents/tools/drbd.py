@@ -12,7 +12,7 @@ import os
 from ocf.params import Parser
 
 NO_MODULE = 20  # drbdsetup: "Could not connect to 'drbd' generic netlink family"
-# The characters the LINBIT agent accepts in a resource name (REFERENCE.md 2.8).
+# The characters the LINBIT agent accepts in a resource name (ocf:linbit:drbd, drbd-utils 9.22: [-%+./0-9:=@A-Z_a-z]).
 _NAME_CHARS = frozenset("-%+./0123456789:=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
 
 

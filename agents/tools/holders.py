@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 
+from ocf.proc import comm, parent
+
 # Never signalled: the cluster stack and its helpers, whatever holds.
 PROTECTED = frozenset({
     "pacemakerd", "pacemaker-based", "pacemaker-fenced", "pacemaker-execd", "pacemaker-attrd",
@@ -71,15 +73,6 @@ def holds(pid: int, mountpoint: str, mount_id: int | None = None) -> str:
     return ""
 
 
-def comm(pid: int) -> str:
-    """The process name (/proc/PID/comm), "" if gone."""
-    try:
-        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def holders(mountpoint: str, mount_id: int | None = None) -> dict[int, str]:
     """pid -> how it holds mountpoint, for every process in our mount namespace.
 
@@ -116,10 +109,9 @@ def is_protected(pid: int) -> bool:
     p = os.getpid()
     while p > 1 and p not in ancestors:
         ancestors.add(p)
-        try:
-            with open(f"/proc/{p}/stat", encoding="utf-8", errors="replace") as f:
-                p = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
+        up = parent(p)
+        if up is None:
             break
+        p = up
     # comm is cut at 15 characters (pacemaker-schedulerd reads pacemaker-sched).
     return pid in ancestors or comm(pid) in {n[:15] for n in PROTECTED}

@@ -54,15 +54,21 @@ def _fields(line: str) -> dict[str, str]:
     return out
 
 
+def _records(text: str):
+    """(whether it is a target's line, its fields) for each line of an IET /proc file: a `tid:` line at
+    the margin, then the target's own lines indented."""
+    for raw in text.splitlines():
+        if raw.strip():
+            f = _fields(raw)
+            yield not raw[0].isspace() and "tid" in f, f
+
+
 def parse_volumes(text: str) -> dict[int, Target]:
     """Parse /proc/net/iet/volume: a `tid:N name:IQN` line, then one indented line per LUN."""
     targets: dict[int, Target] = {}
     t: Target | None = None
-    for raw in text.splitlines():
-        if not raw.strip():
-            continue
-        f = _fields(raw)
-        if not raw[0].isspace() and "tid" in f:
+    for is_target, f in _records(text):
+        if is_target:
             t = Target(int(f["tid"]), f.get("name", ""))
             targets[t.tid] = t
         elif t is not None and "lun" in f:
@@ -74,11 +80,8 @@ def parse_volumes(text: str) -> dict[int, Target]:
 def parse_sessions(text: str, targets: dict[int, Target]) -> None:
     """Add the sessions of /proc/net/iet/session (tid line, `sid:... initiator:...`, `cid:...`) to targets."""
     t: Target | None = None
-    for raw in text.splitlines():
-        if not raw.strip():
-            continue
-        f = _fields(raw)
-        if not raw[0].isspace() and "tid" in f:
+    for is_target, f in _records(text):
+        if is_target:
             t = targets.get(int(f["tid"]))
         elif t is not None and "sid" in f:
             t.sessions.append((f["sid"], f.get("initiator", ""), []))

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import os
 
+from ocf.errors import OcfError
+from ocf.params import ip_version
+
 ROOT = "/sys/kernel/config"
 
 # TPG attributes (tpgt_N/attrib) and iSCSI session parameters (tpgt_N/param) of the kernel's
@@ -48,7 +51,7 @@ def portal_name(portal: str) -> str:
     if portal.startswith("["):
         return portal
     host, _, port = portal.rpartition(":")
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"[{host}]:{port}" if ip_version(host) == 6 else f"{host}:{port}"
 
 
 def read(path: str) -> str:
@@ -59,8 +62,6 @@ def read(path: str) -> str:
     except FileNotFoundError:
         return ""
     except OSError as e:
-        from ocf.errors import OcfError
-
         raise OcfError(f"cannot read {path}: {e.strerror}") from None
 
 
@@ -74,70 +75,45 @@ def write(path: str, value: str, *, secret: bool = False) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
     except OSError as e:
-        from ocf.errors import OcfError
-
         raise OcfError(f"cannot open {path}: {e.strerror}") from None
     try:
         os.write(fd, value.encode())
     except OSError as e:
-        from ocf.errors import OcfError
-
         shown = "***" if secret else repr(value)
         raise OcfError(f"cannot write {shown} to {path}: {e.strerror}") from None
     finally:
         os.close(fd)
 
 
-def mkdir(path: str) -> bool:
-    """Create a configfs object; False when it already existed."""
+def _change(call, args: tuple[str, ...], already: type[OSError], failure: str) -> bool:
+    """One configfs change; False when it was already made (already raised), OcfError when it fails."""
     try:
-        os.mkdir(path)
-    except FileExistsError:
+        call(*args)
+    except already:
         return False
     except OSError as e:
-        from ocf.errors import OcfError
-
-        raise OcfError(f"cannot create {path}: {e.strerror}") from None
+        raise OcfError(f"{failure}: {e.strerror}") from None
     return True
+
+
+def mkdir(path: str) -> bool:
+    """Create a configfs object; False when it already existed."""
+    return _change(os.mkdir, (path,), FileExistsError, f"cannot create {path}")
 
 
 def rmdir(path: str) -> bool:
     """Delete a configfs object; False when it did not exist."""
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        return False
-    except OSError as e:
-        from ocf.errors import OcfError
-
-        raise OcfError(f"cannot remove {path}: {e.strerror}") from None
-    return True
+    return _change(os.rmdir, (path,), FileNotFoundError, f"cannot remove {path}")
 
 
 def link(target: str, path: str) -> bool:
     """Link path to the configfs object target; False when the link was there already."""
-    try:
-        os.symlink(target, path)
-    except FileExistsError:
-        return False
-    except OSError as e:
-        from ocf.errors import OcfError
-
-        raise OcfError(f"cannot link {path} to {target}: {e.strerror}") from None
-    return True
+    return _change(os.symlink, (target, path), FileExistsError, f"cannot link {path} to {target}")
 
 
 def unlink(path: str) -> bool:
     """Remove a link; False when it did not exist."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return False
-    except OSError as e:
-        from ocf.errors import OcfError
-
-        raise OcfError(f"cannot remove {path}: {e.strerror}") from None
-    return True
+    return _change(os.unlink, (path,), FileNotFoundError, f"cannot remove {path}")
 
 
 def children(path: str) -> list[str]:
@@ -158,24 +134,23 @@ def resolve(path: str) -> str:
     return os.path.realpath(path)
 
 
-def remove_mapped_lun(acl_dir: str, lun: str) -> bool:
-    """Unmap acls/<initiator>/<lun> (its link, then the directory); False when it was not mapped."""
-    d = f"{acl_dir}/{lun}"
+def _remove_linking_dir(d: str) -> bool:
+    """Remove a configfs directory that holds links (the links, then the directory); False when absent."""
     if not os.path.isdir(d):
         return False
     for ln in links_in(d):
         unlink(ln)
     return rmdir(d)
+
+
+def remove_mapped_lun(acl_dir: str, lun: str) -> bool:
+    """Unmap acls/<initiator>/<lun> (its link, then the directory); False when it was not mapped."""
+    return _remove_linking_dir(f"{acl_dir}/{lun}")
 
 
 def remove_lun(tpg: str, lun: str) -> bool:
     """Remove tpgt_N/lun/<lun> (its storage link, then the directory)."""
-    d = f"{tpg}/lun/{lun}"
-    if not os.path.isdir(d):
-        return False
-    for ln in links_in(d):
-        unlink(ln)
-    return rmdir(d)
+    return _remove_linking_dir(f"{tpg}/lun/{lun}")
 
 
 def remove_target(root: str, iqn: str) -> bool:

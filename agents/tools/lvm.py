@@ -176,6 +176,16 @@ def is_open(lv: dict[str, str]) -> bool:
     return (len(attr) > 5 and attr[5] == "o") or lv.get("lv_device_open") == "open"
 
 
+def own_by_tag(run, vg: dict[str, str], tag: str) -> None:
+    """Make tag the VG's only tag (the ownership mark of exclusive activation): other tags go first."""
+    tags = [t for t in vg.get("vg_tags", "").split(",") if t]
+    for t in tags:
+        if t != tag:
+            run(["lvm", "vgchange", "--deltag", t, "--", vg["vg_name"]])
+    if tag not in tags:
+        run(["lvm", "vgchange", "--addtag", tag, "--", vg["vg_name"]])
+
+
 def local_system_id(run) -> str:
     """`lvm systemid` of this node ("" when system_id_source is not configured)."""
     r = run(["lvm", "systemid"], ok=(0, 5))
