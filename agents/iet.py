@@ -9,19 +9,18 @@ agent records the exact lines it added in HA_RSCTMP and stop removes exactly tho
 
 from __future__ import annotations
 
-import os
-
 from agents.iscsi.config import check_known, instance_name, lun_is_ours, lun_state, target_missing
 from agents.iscsi.rollback import Rollback
 from agents.tools import ietadm
+from ocf import system
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
+from ocf.exec import which
+from ocf.state import Lock, StateFile
 
 DEFAULT_PORTAL = "0.0.0.0:3260"
 
 
 def _require(agent) -> None:
-    from ocf.exec import which
-
     if not ietadm.is_loaded(agent.path_of("proc")):
         raise NotInstalledError(f"IET is not loaded ({agent.path_of('proc')}/net/iet is missing)")
     if not which("ietadm"):
@@ -31,7 +30,7 @@ def _require(agent) -> None:
 def initiators_files(agent) -> tuple[str, str]:
     """(initiators.allow, initiators.deny): in /etc/iet when that directory exists (Debian), else /etc."""
     etc = agent.path_of("etc")
-    base = f"{etc}/iet" if os.path.isdir(f"{etc}/iet") else etc
+    base = f"{etc}/iet" if system.path.isdir(f"{etc}/iet") else etc
     return f"{base}/initiators.allow", f"{base}/initiators.deny"
 
 
@@ -41,12 +40,20 @@ def _no_separators(what: str, value: str) -> None:
         raise ConfigError(f"{what} {value!r}: IET cannot take ',' or '=' in it")
 
 
-class Target:
-    """An iSCSI target in IET."""
+class _Part:
+    """What the IET target and LUN share: the agent, and the /proc that shows IET's state."""
 
     def __init__(self, agent) -> None:
         self.a = agent
         self.proc = agent.path_of("proc")
+
+    def require(self) -> None:
+        """IET loaded and ietadm installed."""
+        _require(self.a)
+
+
+class Target(_Part):
+    """An iSCSI target in IET."""
 
     def check(self) -> None:
         """IET's configuration rules."""
@@ -59,13 +66,7 @@ class Target:
         for i in a.allowed_initiators or []:
             _no_separators("allowed_initiators entry", i)
 
-    def require(self) -> None:
-        """IET loaded and ietadm installed."""
-        _require(self.a)
-
     def _state(self):
-        from ocf.state import StateFile
-
         return StateFile(f"{self.a.rsctmp}/iSCSITarget-iet-{instance_name(self.a.iqn)}.lines")
 
     def _recorded(self) -> list[tuple[str, str]]:
@@ -90,8 +91,6 @@ class Target:
 
     def start(self) -> None:
         """Ensure target, parameters, initiator lines and CHAP; undo on failure."""
-        from ocf.state import Lock
-
         a = self.a
         if [p for p in a.portals if p != DEFAULT_PORTAL]:
             a.log.warning("portals: IET listens where ietd was told to (ietd -a/-p); the parameter is ignored")
@@ -176,12 +175,8 @@ class Target:
         a.wait_for(f"target {a.iqn} (tid {tid}) to be deleted", gone, interval=0.2)
 
 
-class Lun:
+class Lun(_Part):
     """A logical unit of an IET target."""
-
-    def __init__(self, agent) -> None:
-        self.a = agent
-        self.proc = agent.path_of("proc")
 
     def check(self) -> None:
         """IET's configuration rules."""
@@ -192,10 +187,6 @@ class Lun:
         for name, value in (("scsi_id", a.scsi_id), ("scsi_sn", a.scsi_sn)):
             if value:
                 _no_separators(name, value)
-
-    def require(self) -> None:
-        """IET loaded and ietadm installed."""
-        _require(self.a)
 
     def _find(self):
         return ietadm.by_name(ietadm.targets(self.proc), self.a.target_iqn)

@@ -6,13 +6,17 @@ running implementation.
 
 from __future__ import annotations
 
+import time
+
 from agents.iscsi.backend import iet_loaded
 from agents.iscsi.config import check_portal
-from agents.tools import system_path
+from agents.tools import ietadm, system_path, tgtadm
+from ocf import system
 from ocf.agent import Agent, action
 from ocf.errors import NotInstalledError, OcfError, Rc
 from ocf.params import Param, choice, path, string
 from ocf.proc import comm, is_alive, pids
+from ocf.state import StateFile
 
 
 class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the seed's heartbeat resource)
@@ -94,26 +98,20 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
         """Start the daemon (if needed) with its configuration."""
         if self.impl == "iet":
             return self._start_iet()
-        import os
-
         if self._pid() is None:
-            os.makedirs(self.rsctmp, exist_ok=True)
+            system.makedirs(self.rsctmp, exist_ok=True)
             argv = ["tgtd", "-p", self._pidfile()]
             if self.portal:
                 argv += ["--iscsi", f"portal={self.portal}"]
             self.run(argv)  # tgtd daemonises itself (its own session: not killed with the agent)
             self.wait_for("tgtd to answer", lambda: self._pid() is not None and self._answers(), interval=0.1)
-        if os.path.exists(self.config_file):
+        if system.path.exists(self.config_file):
             self.run(["tgt-admin", "-e", "-c", self.config_file])
         else:
             self.log.warning(f"{self.config_file} does not exist: tgtd runs without configured targets")
         return Rc.SUCCESS
 
     def _start_iet(self) -> int:
-        import os
-
-        from ocf.state import StateFile
-
         if self._pid() is not None:
             return Rc.SUCCESS
         pid = self._find_ietd()
@@ -121,7 +119,7 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
             if not iet_loaded(self.env):
                 raise NotInstalledError("the IET kernel module is not loaded (no /proc/net/iet)")
             argv = ["ietd"]
-            if os.path.exists(self.config_file):
+            if system.path.exists(self.config_file):
                 argv += ["-c", self.config_file]
             else:
                 self.log.warning(f"{self.config_file} does not exist: ietd runs without configured targets")
@@ -137,50 +135,40 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
 
     @staticmethod
     def _signal(pid: int, sig: int) -> None:
-        import os
-
         try:
-            os.kill(pid, sig)
+            system.kill(pid, sig)
         except ProcessLookupError:
             pass  # it has just exited
 
     @action(timeout=30)
     def stop(self) -> int:
         """Delete the targets with their sessions, shut the daemon down, wait for it (SIGKILL at the deadline)."""
-        import os
-        import signal
-        import time
-
         pid = self._pid()
         if pid is not None:
             try:
                 if self.impl == "iet":
-                    from agents.tools import ietadm
-
                     ietadm.delete_all(self.run)
                 elif self._answers():
-                    from agents.tools import tgtadm
-
                     for tid in tgtadm.targets(self.run):
                         tgtadm.delete_target(self.run, tid)
                     self.run(["tgtadm", "--lld", "iscsi", "--op", "delete", "--mode", "system"], ok=(0, 22))
                 else:
                     self.log.warning(f"tgtd[{pid}] does not answer: killing it")
-                    self._signal(pid, signal.SIGKILL)
+                    self._signal(pid, system.SIGKILL)
             except NotInstalledError as e:
                 # No management tool: end the daemon by a signal; its targets end with it. tgtd blocks
                 # SIGTERM and SIGINT (it reads them from a signalfd and carries on: measured), so only
                 # SIGKILL ends it; ietd gets SIGTERM first.
-                sig = signal.SIGKILL if self.impl == "tgt" else signal.SIGTERM
+                sig = system.SIGKILL if self.impl == "tgt" else system.SIGTERM
                 self.log.warning(f"{e.reason}: ending {self.daemon}[{pid}] with {sig.name}")
                 self._signal(pid, sig)
             while self._pid() is not None and self.deadline.remaining() > 1:
                 time.sleep(0.1)
             if self._pid() is not None:
                 self.log.warning(f"{self.daemon}[{pid}] did not exit: killing it")
-                self._signal(pid, signal.SIGKILL)
+                self._signal(pid, system.SIGKILL)
         try:
-            os.unlink(self._pidfile())
+            system.unlink(self._pidfile())
         except FileNotFoundError:
             pass
         return Rc.SUCCESS
@@ -188,11 +176,9 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
     @action(timeout=20, interval=10, depth=0)
     def monitor(self) -> int:
         """0 while the daemon lives (tgtd: and answers); 7 when cleanly stopped; 1 when it died or hangs."""
-        import os
-
         pid = self._pid()
         if pid is None:
-            if os.path.exists(self._pidfile()) and not self.is_probe:
+            if system.path.exists(self._pidfile()) and not self.is_probe:
                 raise OcfError(f"{self.daemon} died (its pid file remains)")
             return Rc.NOT_RUNNING
         if self.impl == "tgt" and not self._answers():

@@ -10,11 +10,10 @@ tpgt_1/lun/lun_<L>/<name>, and mapped (acls/<initiator>/lun_<L>/<name>) into eve
 
 from __future__ import annotations
 
-import os
-
 from agents.iscsi.config import check_known, instance_name, is_initiator_name, target_missing
 from agents.iscsi.rollback import Rollback
 from agents.tools import lio
+from ocf import system
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
 
 TPG = "tpgt_1"
@@ -55,7 +54,7 @@ class Target:
     def monitor(self) -> int:
         """0 when the target exists with tpgt_1 enabled; 7 when it does not exist."""
         _require(self.a)
-        if not os.path.isdir(self.tdir):
+        if not system.path.isdir(self.tdir):
             return Rc.NOT_RUNNING
         if lio.read(f"{self.tpg}/enable") != "1":
             # Neither running nor cleanly stopped: a leftover that stop removes.
@@ -170,7 +169,7 @@ class Lun:
         """This resource's storage objects that exist (iblock_N/NAME and fileio_N/NAME)."""
         n = self.a.lio_hba
         found = [f"{self.root}/target/core/{kind}_{n}/{self.name}" for kind in ("iblock", "fileio")]
-        return [d for d in found if os.path.isdir(d)]
+        return [d for d in found if system.path.isdir(d)]
 
     def wanted_storage_object(self) -> str:
         """The storage object directory for path: iblock for a block device, fileio for a file."""
@@ -197,7 +196,7 @@ class Lun:
         """Ensure storage object, LUN and mappings; undo what this start created when a step fails."""
         a = self.a
         _require(a)
-        if not os.path.isdir(self.tpg):
+        if not system.path.isdir(self.tpg):
             raise target_missing(a)
         so = self.linked()
         if so is not None and lio.read(f"{so}/udev_path") != a.path:
@@ -217,12 +216,12 @@ class Lun:
     def _ensure_storage_object(self, undo: Rollback) -> str:
         a = self.a
         so = self.wanted_storage_object()
-        if os.path.isdir(so) and lio.read(f"{so}/enable") == "1":
+        if system.path.isdir(so) and lio.read(f"{so}/enable") == "1":
             # Left by a start that died before linking it: reuse it if it is ours (same path).
             if lio.read(f"{so}/udev_path") != a.path:
                 raise OcfError(f"storage object {so} exists for {lio.read(f'{so}/udev_path')}, not {a.path}")
             return so
-        hba = os.path.dirname(so)
+        hba = system.path.dirname(so)
         lio.mkdir(hba)  # shared by every storage object of this HBA number, kept
         if lio.mkdir(so):
             undo.add(lio.rmdir, so)
@@ -231,7 +230,7 @@ class Lun:
             if a.readonly:
                 lio.write(f"{so}/control", "readonly=1")
         else:
-            size = os.stat(a.path).st_size
+            size = system.stat(a.path).st_size
             lio.write(f"{so}/control", f"fd_dev_name={a.path},fd_dev_size={size}")
         lio.write(f"{so}/udev_path", a.path)
         lio.write(f"{so}/enable", "1")
@@ -241,7 +240,7 @@ class Lun:
         for attr, value in (("vendor_id", a.vendor_id), ("product_id", a.product_id)):
             if not value:
                 continue
-            if os.path.exists(f"{so}/wwn/{attr}"):
+            if system.path.exists(f"{so}/wwn/{attr}"):
                 lio.write(f"{so}/wwn/{attr}", value)
             else:
                 a.log.warning(f"this kernel has no wwn/{attr}: {attr} not set")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agents.iscsi.config import Iqn, KeyValues
 from agents.iscsi.frontend import IscsiAgent
+from ocf import system
 from ocf.agent import action
 from ocf.errors import ConfigError, NotInstalledError, OcfError
 from ocf.params import Param, boolean, choice, integer, path, string
@@ -70,11 +71,8 @@ class iSCSILogicalUnit(IscsiAgent):  # noqa: N801 - the class name is the OCF ty
 
     def is_block_device(self) -> bool:
         """Whether path is a block device (else a file)."""
-        import os
-        import stat
-
         try:
-            return stat.S_ISBLK(os.stat(self.path).st_mode)
+            return system.S_ISBLK(system.stat(self.path).st_mode)
         except OSError:
             return False
 
@@ -87,20 +85,16 @@ class iSCSILogicalUnit(IscsiAgent):  # noqa: N801 - the class name is the OCF ty
 
     def environment_problems(self) -> list[OcfError]:
         """validate-all level 10."""
-        import os
-
         problems = super().environment_problems()
-        if not os.path.exists(self.path):
+        if not system.path.exists(self.path):
             problems.append(NotInstalledError(f"{self.path} does not exist"))
         return problems
 
     @action(timeout=10)
     def start(self) -> int:
         """Ensure the LUN with its identity (undone when a step fails), then monitor."""
-        import os
-
         b = self.backend()
-        if not os.path.exists(self.path):
+        if not system.path.exists(self.path):
             raise NotInstalledError(f"{self.path} does not exist")
         b.start()
         return b.monitor()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from agents.iscsi.config import check_known, lun_is_ours, lun_state, target_missing
 from agents.tools import tgtadm
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
+from ocf.exec import which
+from ocf.state import Lock, StateFile
 
 # iSCSI session parameters tgt accepts per target (tgtadm --op update --name).
 TGT_PARAMS = {"MaxRecvDataSegmentLength", "MaxXmitDataSegmentLength", "HeaderDigest", "DataDigest",
@@ -19,8 +21,6 @@ LUN_PARAMS = {"product_rev", "removable", "sense_format", "online", "thin_provis
 
 def _require() -> None:
     """tgtadm is installed (validate-all; the actions learn it from the command seam)."""
-    from ocf.exec import which
-
     if not which("tgtadm"):
         raise NotInstalledError("tgtadm is not installed")
 
@@ -122,8 +122,6 @@ class Target:
 
     def _lock(self):
         """Serialises the account steps of the targets on this node (a shared account is one object)."""
-        from ocf.state import Lock
-
         return Lock(f"{self.a.rsctmp}/iSCSITarget-tgt.lock", timeout=max(self.a.deadline.remaining(), 0.1))
 
     def _ensure_account(self, t) -> None:
@@ -147,8 +145,6 @@ class Target:
             tgtadm.bind_account(a.run, a.tid, user)
 
     def _portal_state(self):
-        from ocf.state import StateFile
-
         return StateFile(f"{self.a.rsctmp}/iSCSITarget-{self.a.tid}.portals")
 
     def _ensure_portals(self) -> None:

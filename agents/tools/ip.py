@@ -6,6 +6,8 @@ the json import (~11 ms with re) on every monitor.
 
 from __future__ import annotations
 
+from agents.tools import netlink
+from ocf.errors import OcfError
 from ocf.params import ip_version
 
 
@@ -77,8 +79,6 @@ def addresses(run, *, netns: str | None = None, nic: str | None = None, family: 
     try:
         return parse_addresses(run(argv).stdout)
     except ValueError as e:
-        from ocf.errors import OcfError
-
         raise OcfError(f"unexpected output from {' '.join(argv)}: {e}") from None
 
 
@@ -223,8 +223,6 @@ def parse_netlink_addresses(data: bytes, names) -> list[Address]:
     """Parse RTM_NEWADDR messages (names: ifindex -> interface name)."""
     import _socket
 
-    from agents.tools import netlink
-
     out = []
     for mtype, body in netlink.messages(data):
         if mtype != _RTM_NEWADDR or len(body) < 8:
@@ -249,8 +247,6 @@ def parse_netlink_addresses(data: bytes, names) -> list[Address]:
 def netlink_addresses(family: int | None = None) -> list[Address]:
     """The addresses in this process's network namespace, read over rtnetlink (an OSError if unavailable)."""
     import _socket
-
-    from agents.tools import netlink
 
     fam = {4: _socket.AF_INET, 6: _socket.AF_INET6}.get(family or 0, 0)
     data = netlink.dump(0, _RTM_GETADDR, bytes([fam, 0, 0, 0]) + (0).to_bytes(4, "little"))  # NETLINK_ROUTE

@@ -49,3 +49,21 @@ def test_an_action_gets_the_environment_pacemaker_would_give_it():
     assert env == {"PATH": "/bin", "OCF_ROOT": "/usr/lib/ocf", "OCF_RA_VERSION_MAJOR": "1",
                    "OCF_RA_VERSION_MINOR": "0", "OCF_RESOURCE_TYPE": "IPaddr2", "OCF_RESOURCE_INSTANCE": "vip",
                    "OCF_RESKEY_ip": "192.0.2.9", "OCF_RESKEY_CRM_meta_timeout": "20000"}
+
+
+def test_ocf_system_gives_posix_at_once_and_the_rest_on_first_use():
+    import os
+    import posix
+    import signal
+    import stat
+
+    from ocf import exec as seam
+    from ocf import system
+
+    assert system.stat is posix.stat and system.listdir is posix.listdir
+    assert system.path is os.path and system.makedirs is os.makedirs
+    assert system.SIGKILL is signal.SIGKILL and system.S_ISBLK is stat.S_ISBLK
+    assert system.which is seam.which and system.spawn is seam.spawn
+    with pytest.raises(AttributeError):
+        system.environ  # noqa: B018 - the agent's env is the one environment
+    assert getattr(system, "O_NOSUCHFLAG", 0) == 0
