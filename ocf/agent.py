@@ -217,7 +217,7 @@ class Agent:
     # ----- commands and waiting -------------------------------------------------------------
 
     def run(self, argv, *, ok=(0,), timeout: float | None = None, input: str | None = None):  # noqa: A002
-        """Run argv through the command seam, bounded by the action's deadline."""
+        """Run argv through the command seam, bounded by the action's deadline (a Runner, ocf.exec)."""
         left = self.deadline.remaining()
         t = left if timeout is None else min(timeout, left)
         if self._trace is not None:

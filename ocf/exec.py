@@ -76,6 +76,21 @@ def check(result: Result, ok: tuple[int, ...] | frozenset[int] | list[int]) -> R
     return result
 
 
+# The one signature every runner has: Agent.run (timeout None: the action's deadline, which also
+# bounds a given timeout), ocf.testing.FakeRunner, and the `run` every agents/tools function takes.
+# run() below is the seam under Agent.run, for callers that hold no deadline: its timeout is required.
+TYPE_CHECKING = False  # typing costs ~4 ms per agent start; mypy treats the name as true
+if TYPE_CHECKING:
+    from collections.abc import Container, Sequence
+    from typing import Protocol
+
+    class Runner(Protocol):
+        """Run argv without a shell; raise CommandError unless its status is in ok."""
+
+        def __call__(self, argv: Sequence[str], *, ok: Container[int] = (0,), timeout: float | None = None,
+                     input: str | None = None) -> Result: ...  # noqa: A002
+
+
 def run(argv, *, ok=(0,), timeout: float, input: str | None = None) -> Result:  # noqa: A002
     """Run argv without a shell; raise CommandError unless its status is in ok."""
     argv = [str(a) for a in argv]
