@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 
-from agents.tools import holders, mounts, system_path
+from agents.tools import mounts, system_path
 from ocf import system
 from ocf.agent import Agent, action
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
 from ocf.exec import which
 from ocf.params import Param, Parser, boolean, choice, duration, path, string, words
-from ocf.proc import comm, is_alive
 
 # Filesystems that need no fsck before mount (journaled or not block based), as the reference agent.
 NO_FSCK = {"ext3", "ext4", "xfs", "reiserfs", "reiser4", "jfs", "vfat", "fat", "nfs", "nfs4", "cifs", "smbfs",
@@ -364,6 +363,10 @@ class Filesystem(Agent):
 
     def _unmount(self, target, budget_end: float | None) -> None:
         """Unmount exactly the mount target (matched by its mount ID), signalling its holders."""
+        # The walk over every process runs on a stop only: a monitor does not load it (STYLE.md).
+        from agents.tools import holders
+        from ocf.proc import comm, is_alive
+
         argv = ["umount", *(["-f"] if self.is_network else []), "--", target.mountpoint]
         signals, bad = signal_names([*self.term_signals, *self.kill_signals])
         if bad:
@@ -401,6 +404,8 @@ class Filesystem(Agent):
                        + (f": still held by {named}" if named else (f": {detail}" if detail else "")))
 
     def _signal(self, pids: dict[int, str], sig: str, target: str) -> None:
+        from ocf.proc import comm  # a stop only (see _unmount)
+
         num = getattr(system, "SIG" + sig, None) or system.SIGKILL  # SIGNALS names Linux's; IOT etc. are aliases
         self.log.info(f"sending SIG{sig} to holders of {target}: " + ", ".join(f"{comm(p)}[{p}]" for p in sorted(pids)))
         for pid in pids:

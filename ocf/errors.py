@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from ocf.quoting import quote_argv
-
 
 class Rc:
     """Named OCF return codes, kept as plain ints: enum would cost 7 ms per agent start."""
@@ -84,6 +82,8 @@ class CommandError(OcfError):
     """A command ended with a status outside the accepted ones."""
 
     def __init__(self, argv: list[str], returncode: int, stderr: str) -> None:
+        from ocf.quoting import quote_argv  # only when a command failed: not on every agent's start
+
         detail = stderr.strip().replace("\n", " | ")
         super().__init__(f"{quote_argv(argv)}: exit {returncode}" + (f": {detail}" if detail else ""))
         self.argv = argv
@@ -95,6 +95,8 @@ class CommandTimeout(OcfError):
     """A command did not finish before the action's deadline and was killed."""
 
     def __init__(self, argv: list[str], timeout: float) -> None:
+        from ocf.quoting import quote_argv
+
         super().__init__(f"{quote_argv(argv)}: timed out after {timeout:.1f}s")
         self.argv = argv
         self.timeout = timeout
