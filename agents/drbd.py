@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+
+from agents.tools import drbd as tool
 from agents.tools.drbd import resource_name
+from ocf import promotion
 from ocf.agent import Agent, action
 from ocf.errors import OcfError, Rc
+from ocf.notify import Notification
 from ocf.params import Param, boolean, path
 
 # Promotion scores: where Pacemaker may promote. A node whose disk is not known good never gets a
@@ -45,14 +50,10 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
                                    "recovery only).")
 
     def _status(self):
-        from agents.tools import drbd as tool
-
         # Without the kernel module drbdsetup says so (NotInstalledError: start 5, probe 7, stop 0).
         return tool.status(self.run, self.drbd_resource)
 
     def _score(self, res) -> None:
-        from ocf import promotion
-
         score = promotion_score(res)
         try:
             if score is None:
@@ -66,8 +67,6 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
     @action(timeout=240)
     def start(self) -> int:
         """Attach and connect (unpromoted)."""
-        from agents.tools import drbd as tool
-
         res = self._status()
         tool.adm(self.run, "adjust" if res is not None else "up", self.drbd_resource, self.drbdconf)
         res = self._status()
@@ -79,8 +78,6 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
     @action(timeout=100)
     def stop(self) -> int:
         """Take the resource down (demoting first)."""
-        from agents.tools import drbd as tool
-
         # No DRBD in the kernel proves that nothing is up; missing tools with DRBD loaded do not.
         res = tool.known_status(self.run, self.drbd_resource)
         if res is not None:
@@ -93,8 +90,6 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
     @action(timeout=90)
     def promote(self) -> int:
         """Become Primary (UpToDate disks only, unless forced)."""
-        from agents.tools import drbd as tool
-
         res = self._status()
         if res is None:
             raise OcfError(f"{self.drbd_resource} is not up")
@@ -109,15 +104,11 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
             if self.deadline.remaining() < 1.5:
                 raise OcfError(f"could not promote {self.drbd_resource}: {r.stderr.strip() or r.stdout.strip()}")
             # A peer that just failed may still count as Primary until DRBD notices it is gone.
-            import time
-
             time.sleep(1)
 
     @action(timeout=90)
     def demote(self) -> int:
         """Become Secondary."""
-        from agents.tools import drbd as tool
-
         res = self._status()
         if res is not None and res.role == "Primary":
             tool.adm(self.run, "secondary", self.drbd_resource, self.drbdconf)
@@ -126,8 +117,6 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
     @action(timeout=90)
     def notify(self) -> int:
         """Log what the cluster is about to do; refresh the score after a peer changed."""
-        from ocf.notify import Notification
-
         n = Notification(self.env)
         self.log.debug(f"notify {n.key}: promote {n.nodes('promote')} demote {n.nodes('demote')}")
         if n.type == "post":
@@ -139,8 +128,6 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
     @action(timeout=20, interval=31, depth=0, role="Unpromoted")
     def monitor(self) -> int:
         """0 Secondary, 8 Primary, 9 Primary with a failed disk, 7 down; sets the promotion score."""
-        from agents.tools import drbd as tool
-
         res = tool.known_status(self.run, self.drbd_resource)
         if res is None:
             return Rc.NOT_RUNNING

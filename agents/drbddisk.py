@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
-import os
 import time
 
+from agents.tools import drbd
 from agents.tools.drbd import resource_name
+from ocf import system
 from ocf.agent import Agent, action
 from ocf.errors import NotInstalledError, OcfError, Rc
 from ocf.params import Param, boolean, path
+from ocf.proc import comm
 
 
 def _openers(device: str) -> list[str]:
     """Who keeps a DRBD device open: holders in sysfs (LVM, dm) and processes with it open."""
     out = []
-    name = os.path.basename(os.path.realpath(device))
+    name = system.path.basename(system.path.realpath(device))
     try:
-        out += [f"{h} (holder)" for h in os.listdir(f"/sys/block/{name}/holders")]
+        out += [f"{h} (holder)" for h in system.listdir(f"/sys/block/{name}/holders")]
     except OSError:
         pass
-    real = os.path.realpath(device)
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    real = system.path.realpath(device)
+    for pid in filter(str.isdigit, system.listdir("/proc")):
         try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                if os.readlink(f"/proc/{pid}/fd/{fd}") == real:
-                    with open(f"/proc/{pid}/comm", encoding="utf-8") as f:
-                        out.append(f"{f.read().strip()}[{pid}]")
+            for fd in system.listdir(f"/proc/{pid}/fd"):
+                if system.readlink(f"/proc/{pid}/fd/{fd}") == real:
+                    out.append(f"{comm(int(pid))}[{pid}]")
                     break
         except OSError:
             continue
@@ -51,8 +52,6 @@ class drbddisk(Agent):  # noqa: N801 - the class name is the OCF type
                                    "stale disk then becomes the truth: only for a deliberate recovery.")
 
     def _names(self) -> list[str]:
-        from agents.tools import drbd
-
         if self.drbd_resource != "all":
             return [self.drbd_resource]
         return drbd.resources(self.run, self.drbdconf)
@@ -60,8 +59,6 @@ class drbddisk(Agent):  # noqa: N801 - the class name is the OCF type
     @action(timeout=60)
     def start(self) -> int:
         """Bring the resource up if needed and become Primary."""
-        from agents.tools import drbd
-
         for res in self._names():
             st = drbd.status(self.run, res)
             if st is None:
@@ -86,8 +83,6 @@ class drbddisk(Agent):  # noqa: N801 - the class name is the OCF type
     @action(timeout=60)
     def stop(self) -> int:
         """Become Secondary; fails, naming the openers, while the device is in use."""
-        from agents.tools import drbd
-
         if not drbd.module_loaded():
             self.log.info("no DRBD in the kernel: nothing can be Primary")
             return Rc.SUCCESS
@@ -110,8 +105,6 @@ class drbddisk(Agent):  # noqa: N801 - the class name is the OCF type
     @action(timeout=20, interval=10, depth=0)
     def monitor(self) -> int:
         """0 when this node is Primary of every resource, 7 when of none."""
-        from agents.tools import drbd
-
         if not drbd.module_loaded():
             return Rc.NOT_RUNNING  # no DRBD in the kernel: certain
         try:

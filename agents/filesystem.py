@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import time
 
+from agents.tools import mounts, system_path
+from ocf import system
 from ocf.agent import Agent, action
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
+from ocf.exec import which
 from ocf.params import Param, Parser, boolean, choice, duration, path, string, words
 
 # Filesystems that need no fsck before mount (journaled or not block based), as the reference agent.
@@ -109,8 +111,8 @@ class Filesystem(Agent):
         (resolving stats it, which hangs on a dead NFS server)."""
         if self._mountpoint is None:
             d = self.directory.rstrip("/") or "/"
-            if not any(m.mountpoint == d for m in self.mounts()) and os.path.exists(d):
-                d = os.path.realpath(d)
+            if not any(m.mountpoint == d for m in self.mounts()) and system.path.exists(d):
+                d = system.path.realpath(d)
             self._mountpoint = d
         return self._mountpoint
 
@@ -118,8 +120,6 @@ class Filesystem(Agent):
 
     def mounts(self):
         """The mounts this agent's process sees (/proc/self/mountinfo)."""
-        from agents.tools import mounts, system_path
-
         path = system_path(self.env, "proc") + "/self/mountinfo"
         try:
             return mounts.mounts(path)
@@ -156,8 +156,8 @@ class Filesystem(Agent):
             if dev.upper().startswith(key):
                 value = dev[len(key):]
                 link = f"/dev/disk/{d}/{value}"
-                if os.path.exists(link):
-                    return os.path.realpath(link)
+                if system.path.exists(link):
+                    return system.path.realpath(link)
                 r = self.run(["blkid", "-U" if key == "UUID=" else "-L", value], ok=(0, 2))
                 if r.returncode != 0 or not r.stdout.strip():
                     raise NotInstalledError(f"no device has {dev}")
@@ -200,8 +200,6 @@ class Filesystem(Agent):
         warning, as in the reference agent: it appears with promotion (a DRBD Secondary, an iSCSI LUN
         logged in by another resource, a directory on another cluster filesystem), and pcs runs
         validate-all on whichever node creates the resource."""
-        from ocf.exec import which
-
         problems: list[OcfError] = []
         for tool in ("mount", "umount"):
             if not which(tool):
@@ -209,11 +207,11 @@ class Filesystem(Agent):
         if self.is_block:
             try:
                 dev = self.resolve_device()
-                if not os.path.exists(dev):
+                if not system.path.exists(dev):
                     self.log.warning(f"device {dev} does not exist on this node (yet)")
             except OcfError as e:
                 self.log.warning(f"{e.reason} on this node (yet)")
-        if self.is_bind and not os.path.isdir(self.device):
+        if self.is_bind and not system.path.isdir(self.device):
             self.log.warning(f"bind source {self.device} is not a directory on this node (yet)")
         return problems
 
@@ -222,39 +220,35 @@ class Filesystem(Agent):
     def _owns(self, m) -> bool | None:
         """Whether mount m is the configured device: True, False (provably another one), or None when
         that cannot be told (the device has vanished or cannot be resolved)."""
-        import stat
-
         dev = self.device
         if self.is_network:
             return m.source.rstrip("/") == dev.rstrip("/")
         if self.is_bind:
             try:
-                return m.dev == os.stat(dev).st_dev
+                return m.dev == system.stat(dev).st_dev
             except OSError:
                 return None
         if m.source == dev:
             return True
         try:
             resolved = self.resolve_device()
-            st = os.stat(resolved)
+            st = system.stat(resolved)
         except (OSError, OcfError):
             return None
-        if stat.S_ISBLK(st.st_mode):
+        if system.S_ISBLK(st.st_mode):
             # btrfs shows an anonymous device number in mountinfo: its source still names the device.
-            return m.dev == st.st_rdev or os.path.realpath(m.source) == resolved
-        if stat.S_ISREG(st.st_mode) and m.source.startswith("/dev/loop"):
-            name = os.path.basename(m.source)
+            return m.dev == st.st_rdev or system.path.realpath(m.source) == resolved
+        if system.S_ISREG(st.st_mode) and m.source.startswith("/dev/loop"):
+            name = system.path.basename(m.source)
             try:
                 with open(f"/sys/block/{name}/loop/backing_file", encoding="utf-8") as f:
-                    return os.path.realpath(f.read().strip()) == os.path.realpath(resolved)
+                    return system.path.realpath(f.read().strip()) == system.path.realpath(resolved)
             except OSError:
                 return None
         return False
 
     def mounted_here(self):
         """The mount visible on the mount point, or None."""
-        from agents.tools import mounts
-
         return mounts.top(self.mounts(), self.mountpoint)
 
     # ----- actions --------------------------------------------------------------------------
@@ -262,8 +256,6 @@ class Filesystem(Agent):
     @action(timeout=60)
     def start(self) -> int:
         """Mount the device (fsck first where needed)."""
-        from agents.tools import mounts
-
         mp = self.mountpoint
         top = self.mounted_here()
         if top is not None:
@@ -278,7 +270,7 @@ class Filesystem(Agent):
         device = self.device
         if self.is_block:
             device = self.resolve_device()
-            if not os.path.exists(device):
+            if not system.path.exists(device):
                 raise NotInstalledError(f"device {device} does not exist")
             for m in self.mounts():
                 if m.mountpoint != mp and self._owns(m):
@@ -286,7 +278,7 @@ class Filesystem(Agent):
             self._ensure_fstype()
             self._fsck(device)
         try:
-            os.makedirs(mp, exist_ok=True)
+            system.makedirs(mp, exist_ok=True)
         except OSError as e:
             raise OcfError(f"cannot create the mount point {mp}: {e.strerror}") from None
         argv = ["mount"]
@@ -329,8 +321,6 @@ class Filesystem(Agent):
         """Unmount our mount on the directory (and what is mounted below it), signalling only holders of
         files under it, within the deadline. Other mounts of the same filesystem (bind mounts such as
         /run/netns, an admin's own) are not ours and are left alone."""
-        from agents.tools import mounts
-
         mp = self.mountpoint
         all_mounts = self.mounts()
         here = [m for m in all_mounts if m.mountpoint == mp]
@@ -373,7 +363,9 @@ class Filesystem(Agent):
 
     def _unmount(self, target, budget_end: float | None) -> None:
         """Unmount exactly the mount target (matched by its mount ID), signalling its holders."""
+        # The walk over every process runs on a stop only: a monitor does not load it (STYLE.md).
         from agents.tools import holders
+        from ocf.proc import comm, is_alive
 
         argv = ["umount", *(["-f"] if self.is_network else []), "--", target.mountpoint]
         signals, bad = signal_names([*self.term_signals, *self.kill_signals])
@@ -401,26 +393,24 @@ class Filesystem(Agent):
                 round_no += 1
                 # Retry the unmount as soon as the signalled holders are gone, at most signal_delay later.
                 wait_end = time.monotonic() + min(self.signal_delay, max(left - 0.2, 0))
-                while time.monotonic() < wait_end and any(_alive(p) for p in survivors):
+                while time.monotonic() < wait_end and any(is_alive(p) for p in survivors):
                     time.sleep(0.02)
             else:
                 time.sleep(min(0.1, max(left - 0.2, 0)))
         survivors = holders.holders(target.mountpoint, target.mount_id)
-        named = ", ".join(f"{holders.comm(p) or '?'}[{p}] ({how})" for p, how in sorted(survivors.items())[:10])
+        named = ", ".join(f"{comm(p) or '?'}[{p}] ({how})" for p, how in sorted(survivors.items())[:10])
         detail = r.stderr.strip() if r.returncode else ""
         raise OcfError(f"could not unmount {target.mountpoint} before the deadline"
                        + (f": still held by {named}" if named else (f": {detail}" if detail else "")))
 
     def _signal(self, pids: dict[int, str], sig: str, target: str) -> None:
-        import signal as _signal
+        from ocf.proc import comm  # a stop only (see _unmount)
 
-        num = getattr(_signal, "SIG" + sig, None) or _signal.SIGKILL  # SIGNALS names Linux's; IOT etc. are aliases
-        from agents.tools.holders import comm
-
+        num = getattr(system, "SIG" + sig, None) or system.SIGKILL  # SIGNALS names Linux's; IOT etc. are aliases
         self.log.info(f"sending SIG{sig} to holders of {target}: " + ", ".join(f"{comm(p)}[{p}]" for p in sorted(pids)))
         for pid in pids:
             try:
-                os.kill(pid, num)
+                system.kill(pid, num)
             except ProcessLookupError:
                 pass
 
@@ -454,8 +444,6 @@ class Filesystem(Agent):
         return Rc.SUCCESS
 
     def _read_device(self) -> None:
-        import stat
-
         if not self.is_block:
             # NFS, CIFS, bind mounts, tmpfs: there is no device of ours to read (pcs configures depth 10 and
             # 20 monitors for every Filesystem it creates).
@@ -463,7 +451,7 @@ class Filesystem(Agent):
             return
         try:
             dev = self.resolve_device()
-            if not stat.S_ISBLK(os.stat(dev).st_mode):
+            if not system.S_ISBLK(system.stat(dev).st_mode):
                 self.log.debug(f"{dev} is not a block device: depth 10 is a no-op")
                 return
         except OSError as e:
@@ -475,15 +463,15 @@ class Filesystem(Agent):
         clone = self.env.get("OCF_RESKEY_CRM_meta_clone", "")
         name = f"{inst}_{clone}" if clone and ":" not in inst else inst
         # One file name: an instance name (ocfkit run, a wrapper) with "/" cannot lead out of the mount point.
-        name = f"{name}_{os.uname().nodename}".replace("/", "_")
-        return os.path.join(self.mountpoint, f"{self.statusfile_prefix}{name}")
+        name = f"{name}_{system.uname().nodename}".replace("/", "_")
+        return system.path.join(self.mountpoint, f"{self.statusfile_prefix}{name}")
 
     def _write_status_file(self) -> None:
         p = self._status_path()
         try:
-            os.makedirs(os.path.dirname(p), exist_ok=True)
+            system.makedirs(system.path.dirname(p), exist_ok=True)
         except OSError as e:
-            raise OcfError(f"cannot create the status directory {os.path.dirname(p)}: {e.strerror}") from None
+            raise OcfError(f"cannot create the status directory {system.path.dirname(p)}: {e.strerror}") from None
         payload = f"{self.instance} {time.time():.3f}\n".encode()
         got = _direct_io(p, payload)
         if got != payload:
@@ -493,18 +481,9 @@ class Filesystem(Agent):
         if prefix_problem(self.statusfile_prefix):
             return  # it could lead out of the mount point (only stop gets here with such a prefix)
         try:
-            os.unlink(self._status_path())
+            system.unlink(self._status_path())
         except OSError:
             pass
-
-
-def _alive(pid: int) -> bool:
-    """Whether pid still exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _direct_io(path: str, payload: bytes | None) -> bytes:
@@ -514,27 +493,27 @@ def _direct_io(path: str, payload: bytes | None) -> bytes:
     import mmap
 
     buf = mmap.mmap(-1, 4096)  # page aligned, as O_DIRECT needs
-    flags = os.O_RDONLY if payload is None else os.O_RDWR | os.O_CREAT | os.O_SYNC
+    flags = system.O_RDONLY if payload is None else system.O_RDWR | system.O_CREAT | system.O_SYNC
     try:
         try:
-            fd = os.open(path, flags | getattr(os, "O_DIRECT", 0), 0o600)
+            fd = system.open(path, flags | getattr(system, "O_DIRECT", 0), 0o600)
             direct = True
         except OSError:
-            fd = os.open(path, flags, 0o600)
+            fd = system.open(path, flags, 0o600)
             direct = False
         try:
             if payload is not None:
                 buf.write(payload.ljust(4096, b"\0"))
-                os.pwritev(fd, [buf], 0) if direct else os.pwrite(fd, payload.ljust(4096, b"\0"), 0)
-                os.fsync(fd)
+                system.pwritev(fd, [buf], 0) if direct else system.pwrite(fd, payload.ljust(4096, b"\0"), 0)
+                system.fsync(fd)
                 buf.seek(0)
                 buf.write(b"\0" * 4096)
-            n = os.preadv(fd, [buf], 0) if direct else len(os.pread(fd, 4096, 0))
+            n = system.preadv(fd, [buf], 0) if direct else len(system.pread(fd, 4096, 0))
             if n <= 0:
                 raise OcfError(f"{path}: nothing could be read")
-            data = bytes(buf[:4096]) if direct else os.pread(fd, 4096, 0)
+            data = bytes(buf[:4096]) if direct else system.pread(fd, 4096, 0)
         finally:
-            os.close(fd)
+            system.close(fd)
     except OSError as e:
         raise OcfError(f"{path}: {'read' if payload is None else 'write'} failed: {e.strerror}") from None
     finally:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import sys
 
+from agents.tools import ip, system_path
+from ocf import system
 from ocf.agent import Agent, action
 from ocf.errors import ArgsError, ConfigError, OcfError, Rc
-from ocf.params import Param, Parser, boolean, integer, ip_address, string
+from ocf.params import Param, Parser, boolean, canonical_ip, integer, ip_address, ip_version, string
+from ocf.proc import cmdline
 from ocf.state import StateFile, exists
 
 
@@ -144,7 +147,7 @@ class IPaddr2(Agent):
     @property
     def family(self) -> int:
         """4 or 6."""
-        return 6 if ":" in self.ip else 4
+        return ip_version(self.ip)
 
     @property
     def base_nic(self) -> str:
@@ -166,8 +169,6 @@ class IPaddr2(Agent):
         nic, prefix = self.base_nic, self.cidr_netmask
         if nic and prefix is not None:
             return nic, prefix
-        from agents.tools import ip
-
         # IPv4: directly connected (scope link) routes only, as findif: a subnet reached through a gateway
         # is not one the address can live on.
         routes = [r for r in ip.routes_matching(self.run, self.ip, netns=self.network_namespace,
@@ -209,10 +210,8 @@ class IPaddr2(Agent):
         if self.iflabel and self.base_nic and len(f"{self.base_nic}:{self.iflabel}") > 15:
             raise ConfigError(f"label {self.base_nic}:{self.iflabel} is longer than 15 characters")
         if self.broadcast not in (None, "+", "-"):
-            from ocf.params import canonical_ip
-
             try:
-                if ":" in canonical_ip(self.broadcast):
+                if ip_version(canonical_ip(self.broadcast)) == 6:
                     raise ValueError
             except ValueError:
                 raise ConfigError(f"broadcast {self.broadcast!r} is not an IPv4 address, '+' or '-'") from None
@@ -243,8 +242,6 @@ class IPaddr2(Agent):
     # ----- state ----------------------------------------------------------------------------
 
     def _find(self):
-        from agents.tools import ip
-
         if not self.network_namespace:
             # rtnetlink directly: no `ip` process on the monitor path.
             try:
@@ -256,15 +253,11 @@ class IPaddr2(Agent):
 
     def _sys_net(self, nic: str) -> str:
         """The interface's sysfs directory (OCFKIT_SYSFS_ROOT moves /sys for tests)."""
-        from agents.tools import system_path
-
         return f"{system_path(self.env, 'sysfs')}/class/net/{nic}"
 
     def _nic_exists(self, nic: str) -> bool:
         if not self.network_namespace:
             return exists(self._sys_net(nic))
-        from agents.tools import ip
-
         return ip.link(self.run, nic, netns=self.network_namespace) is not None
 
     def _link_problem(self, nic: str) -> str:
@@ -282,8 +275,6 @@ class IPaddr2(Agent):
             if oper in ("down", "lowerlayerdown", "notpresent"):
                 return f"interface {nic} has no carrier (operstate {oper})"
             return ""
-        from agents.tools import ip
-
         link = ip.link(self.run, nic, netns=self.network_namespace)
         if link is None:
             return f"interface {nic} vanished"
@@ -301,17 +292,13 @@ class IPaddr2(Agent):
         """Send gratuitous ARPs / neighbour advertisements; log, never raise."""
         if nic == "lo" or nic.startswith("lo:") or count <= 0:
             return
-        import os
-
-        from ocf import exec as _exec
-
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools", "garp.py")
+        script = system.path.join(system.path.dirname(system.path.abspath(__file__)), "tools", "garp.py")
         argv = [sys.executable, "-I", "-S", script, nic, self.ip, str(count), str(self.arp_interval)]
         if self.network_namespace:
             argv = ["ip", "netns", "exec", self.network_namespace, *argv]
         try:
             if background:
-                pid = _exec.spawn(argv)
+                pid = system.spawn(argv)
                 self._garp_pidfile().write(str(pid))
             else:
                 self.run(argv)
@@ -323,16 +310,11 @@ class IPaddr2(Agent):
         text = pf.read()
         if text and text.strip().isdigit():
             pid = int(text)
-            try:
-                with open(f"/proc/{pid}/cmdline", "rb") as f:
-                    cmd = f.read()
-                if b"garp.py" in cmd:
-                    import posix
-                    import signal
-
-                    posix.kill(pid, signal.SIGTERM)
-            except OSError:
-                pass
+            if b"garp.py" in cmdline(pid):
+                try:
+                    system.kill(pid, system.SIGTERM)
+                except OSError:
+                    pass
         pf.remove()
 
     # ----- actions --------------------------------------------------------------------------
@@ -340,8 +322,6 @@ class IPaddr2(Agent):
     @action(timeout=20)
     def start(self) -> int:
         """Add the address (with DAD for IPv6) and announce it."""
-        from agents.tools import ip
-
         if not self.netns_exists():
             raise ArgsError(f"network namespace {self.network_namespace} does not exist")
         if self.base_nic and not self._nic_exists(self.base_nic):
@@ -371,8 +351,6 @@ class IPaddr2(Agent):
         return Rc.SUCCESS
 
     def _wait_for_dad(self, nic: str, prefix: int) -> None:
-        from agents.tools import ip
-
         def settled():
             mine = [a for a in ip.addresses(self.run, netns=self.network_namespace, nic=nic, family=6)
                     if a.ip == self.ip]
@@ -385,8 +363,6 @@ class IPaddr2(Agent):
         self.wait_for(f"duplicate address detection of {self.ip}", settled, interval=0.1)
 
     def _lvs_take_over(self) -> None:
-        from agents.tools import ip
-
         for a in ip.addresses(self.run, netns=self.network_namespace, family=4):
             if a.ip == self.ip and a.nic.startswith("lo") and a.prefix == 32:
                 self._lvs_file().write(f"{a.nic} {a.prefix} {a.label}\n")
@@ -394,8 +370,6 @@ class IPaddr2(Agent):
                 self.log.info(f"lvs_support: removed {self.ip}/32 from {a.nic}; restored on stop")
 
     def _lvs_restore(self) -> None:
-        from agents.tools import ip
-
         saved = self._lvs_file().read()
         if not saved:
             return
@@ -410,8 +384,6 @@ class IPaddr2(Agent):
     @action(timeout=20)
     def stop(self) -> int:
         """Remove the address (wherever the agent put it); nothing left behind."""
-        from agents.tools import ip
-
         self._stop_announcer()
         if not self.netns_exists():
             return Rc.SUCCESS

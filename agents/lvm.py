@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agents.tools import lvm, system_path
 from agents.tools.lvm import lv_name, vg_name
 from agents.tools.lvm import tag as lvm_tag
 from ocf.agent import Agent, action
@@ -11,8 +12,6 @@ from ocf.params import Param, boolean, choice
 
 def _lv_state(run, vgname: str, lvname: str = "", *, extra: str = "") -> tuple[int, list[dict[str, str]]]:
     """(number of LVs of interest, those that are active) from lvs --reportformat json."""
-    from agents.tools import lvm
-
     lvs = [lv for lv in lvm.lvs(run, vgname, extra=extra) if not lvname or lv.get("lv_name") == lvname]
     return len(lvs), [lv for lv in lvs if lvm.is_active(lv)]
 
@@ -21,8 +20,6 @@ def _in_kernel(env, vgname: str, lvname: str = ""):
     """The device-mapper devices of the VG (or of the LV) as sysfs shows them, without a child process;
     None when sysfs cannot say. None of them: nothing can be active, and the monitor answers without
     running lvm (~55 ms, every probe on every node)."""
-    from agents.tools import lvm, system_path
-
     found = lvm.kernel_lvs(system_path(env, "sysfs"))
     if found is None:
         return None
@@ -50,8 +47,6 @@ def _unknown_to_lvm(what: str, kernel) -> OcfError:
 
 
 def _check_open(run, vgname: str, lvname: str = "") -> None:
-    from agents.tools import lvm
-
     busy = [lv["lv_name"] for lv in lvm.lvs(run, vgname) if (not lvname or lv.get("lv_name") == lvname)
             and lvm.is_open(lv)]
     if busy:
@@ -79,8 +74,6 @@ class LVM(Agent):
                                         "partial).")
 
     def _vg(self):
-        from agents.tools import lvm
-
         return lvm.vg(self.run, self.volgrpname)
 
     def check_config(self) -> None:
@@ -91,8 +84,6 @@ class LVM(Agent):
     @action(timeout=30)
     def start(self) -> int:
         """Activate the VG (tagging it first in exclusive mode); a VG without LVs is refused."""
-        from agents.tools import lvm
-
         vg = self._vg()
         if vg is None:
             raise ArgsError(f"volume group {self.volgrpname} not found")
@@ -103,12 +94,7 @@ class LVM(Agent):
             raise _no_lvs(self.volgrpname)
         argv = ["lvm", "vgchange", "-ay", "--", self.volgrpname]
         if self.exclusive:
-            tags = [t for t in vg.get("vg_tags", "").split(",") if t]
-            for t in tags:
-                if t != self.tag:
-                    self.run(["lvm", "vgchange", "--deltag", t, "--", self.volgrpname])
-            if self.tag not in tags:
-                self.run(["lvm", "vgchange", "--addtag", self.tag, "--", self.volgrpname])
+            lvm.own_by_tag(self.run, vg, self.tag)
             argv = ["lvm", "vgchange", "-ay", "--config", f'activation{{volume_list=["@{self.tag}"]}}',
                     "--", self.volgrpname]
         if self.partial_activation:
@@ -217,8 +203,6 @@ class LVMActivate(Agent):
         """validate-all level 10: what the access mode needs on this node, and the VG where this node sees
         it. A VG this node cannot see is only a warning: on a DRBD Secondary its PV appears with promotion,
         and pcs runs validate-all on whichever node creates the resource."""
-        from agents.tools import lvm
-
         problems: list[OcfError] = []
         try:
             vg = lvm.vg(self.run, self.vgname)
@@ -235,8 +219,6 @@ class LVMActivate(Agent):
         return problems
 
     def _validate(self) -> dict[str, str]:
-        from agents.tools import lvm
-
         vg = lvm.vg(self.run, self.vgname)
         if vg is None:
             raise ArgsError(f"volume group {self.vgname} not found")
@@ -246,8 +228,6 @@ class LVMActivate(Agent):
 
     def _check_vg(self, vg: dict[str, str]) -> None:
         """The VG's metadata matches the access mode and holds what is to be activated."""
-        from agents.tools import lvm
-
         lock = vg.get("vg_lock_type", "")
         if lock in ("dlm", "sanlock") or vg.get("vg_attr", "")[5:6] == "c":
             raise ConfigError(f"volume group {self.vgname} is shared ({lock or 'clustered'}), which "
@@ -260,8 +240,6 @@ class LVMActivate(Agent):
 
     def _check_node(self) -> None:
         """This node's LVM configuration provides the access mode's ownership mechanism."""
-        from agents.tools import lvm
-
         if self.vg_access_mode == "system_id":
             if not lvm.local_system_id(self.run):
                 raise ArgsError("vg_access_mode=system_id needs a system ID on this node: set global/"
@@ -278,8 +256,6 @@ class LVMActivate(Agent):
     @action(timeout=90)
     def start(self) -> int:
         """Take ownership (system ID or tag) and activate."""
-        from agents.tools import lvm
-
         vg = self._validate()
         total, active = _lv_state(self.run, self.vgname, self.lvname or "")
         if total and len(active) == total:
@@ -295,12 +271,7 @@ class LVMActivate(Agent):
                 self.run(["lvm", "vgchange", "-y", "--config", cfg, "--systemid", mine, "--", self.vgname])
             self.run(["lvm", "lvchange", "-ay", *extra, "--", self._target()])
         else:
-            tags = [t for t in vg.get("vg_tags", "").split(",") if t]
-            for t in tags:
-                if t != self.tag:
-                    self.run(["lvm", "vgchange", "--deltag", t, "--", self.vgname])
-            if self.tag not in tags:
-                self.run(["lvm", "vgchange", "--addtag", self.tag, "--", self.vgname])
+            lvm.own_by_tag(self.run, vg, self.tag)
             self.run(["lvm", "lvchange", "-ay", *extra, "--config", f'activation{{volume_list=["@{self.tag}"]}}',
                       "--", self._target()])
         total, active = _lv_state(self.run, self.vgname, self.lvname or "")
@@ -323,8 +294,6 @@ class LVMActivate(Agent):
             raise _without_lvm(e, self._target(), kernel) from None
 
     def _deactivate(self, kernel) -> int:
-        from agents.tools import lvm
-
         if lvm.vg(self.run, self.vgname) is None:
             if kernel:
                 raise OcfError(f"lvm finds no volume group {self.vgname}, yet the kernel has {len(kernel)} of its "

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 
+from agents.tools import iptables, nft
+from ocf import system
 from ocf.agent import Agent, action
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
-from ocf.params import Param, Parser, boolean, choice, path
+from ocf.params import Param, Parser, boolean, canonical_network, choice, ip_version, path
 from ocf.state import Lock, StateFile
 
 NFT_TABLE = "ocfkit_portblock"
@@ -39,15 +41,7 @@ class _Network(Parser):
     """An IPv4/IPv6 address, optionally with a prefix length."""
 
     def parse(self, text: str) -> str:
-        from ocf.params import canonical_ip
-
-        addr, sep, prefix = text.strip().partition("/")
-        ip = canonical_ip(addr)
-        if sep:
-            if not prefix.isdigit() or int(prefix) > (128 if ":" in ip else 32):
-                raise ValueError("bad prefix length")
-            return f"{ip}/{int(prefix)}"
-        return ip
+        return canonical_network(text)
 
     def hint(self) -> str:
         return "An IPv4 or IPv6 address or network."
@@ -99,7 +93,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
     @property
     def family(self) -> int:
         """4 or 6."""
-        return 6 if ":" in self.ip else 4
+        return ip_version(self.ip)
 
     @property
     def key(self) -> str:
@@ -112,9 +106,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         """iptables or nft."""
         if self.firewall != "auto":
             return self.firewall
-        from ocf.exec import which
-
-        return "nft" if which("nft") else "iptables"
+        return "nft" if system.which("nft") else "iptables"
 
     def check_config(self) -> None:
         """Rules that hold on every node."""
@@ -123,15 +115,11 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
 
     def environment_problems(self) -> list[OcfError]:
         """validate-all level 10: the firewall tool and the tickle directory."""
-        from ocf.exec import which
-
         problems: list[OcfError] = []
         tool = self.tool if self.tool == "nft" else ("ip6tables" if self.family == 6 else "iptables")
-        if not which(tool):
+        if not system.which(tool):
             problems.append(NotInstalledError(f"{tool} is not installed"))
-        import os
-
-        if self.tickle_dir and not os.path.isdir(self.tickle_dir):
+        if self.tickle_dir and not system.path.isdir(self.tickle_dir):
             problems.append(NotInstalledError(f"tickle_dir {self.tickle_dir} does not exist"))
         return problems
 
@@ -181,8 +169,6 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
     def rule_present(self) -> bool:
         """Whether the blocking rule is in place (in every chain the direction needs)."""
         if self.tool == "nft":
-            from agents.tools import nft
-
             try:
                 # nfnetlink directly: no nft process on the monitor path.
                 return all(("ocfkit:" + self.key) in nft.netlink_rule_comments(NFT_TABLE, c.lower())
@@ -191,8 +177,6 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
                 self.log.debug(f"nfnetlink: {e}; asking nft")
             return all(nft.find_comment(nft.chain_rules(self.run, NFT_TABLE, c.lower()), "ocfkit:" + self.key)
                        for c in self._chains())
-        from agents.tools import iptables
-
         known = self._recorded_signatures() if self._nft_variant() else None
         for c in self._chains():
             answer = None
@@ -212,8 +196,6 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
     def _kernel_may_hold_rule(self) -> str:
         """Why the rule may still be in the kernel ("" when its nftables view proves it is not): for a stop
         whose firewall tool is missing. Legacy iptables tables cannot be read without iptables."""
-        from agents.tools import iptables, nft
-
         comment = "ocfkit:" + self.key
         try:
             for c in ("input", "output"):
@@ -234,10 +216,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         return ""
 
     def _nft_variant(self) -> bool:
-        from agents.tools import iptables
-        from ocf.exec import which
-
-        return iptables.is_nft_variant(which(iptables.binary(self.family)))
+        return iptables.is_nft_variant(system.which(iptables.binary(self.family)))
 
     def _record(self) -> StateFile:
         """The kernel form of the rule as iptables-nft inserted it (see record_rule)."""
@@ -257,8 +236,6 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         """After an insert through iptables-nft: keep the kernel form (the signature) of the rule in
         each chain, when exactly one rule carries its comment, so that monitors can recognise it
         without starting iptables; otherwise nothing is kept and iptables -C decides."""
-        from agents.tools import iptables
-
         lines = []
         if self._nft_variant():
             for c in self._chains():
@@ -277,8 +254,6 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         """Add the blocking rule where missing (idempotent, serialised between instances)."""
         with self._lock():
             if self.tool == "nft":
-                from agents.tools import nft
-
                 base = "type filter hook {} priority -10 ; policy accept ;"
                 lines = [f"add table inet {NFT_TABLE}",
                          f"add chain inet {NFT_TABLE} input {{ {base.format('input')} }}",
@@ -288,8 +263,6 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
                         lines.append(f"insert rule inet {NFT_TABLE} {c.lower()} {self._nft_rule(c)}")
                 nft.apply(self.run, "\n".join(lines) + "\n")
                 return
-            from agents.tools import iptables
-
             for c in self._chains():
                 spec = self._ipt_spec(c)
                 if not iptables.has_rule(self.run, self.family, c, spec):
@@ -300,8 +273,6 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         """Remove every copy of the blocking rule (and ocfkit's nft table once it is empty)."""
         with self._lock():
             if self.tool == "nft":
-                from agents.tools import nft
-
                 for c in ("input", "output"):
                     for handle in nft.find_comment(nft.chain_rules(self.run, NFT_TABLE, c), "ocfkit:" + self.key):
                         nft.delete_rule(self.run, NFT_TABLE, c, handle)
@@ -309,8 +280,6 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
                         not nft.chain_rules(self.run, NFT_TABLE, "output"):
                     nft.delete_table(self.run, NFT_TABLE)
                 return
-            from agents.tools import iptables
-
             self._record().remove()
             for c in self._chains():
                 while iptables.delete_rule(self.run, self.family, c, self._ipt_spec(c)):
@@ -352,19 +321,15 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
             return
         StateFile(self._conn_file()).write("".join(c + "\n" for c in self._connections()))
         if self.sync_script:
-            from ocf import exec as _exec
-
             try:
-                _exec.spawn([self.sync_script])
+                system.spawn([self.sync_script])
             except OcfError as e:
                 self.log.warning(f"sync_script: {e.reason}")
 
     def _tickle(self, lines: list[str], *, swap: bool) -> None:
         if not lines:
             return
-        import os
-
-        script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "tools", "tickle.py")
+        script = system.path.join(system.path.dirname(system.path.abspath(__file__)), "tools", "tickle.py")
         if swap:
             lines = [" ".join(reversed(ln.split())) for ln in lines]
         try:
@@ -415,8 +380,6 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
 
     def _reset_local(self, live: list[str]) -> None:
         """Reset our own ends: a temporary REJECT tcp-reset on our replies, then tickle our sockets."""
-        from agents.tools import iptables
-
         fam = self.family
         ports = ",".join(f"{a}" if a == b else f"{a}:{b}" for a, b in self.portno)
         spec = ["-p", "tcp", "-s", self.ip, "-m", "multiport", "--sports", ports, "-m", "comment", "--comment",

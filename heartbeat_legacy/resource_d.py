@@ -144,27 +144,10 @@ def ocf_call(name: str, args: list[str]) -> tuple[str, str, dict[str, str]]:
     return agent, instance, params
 
 
-def wrapper_files(*, provider: str = "ocfkit", python: str = "/usr/bin/python3", pkgdir: str = "") -> dict[str, str]:
-    """etc/ha.d/resource.d/NAME -> wrapper text, for every wrapper whose agent exists."""
-    from ocfkit import __version__
-
-    files = {}
-    for name in sorted(available()):
-        files[f"etc/ha.d/resource.d/{name}"] = (
-            f"#!{python} -IS\n"
-            f"# heartbeat resource.d wrapper {name} for ocf:{provider}:{WRAPPERS[name][0]}, installed by ocfkit "
-            f"{__version__}.\n"
-            f"import sys\nsys.path.insert(0, {pkgdir!r})\n"
-            "from heartbeat_legacy.resource_d import main\n"
-            f"sys.exit(main({name!r}, sys.argv[1:]))\n")
-    return files
-
-
 def main(name: str, argv: list[str], env=None) -> int:
     """Run a wrapper: positional arguments, then the action (what heartbeat passes)."""
-    import importlib
-
-    from agents import AGENTS
+    from agents import agent_class
+    from ocf.calling import action_env
 
     if not argv:
         sys.stderr.write(f"usage: {name} ARGS... (start|stop|status|monitor|meta-data)\n")
@@ -182,17 +165,10 @@ def main(name: str, argv: list[str], env=None) -> int:
     if action not in ("start", "stop", "status", "monitor", "meta-data", "usage", "validate-all"):
         sys.stderr.write(f"ERROR: unknown operation {action}\n")
         return 1
-    env = dict(os.environ if env is None else env)
-    for k in [k for k in env if k.startswith("OCF_RESKEY_")]:
-        del env[k]
-    env.update({"OCF_ROOT": env.get("OCF_ROOT", "/usr/lib/ocf"), "OCF_RA_VERSION_MAJOR": "1",
-                "OCF_RA_VERSION_MINOR": "0", "OCF_RESOURCE_TYPE": agent, "OCF_RESOURCE_INSTANCE": instance})
-    env.update({"OCF_RESKEY_" + k: v for k, v in params.items()})
+    env = action_env(os.environ if env is None else env, agent, instance, params, version="1.0")
     os.environ.clear()
     os.environ.update(env)  # the command seam passes some of these on to children
-    module, cls = AGENTS[agent].split(":")
-    klass = getattr(importlib.import_module(module), cls)
-    rc = klass.main([agent, "monitor" if action == "status" else action], env)
+    rc = agent_class(agent).main([agent, "monitor" if action == "status" else action], env)
     if action in ("status", "monitor"):
         # ResourceManager reads the words, not the code: "not running" must never look like "running".
         print(f"{instance}: running (OK)" if rc == 0 else

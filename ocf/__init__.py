@@ -16,3 +16,12 @@ def environ():
     enc = _sys.getfilesystemencoding()
     return {k.decode(enc, "surrogateescape"): v.decode(enc, "surrogateescape")
             for k, v in _posix.environ.items()}
+
+
+def load(spec: str):
+    """The object named by "module:name" (e.g. "agents.dummy:Dummy"), its module imported on demand.
+
+    __import__ rather than importlib: importing importlib costs an agent start more than the call."""
+    module, _, name = spec.partition(":")
+    __import__(module)
+    return getattr(_sys.modules[module], name)

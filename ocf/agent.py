@@ -217,12 +217,12 @@ class Agent:
     # ----- commands and waiting -------------------------------------------------------------
 
     def run(self, argv, *, ok=(0,), timeout: float | None = None, input: str | None = None):  # noqa: A002
-        """Run argv through the command seam, bounded by the action's deadline."""
+        """Run argv through the command seam, bounded by the action's deadline (a Runner, ocf.exec)."""
         left = self.deadline.remaining()
         t = left if timeout is None else min(timeout, left)
         if self._trace is not None:
-            from ocf.exec import quote_argv
             from ocf.log import mask
+            from ocf.quoting import quote_argv
 
             # Mask before quoting: quoting changes a secret that holds a quote or a space.
             self._traced(f"+ {mask(quote_argv([mask(str(a)) for a in argv]))}\n")

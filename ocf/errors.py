@@ -82,7 +82,7 @@ class CommandError(OcfError):
     """A command ended with a status outside the accepted ones."""
 
     def __init__(self, argv: list[str], returncode: int, stderr: str) -> None:
-        from ocf.exec import quote_argv
+        from ocf.quoting import quote_argv  # only when a command failed: not on every agent's start
 
         detail = stderr.strip().replace("\n", " | ")
         super().__init__(f"{quote_argv(argv)}: exit {returncode}" + (f": {detail}" if detail else ""))
@@ -95,7 +95,7 @@ class CommandTimeout(OcfError):
     """A command did not finish before the action's deadline and was killed."""
 
     def __init__(self, argv: list[str], timeout: float) -> None:
-        from ocf.exec import quote_argv
+        from ocf.quoting import quote_argv
 
         super().__init__(f"{quote_argv(argv)}: timed out after {timeout:.1f}s")
         self.argv = argv

@@ -12,6 +12,8 @@ import posix
 import time
 
 from ocf import environ
+from ocf.errors import CommandError, CommandTimeout, NotInstalledError
+from ocf.state import is_dir
 
 # Children see a fixed environment so output parses the same everywhere and OCF_RESKEY_*
 # values (CHAP passwords...) never leak into them. These variables are passed through because
@@ -28,7 +30,6 @@ PASS_ENV = (
     "HA_RSCTMP",
     "TMPDIR",
 )
-_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
 
 
 class Result:
@@ -46,31 +47,13 @@ class Result:
         return f"Result({self.argv!r}, {self.returncode}, {self.stdout!r}, {self.stderr!r})"
 
 
-def quote_argv(argv: list[str] | tuple[str, ...]) -> str:
-    """Join argv for logs and messages, quoted like shlex.join (without importing re)."""
-    out = []
-    for arg in argv:
-        if arg and all(c in _SAFE for c in arg):
-            out.append(arg)
-        else:
-            out.append("'" + arg.replace("'", "'\"'\"'") + "'")
-    return " ".join(out)
-
-
-def _is_dir(path: str) -> bool:
-    try:
-        return posix.stat(path).st_mode & 0o170000 == 0o040000  # S_ISDIR
-    except (OSError, ValueError):
-        return False
-
-
 def which(name: str) -> str | None:
     """Return the path of an executable on the children's fixed PATH, or None."""
     if "/" in name:
         return name if posix.access(name, posix.X_OK) else None
     for d in PATH.split(":"):
         p = d + "/" + name
-        if posix.access(p, posix.X_OK) and not _is_dir(p):
+        if posix.access(p, posix.X_OK) and not is_dir(p):
             return p
     return None
 
@@ -89,10 +72,23 @@ def child_env() -> dict[str, str]:
 def check(result: Result, ok: tuple[int, ...] | frozenset[int] | list[int]) -> Result:
     """Raise CommandError unless the result's status is one of ok (shared with the fake runner)."""
     if result.returncode not in ok:
-        from ocf.errors import CommandError
-
         raise CommandError(result.argv, result.returncode, result.stderr)
     return result
+
+
+# The one signature every runner has: Agent.run (timeout None: the action's deadline, which also
+# bounds a given timeout), ocf.testing.FakeRunner, and the `run` every agents/tools function takes.
+# run() below is the seam under Agent.run, for callers that hold no deadline: its timeout is required.
+TYPE_CHECKING = False  # typing costs ~4 ms per agent start; mypy treats the name as true
+if TYPE_CHECKING:
+    from collections.abc import Container, Sequence
+    from typing import Protocol
+
+    class Runner(Protocol):
+        """Run argv without a shell; raise CommandError unless its status is in ok."""
+
+        def __call__(self, argv: Sequence[str], *, ok: Container[int] = (0,), timeout: float | None = None,
+                     input: str | None = None) -> Result: ...  # noqa: A002
 
 
 def run(argv, *, ok=(0,), timeout: float, input: str | None = None) -> Result:  # noqa: A002
@@ -121,8 +117,6 @@ def _resolve(argv: list[str]) -> str:
         raise ValueError("empty command")
     path = which(argv[0])
     if path is None:
-        from ocf.errors import NotInstalledError
-
         raise NotInstalledError(f"{argv[0]}: command not found")
     return path
 
@@ -132,8 +126,6 @@ def _spawn(argv: list[str], timeout: float, input: str | None) -> tuple[int, str
 
     path = _resolve(argv)
     if timeout <= 0:
-        from ocf.errors import CommandTimeout
-
         raise CommandTimeout(argv, 0.0)
     out_r, out_w = posix.pipe()
     err_r, err_w = posix.pipe()
@@ -227,9 +219,7 @@ def _spawn(argv: list[str], timeout: float, input: str | None) -> tuple[int, str
         if status is None:
             status = _reap(pid, deadline)
         if status is None:
-            from ocf.errors import CommandTimeout
-
-            raise CommandTimeout(argv, timeout)
+                raise CommandTimeout(argv, timeout)
     finally:
         for fd in (out_r, err_r, in_w, pidfd):
             if fd >= 0:

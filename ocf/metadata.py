@@ -1,6 +1,6 @@
 """Meta-data XML built with xml.etree from an agent's Param and @action declarations.
 
-Two forms, because the consumers disagree (REFERENCE.md section 1.7):
+Two forms, because the consumers disagree (the OCF 1.1 RelaxNG schema ra-api.rng against ra-api-1.dtd):
 - OCF 1.1 (OCF_RA_VERSION_MAJOR.MINOR >= 1.1, which Pacemaker 2.1 exports): `<version>1.1`,
   select/option, reloadable, unique-group, deprecated/replaced-with, the reload-agent action.
   Valid against the OCF 1.1 RelaxNG schema.

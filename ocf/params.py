@@ -136,16 +136,31 @@ def canonical_ip(text: str) -> str:
     raise ValueError("expected an IPv4 or IPv6 address")
 
 
+def ip_version(address: str) -> int:
+    """4 or 6: the IP version of an address (or address/prefix) written as text."""
+    return 6 if ":" in address else 4
+
+
+def canonical_network(text: str) -> str:
+    """An address, or address/prefix with a prefix length the version allows, in canonical form;
+    ValueError if it is neither."""
+    addr, sep, prefix = text.strip().partition("/")
+    ip = canonical_ip(addr)
+    if not sep:
+        return ip
+    if not prefix.isdigit() or int(prefix) > (128 if ip_version(ip) == 6 else 32):
+        raise ValueError("bad prefix length")
+    return f"{ip}/{int(prefix)}"
+
+
 class _IPAddress(Parser):
     def __init__(self, version: int | None = None) -> None:
         self.version = version
 
     def parse(self, text: str) -> str:
         v = canonical_ip(text)
-        if self.version == 4 and ":" in v:
-            raise ValueError("expected an IPv4 address")
-        if self.version == 6 and ":" not in v:
-            raise ValueError("expected an IPv6 address")
+        if self.version and ip_version(v) != self.version:
+            raise ValueError(f"expected an IPv{self.version} address")
         return v
 
     def hint(self) -> str:

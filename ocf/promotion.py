@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # typing costs ~4 ms per agent start; mypy treats the name as true
+if TYPE_CHECKING:
+    from ocf.exec import Runner
+
 
 def _use_crm_attribute(env) -> bool:
     # ocf_promotion_score: crm_attribute --promotion from crm_feature_set 3.10.0 (Pacemaker 2.1)
@@ -25,17 +29,17 @@ def _base(env) -> list[str]:
     return ["crm_master", "-l", "reboot"]
 
 
-def set_score(run, env, score: int) -> None:
+def set_score(run: Runner, env, score: int) -> None:
     """Set this node's promotion score for the instance."""
     run(_base(env) + ["-v", str(int(score))])
 
 
-def delete_score(run, env) -> None:
+def delete_score(run: Runner, env) -> None:
     """Remove this node's promotion score (the instance must not be promoted here)."""
     run(_base(env) + ["-D"], ok=(0, 6))  # 6: no such attribute
 
 
-def get_score(run, env) -> int | None:
+def get_score(run: Runner, env) -> int | None:
     """This node's current promotion score, or None when unset."""
     r = run(_base(env) + ["-G", "-q"], ok=(0, 6, 105))
     text = r.stdout.strip()

@@ -20,6 +20,14 @@ def exists(path: str) -> bool:
     return True
 
 
+def is_dir(path: str) -> bool:
+    """os.path.isdir without importing os."""
+    try:
+        return posix.stat(path).st_mode & 0o170000 == 0o040000  # S_ISDIR
+    except (OSError, ValueError):
+        return False
+
+
 class StateFile:
     """A small file whose presence (and content) records that a resource runs on this node."""
 

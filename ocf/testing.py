@@ -7,6 +7,7 @@ exit statuses with the same ocf.exec.check as the real seam.
 
 from __future__ import annotations
 
+from ocf.errors import CommandTimeout, NotInstalledError
 from ocf.exec import Result, check
 
 
@@ -28,7 +29,7 @@ class ScriptError(AssertionError):
 
 
 class FakeRunner:
-    """Callable like ocf.exec.run; answers from a queue of Calls."""
+    """A Runner (ocf.exec), as Agent.run is: answers from a queue of Calls."""
 
     def __init__(self, calls=()) -> None:
         self.queue: list[Call] = list(calls)
@@ -40,11 +41,12 @@ class FakeRunner:
         self.queue.append(Call(argv, stdout, stderr, rc, **kw))
         return self
 
-    def __call__(self, argv, *, ok=(0,), timeout: float, input: str | None = None) -> Result:  # noqa: A002
+    def __call__(self, argv, *, ok=(0,), timeout: float | None = None,
+                 input: str | None = None) -> Result:  # noqa: A002
         argv = [str(a) for a in argv]
         n = len(self.seen) + 1
         self.seen.append(argv)
-        if timeout is None or timeout <= 0:
+        if timeout is not None and timeout <= 0:
             self._fail(f"command #{n} {argv} was given no time (timeout={timeout})")
         if not self.queue:
             self._fail(f"command #{n} was not expected: {argv}")
@@ -54,13 +56,9 @@ class FakeRunner:
         if call.input is not None and call.input != input:
             self._fail(f"command #{n} {argv}: expected input {call.input!r} but was {input!r}")
         if call.missing:
-            from ocf.errors import NotInstalledError
-
             raise NotInstalledError(f"{argv[0]}: command not found")
         if call.timeout:
-            from ocf.errors import CommandTimeout
-
-            raise CommandTimeout(argv, timeout)
+            raise CommandTimeout(argv, timeout or 0.0)
         result = check(Result(argv, call.rc, call.stdout, call.stderr), ok)
         if call.effect is not None:
             call.effect()  # only a command that succeeded changes anything

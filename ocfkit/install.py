@@ -94,6 +94,13 @@ def wrapper_stub(python: str, pkgdir: str, name: str, provider: str, *, file_nam
             f"sys.exit(main({name!r}, sys.argv[1:]))\n")
 
 
+def wrapper_files(*, provider: str, python: str, pkgdir: str) -> dict[str, str]:
+    """etc/ha.d/resource.d/NAME -> wrapper text, for every wrapper whose agent exists (the lab's nodes)."""
+    from heartbeat_legacy.resource_d import available
+
+    return {f"etc/ha.d/resource.d/{name}": wrapper_stub(python, pkgdir, name, provider) for name in sorted(available())}
+
+
 def build_bundles(python: str, pkgdir: str, modules: list[str]) -> dict[str, bytes]:
     """module -> start-up bundle, compiled by the interpreter the stubs run (bytecode is only valid
     for one Python version): in this process when it is that interpreter, else in a child."""

@@ -7,12 +7,12 @@ module drbdsetup cannot reach the drbd netlink family and exits 20.
 
 from __future__ import annotations
 
-import os
-
+from ocf import system
+from ocf.errors import NotInstalledError, OcfError
 from ocf.params import Parser
 
 NO_MODULE = 20  # drbdsetup: "Could not connect to 'drbd' generic netlink family"
-# The characters the LINBIT agent accepts in a resource name (REFERENCE.md 2.8).
+# The characters the LINBIT agent accepts in a resource name (ocf:linbit:drbd, drbd-utils 9.22: [-%+./0-9:=@A-Z_a-z]).
 _NAME_CHARS = frozenset("-%+./0123456789:=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz")
 
 
@@ -33,7 +33,7 @@ resource_name = _ResourceName()
 
 def module_loaded() -> bool:
     """Whether the drbd kernel module is there (/proc/drbd or /sys/module/drbd)."""
-    return os.path.exists("/proc/drbd") or os.path.isdir("/sys/module/drbd")
+    return system.path.exists("/proc/drbd") or system.path.isdir("/sys/module/drbd")
 
 
 class Resource:
@@ -106,8 +106,6 @@ def status(run, resource: str) -> Resource | None:
 
     `drbdsetup events2 --now` answers the same way on DRBD 8.4 and 9 (`status --json` exists only
     with the DRBD 9 module: drbd-utils hands 8.4 calls to drbdsetup-84, which rejects --json)."""
-    from ocf.errors import NotInstalledError
-
     if not module_loaded():
         raise NotInstalledError("the DRBD kernel module is not loaded")
     r = run(["drbdsetup", "events2", "--now", resource], ok=(0, 10, NO_MODULE))
@@ -122,8 +120,6 @@ def known_status(run, resource: str) -> Resource | None:
     """status() for stop and monitor, which must not guess: None (down) when no DRBD is in the kernel,
     which proves that nothing can be up; an error (rc 1) when the tools are missing while DRBD is
     loaded, because then the resource may well be up."""
-    from ocf.errors import NotInstalledError, OcfError
-
     if not module_loaded():
         return None
     try:

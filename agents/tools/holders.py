@@ -6,7 +6,8 @@ A process holds a mount through its cwd, root, executable, open files or memory 
 
 from __future__ import annotations
 
-import os
+from ocf import system
+from ocf.proc import comm, parent
 
 # Never signalled: the cluster stack and its helpers, whatever holds.
 PROTECTED = frozenset({
@@ -42,7 +43,7 @@ def holds(pid: int, mountpoint: str, mount_id: int | None = None) -> str:
     base = f"/proc/{pid}"
     for what in ("cwd", "root", "exe"):
         try:
-            target = os.readlink(f"{base}/{what}")
+            target = system.readlink(f"{base}/{what}")
         except OSError:
             continue
         if what == "root":
@@ -51,9 +52,9 @@ def holds(pid: int, mountpoint: str, mount_id: int | None = None) -> str:
         elif _under(target, mountpoint):
             return what
     try:
-        for fd in os.listdir(f"{base}/fd"):
+        for fd in system.listdir(f"{base}/fd"):
             try:
-                if _under(os.readlink(f"{base}/fd/{fd}"), mountpoint) and (
+                if _under(system.readlink(f"{base}/fd/{fd}"), mountpoint) and (
                         mount_id is None or _fd_mount_id(pid, fd) in (mount_id, None)):
                     return "fd"
             except OSError:
@@ -71,34 +72,25 @@ def holds(pid: int, mountpoint: str, mount_id: int | None = None) -> str:
     return ""
 
 
-def comm(pid: int) -> str:
-    """The process name (/proc/PID/comm), "" if gone."""
-    try:
-        with open(f"/proc/{pid}/comm", encoding="utf-8", errors="replace") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
-
-
 def holders(mountpoint: str, mount_id: int | None = None) -> dict[int, str]:
     """pid -> how it holds mountpoint, for every process in our mount namespace.
 
     Only paths under mountpoint count: the kernel names a file by the mount it was reached through,
     so a holder of the same filesystem through another bind mount is not one of them."""
-    me = os.getpid()
+    me = system.getpid()
     try:
-        my_ns = os.readlink("/proc/self/ns/mnt")
+        my_ns = system.readlink("/proc/self/ns/mnt")
     except OSError:
         my_ns = ""
     out = {}
-    for name in os.listdir("/proc"):
+    for name in system.listdir("/proc"):
         if not name.isdigit():
             continue
         pid = int(name)
         if pid == me:
             continue
         try:
-            if my_ns and os.readlink(f"/proc/{pid}/ns/mnt") != my_ns:
+            if my_ns and system.readlink(f"/proc/{pid}/ns/mnt") != my_ns:
                 continue  # paths of another mount namespace mean something else
         except OSError:
             continue
@@ -113,13 +105,12 @@ def is_protected(pid: int) -> bool:
     if pid <= 1:
         return True
     ancestors = set()
-    p = os.getpid()
+    p = system.getpid()
     while p > 1 and p not in ancestors:
         ancestors.add(p)
-        try:
-            with open(f"/proc/{p}/stat", encoding="utf-8", errors="replace") as f:
-                p = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
+        up = parent(p)
+        if up is None:
             break
+        p = up
     # comm is cut at 15 characters (pacemaker-schedulerd reads pacemaker-sched).
     return pid in ancestors or comm(pid) in {n[:15] for n in PROTECTED}

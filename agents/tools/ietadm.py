@@ -7,6 +7,9 @@ parameter so that tests read captured files.
 
 from __future__ import annotations
 
+from ocf import system
+from ocf.errors import CommandError, NotInstalledError
+
 PROC = "/proc"
 
 # iSCSI target parameters ietadm --op update accepts (ietd.conf(5) target options).
@@ -54,15 +57,21 @@ def _fields(line: str) -> dict[str, str]:
     return out
 
 
+def _records(text: str):
+    """(whether it is a target's line, its fields) for each line of an IET /proc file: a `tid:` line at
+    the margin, then the target's own lines indented."""
+    for raw in text.splitlines():
+        if raw.strip():
+            f = _fields(raw)
+            yield not raw[0].isspace() and "tid" in f, f
+
+
 def parse_volumes(text: str) -> dict[int, Target]:
     """Parse /proc/net/iet/volume: a `tid:N name:IQN` line, then one indented line per LUN."""
     targets: dict[int, Target] = {}
     t: Target | None = None
-    for raw in text.splitlines():
-        if not raw.strip():
-            continue
-        f = _fields(raw)
-        if not raw[0].isspace() and "tid" in f:
+    for is_target, f in _records(text):
+        if is_target:
             t = Target(int(f["tid"]), f.get("name", ""))
             targets[t.tid] = t
         elif t is not None and "lun" in f:
@@ -74,11 +83,8 @@ def parse_volumes(text: str) -> dict[int, Target]:
 def parse_sessions(text: str, targets: dict[int, Target]) -> None:
     """Add the sessions of /proc/net/iet/session (tid line, `sid:... initiator:...`, `cid:...`) to targets."""
     t: Target | None = None
-    for raw in text.splitlines():
-        if not raw.strip():
-            continue
-        f = _fields(raw)
-        if not raw[0].isspace() and "tid" in f:
+    for is_target, f in _records(text):
+        if is_target:
             t = targets.get(int(f["tid"]))
         elif t is not None and "sid" in f:
             t.sessions.append((f["sid"], f.get("initiator", ""), []))
@@ -88,9 +94,7 @@ def parse_sessions(text: str, targets: dict[int, Target]) -> None:
 
 def is_loaded(proc: str) -> bool:
     """Whether the IET kernel module is there."""
-    import os
-
-    return os.path.exists(f"{proc}/net/iet/volume")
+    return system.path.exists(f"{proc}/net/iet/volume")
 
 
 def targets(proc: str, *, sessions: bool = False) -> dict[int, Target]:
@@ -102,8 +106,6 @@ def targets(proc: str, *, sessions: bool = False) -> dict[int, Target]:
             with open(f"{proc}/net/iet/session", encoding="utf-8", errors="replace") as f:
                 parse_sessions(f.read(), found)
     except FileNotFoundError:
-        from ocf.errors import NotInstalledError
-
         raise NotInstalledError(f"IET is not loaded ({proc}/net/iet is missing)") from None
     return found
 
@@ -145,8 +147,6 @@ def new_user(run, tid: int, user: str, password: str) -> None:
 
     ietadm takes the password only as an argument; a failure is reported with it replaced by ***
     (the error is built outside the handler, so no exception chain carries the original text)."""
-    from ocf.errors import CommandError
-
     argv = ["ietadm", "--op", "new", f"--tid={tid}", "--user", f"--params=IncomingUser={user},Password={password}"]
     try:
         run(argv)
@@ -206,18 +206,16 @@ def _lines(path: str) -> list[str]:
 
 def _rewrite(path: str, lines: list[str]) -> None:
     """Replace the file atomically, keeping its mode (ietd may read it at any login)."""
-    import os
-
     try:
-        mode = os.stat(path).st_mode & 0o7777
+        mode = system.stat(path).st_mode & 0o7777
     except FileNotFoundError:
         mode = 0o644
-    tmp = f"{path}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    tmp = f"{path}.{system.getpid()}.tmp"
+    fd = system.open(tmp, system.O_WRONLY | system.O_CREAT | system.O_TRUNC, mode)
     try:
-        os.write(fd, "".join(x + "\n" for x in lines).encode())
-        os.fsync(fd)
+        system.write(fd, "".join(x + "\n" for x in lines).encode())
+        system.fsync(fd)
     finally:
-        os.close(fd)
-    os.chmod(tmp, mode)
-    os.replace(tmp, path)
+        system.close(fd)
+    system.chmod(tmp, mode)
+    system.replace(tmp, path)

@@ -6,6 +6,10 @@ the json import (~11 ms with re) on every monitor.
 
 from __future__ import annotations
 
+from agents.tools import netlink
+from ocf.errors import OcfError
+from ocf.params import ip_version
+
 
 class Address:
     """One address on an interface, as `ip -o addr show` reports it."""
@@ -75,8 +79,6 @@ def addresses(run, *, netns: str | None = None, nic: str | None = None, family: 
     try:
         return parse_addresses(run(argv).stdout)
     except ValueError as e:
-        from ocf.errors import OcfError
-
         raise OcfError(f"unexpected output from {' '.join(argv)}: {e}") from None
 
 
@@ -121,7 +123,7 @@ def parse_routes(text: str, family: int, *, local: bool = False) -> list[Route]:
 
 def routes_matching(run, ip: str, *, netns: str | None = None, table: str = "", scope: str = "") -> list[Route]:
     """Routes of the main table (or of table, and of scope) that contain ip, most specific first."""
-    family = 6 if ":" in ip else 4
+    family = ip_version(ip)
     argv = _ip(netns) + ["-o", f"-{family}", "route", "list", "match", ip]
     if table:
         argv += ["table", table]
@@ -176,7 +178,7 @@ def link(run, nic: str, *, netns: str | None = None) -> Link | None:
 def add_address(run, nic: str, ip: str, prefix: int, *, netns: str | None = None, broadcast: str = "",
                 label: str = "", nodad: bool = False, noprefixroute: bool = False, preferred_lft: str = "") -> None:
     """ip addr add IP/PREFIX dev NIC with the given options."""
-    family = 6 if ":" in ip else 4
+    family = ip_version(ip)
     argv = _ip(netns) + [f"-{family}", "addr", "add", f"{ip}/{prefix}", "dev", nic]
     if broadcast and family == 4:
         argv += ["brd", broadcast]
@@ -193,7 +195,7 @@ def add_address(run, nic: str, ip: str, prefix: int, *, netns: str | None = None
 
 def del_address(run, nic: str, ip: str, prefix: int, *, netns: str | None = None) -> bool:
     """ip addr del; returns False when the address was not there."""
-    family = 6 if ":" in ip else 4
+    family = ip_version(ip)
     r = run(_ip(netns) + [f"-{family}", "addr", "del", f"{ip}/{prefix}", "dev", nic], ok=(0, 2))
     return r.returncode == 0
 
@@ -205,7 +207,7 @@ def set_up(run, nic: str, *, netns: str | None = None) -> None:
 
 def flush_route_cache(run, ip: str, *, netns: str | None = None) -> None:
     """ip route flush cache (what IPaddr2's flush_routes does)."""
-    family = 6 if ":" in ip else 4
+    family = ip_version(ip)
     run(_ip(netns) + [f"-{family}", "route", "flush", "cache"], ok=(0, 1, 2))
 
 
@@ -220,8 +222,6 @@ _FLAG_WORDS = ((0x01, "secondary"), (0x02, "nodad"), (0x08, "dadfailed"), (0x20,
 def parse_netlink_addresses(data: bytes, names) -> list[Address]:
     """Parse RTM_NEWADDR messages (names: ifindex -> interface name)."""
     import _socket
-
-    from agents.tools import netlink
 
     out = []
     for mtype, body in netlink.messages(data):
@@ -247,8 +247,6 @@ def parse_netlink_addresses(data: bytes, names) -> list[Address]:
 def netlink_addresses(family: int | None = None) -> list[Address]:
     """The addresses in this process's network namespace, read over rtnetlink (an OSError if unavailable)."""
     import _socket
-
-    from agents.tools import netlink
 
     fam = {4: _socket.AF_INET, 6: _socket.AF_INET6}.get(family or 0, 0)
     data = netlink.dump(0, _RTM_GETADDR, bytes([fam, 0, 0, 0]) + (0).to_bytes(4, "little"))  # NETLINK_ROUTE

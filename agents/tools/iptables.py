@@ -6,6 +6,9 @@ monitor can read them over nfnetlink instead of starting iptables (kernel_rules,
 
 from __future__ import annotations
 
+from agents.tools import netlink
+from ocf import system
+
 
 def binary(family: int) -> str:
     """iptables or ip6tables."""
@@ -40,15 +43,13 @@ _NFPROTO = {4: 2, 6: 10}
 
 def is_nft_variant(path: str | None) -> bool:
     """Whether the iptables at path is the nf_tables variant (a link to xtables-nft-multi)."""
-    import posix
-
-    for _ in range(40):  # follow the alternatives links without os.path
+    for _ in range(40):  # follow the alternatives links without system.path
         if path is None:
             return False
         if path.rpartition("/")[2] == "xtables-nft-multi":
             return True
         try:
-            target = posix.readlink(path)
+            target = system.readlink(path)
         except OSError:
             return False
         path = target if target.startswith("/") else path.rpartition("/")[0] + "/" + target
@@ -61,8 +62,6 @@ def parse_rules(data: bytes) -> list[tuple[list[str], bytes]]:
     The comments are those of its `-m comment` matches (xt compat matches). The signature is the
     rule's kernel form minus what changes by itself (the counters): two rules with the same
     signature are the same rule to iptables -C."""
-    from agents.tools import netlink
-
     rules = []
     for mtype, payload in netlink.messages(data):
         if mtype == netlink.NLMSG_ERROR and netlink.error_of(payload):
@@ -92,8 +91,6 @@ def kernel_rules(family: int, chain: str) -> list[tuple[list[str], bytes]]:
     """parse_rules of the chain in iptables-nft's filter table; [] when there is none.
 
     Raises OSError when nfnetlink cannot be used (then ask iptables)."""
-    from agents.tools import netlink
-
     body = bytes([_NFPROTO[family], 0, 0, 0]) + netlink.attribute(_NFTA_RULE_TABLE, b"filter\0") + \
         netlink.attribute(_NFTA_RULE_CHAIN, chain.encode() + b"\0")
     try:

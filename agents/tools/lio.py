@@ -9,7 +9,9 @@ unit tests run against a directory tree that mimics it.
 
 from __future__ import annotations
 
-import os
+from ocf import system
+from ocf.errors import OcfError
+from ocf.params import ip_version
 
 ROOT = "/sys/kernel/config"
 
@@ -40,7 +42,7 @@ def target_dir(root: str, iqn: str) -> str:
 
 def is_loaded(root: str) -> bool:
     """Whether the target core is there (configfs mounted and target_core_mod loaded)."""
-    return os.path.isdir(f"{root}/target")
+    return system.path.isdir(f"{root}/target")
 
 
 def portal_name(portal: str) -> str:
@@ -48,7 +50,7 @@ def portal_name(portal: str) -> str:
     if portal.startswith("["):
         return portal
     host, _, port = portal.rpartition(":")
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"[{host}]:{port}" if ip_version(host) == 6 else f"{host}:{port}"
 
 
 def read(path: str) -> str:
@@ -59,8 +61,6 @@ def read(path: str) -> str:
     except FileNotFoundError:
         return ""
     except OSError as e:
-        from ocf.errors import OcfError
-
         raise OcfError(f"cannot read {path}: {e.strerror}") from None
 
 
@@ -72,117 +72,91 @@ def write(path: str, value: str, *, secret: bool = False) -> None:
 
     The error text names the path and the kernel's complaint, never the value when it is secret."""
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_TRUNC)
+        fd = system.open(path, system.O_WRONLY | system.O_TRUNC)
     except OSError as e:
-        from ocf.errors import OcfError
-
         raise OcfError(f"cannot open {path}: {e.strerror}") from None
     try:
-        os.write(fd, value.encode())
+        system.write(fd, value.encode())
     except OSError as e:
-        from ocf.errors import OcfError
-
         shown = "***" if secret else repr(value)
         raise OcfError(f"cannot write {shown} to {path}: {e.strerror}") from None
     finally:
-        os.close(fd)
+        system.close(fd)
+
+
+def _change(call, args: tuple[str, ...], already: type[OSError], failure: str) -> bool:
+    """One configfs change; False when it was already made (already raised), OcfError when it fails."""
+    try:
+        call(*args)
+    except already:
+        return False
+    except OSError as e:
+        raise OcfError(f"{failure}: {e.strerror}") from None
+    return True
 
 
 def mkdir(path: str) -> bool:
     """Create a configfs object; False when it already existed."""
-    try:
-        os.mkdir(path)
-    except FileExistsError:
-        return False
-    except OSError as e:
-        from ocf.errors import OcfError
-
-        raise OcfError(f"cannot create {path}: {e.strerror}") from None
-    return True
+    return _change(system.mkdir, (path,), FileExistsError, f"cannot create {path}")
 
 
 def rmdir(path: str) -> bool:
     """Delete a configfs object; False when it did not exist."""
-    try:
-        os.rmdir(path)
-    except FileNotFoundError:
-        return False
-    except OSError as e:
-        from ocf.errors import OcfError
-
-        raise OcfError(f"cannot remove {path}: {e.strerror}") from None
-    return True
+    return _change(system.rmdir, (path,), FileNotFoundError, f"cannot remove {path}")
 
 
 def link(target: str, path: str) -> bool:
     """Link path to the configfs object target; False when the link was there already."""
-    try:
-        os.symlink(target, path)
-    except FileExistsError:
-        return False
-    except OSError as e:
-        from ocf.errors import OcfError
-
-        raise OcfError(f"cannot link {path} to {target}: {e.strerror}") from None
-    return True
+    return _change(system.symlink, (target, path), FileExistsError, f"cannot link {path} to {target}")
 
 
 def unlink(path: str) -> bool:
     """Remove a link; False when it did not exist."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return False
-    except OSError as e:
-        from ocf.errors import OcfError
-
-        raise OcfError(f"cannot remove {path}: {e.strerror}") from None
-    return True
+    return _change(system.unlink, (path,), FileNotFoundError, f"cannot remove {path}")
 
 
 def children(path: str) -> list[str]:
     """Names in a configfs directory, sorted; none when it does not exist."""
     try:
-        return sorted(os.listdir(path))
+        return sorted(system.listdir(path))
     except (FileNotFoundError, NotADirectoryError):
         return []
 
 
 def links_in(path: str) -> list[str]:
     """Full paths of the symlinks directly in a directory (a LUN's storage link, a mapped LUN's link)."""
-    return [f"{path}/{n}" for n in children(path) if os.path.islink(f"{path}/{n}")]
+    return [f"{path}/{n}" for n in children(path) if system.path.islink(f"{path}/{n}")]
 
 
 def resolve(path: str) -> str:
     """Where a link points, as a normalised absolute path."""
-    return os.path.realpath(path)
+    return system.path.realpath(path)
+
+
+def _remove_linking_dir(d: str) -> bool:
+    """Remove a configfs directory that holds links (the links, then the directory); False when absent."""
+    if not system.path.isdir(d):
+        return False
+    for ln in links_in(d):
+        unlink(ln)
+    return rmdir(d)
 
 
 def remove_mapped_lun(acl_dir: str, lun: str) -> bool:
     """Unmap acls/<initiator>/<lun> (its link, then the directory); False when it was not mapped."""
-    d = f"{acl_dir}/{lun}"
-    if not os.path.isdir(d):
-        return False
-    for ln in links_in(d):
-        unlink(ln)
-    return rmdir(d)
+    return _remove_linking_dir(f"{acl_dir}/{lun}")
 
 
 def remove_lun(tpg: str, lun: str) -> bool:
     """Remove tpgt_N/lun/<lun> (its storage link, then the directory)."""
-    d = f"{tpg}/lun/{lun}"
-    if not os.path.isdir(d):
-        return False
-    for ln in links_in(d):
-        unlink(ln)
-    return rmdir(d)
+    return _remove_linking_dir(f"{tpg}/lun/{lun}")
 
 
 def remove_target(root: str, iqn: str) -> bool:
     """Remove a whole target in the order configfs demands: disable each TPG, unmap LUNs from the ACLs,
     remove the ACLs, the LUNs, the portals, the TPG, then the target. False when there was none."""
     tdir = target_dir(root, iqn)
-    if not os.path.isdir(tdir):
+    if not system.path.isdir(tdir):
         return False
     for tpg_name in children(tdir):
         if not tpg_name.startswith("tpgt_"):

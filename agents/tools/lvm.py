@@ -6,6 +6,8 @@ read as an option; the parameters that carry names are checked against LVM's own
 
 from __future__ import annotations
 
+from ocf import system
+from ocf.errors import OcfError
 from ocf.params import Parser
 
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+_.-")
@@ -77,8 +79,6 @@ def _report(run, command: str, options: list[str], names: list[str], key: str) -
             raise ValueError("a row that is not an object")
     except (ValueError, AttributeError, TypeError):
         # Never read as "nothing there": garbage says nothing about what is active.
-        from ocf.errors import OcfError
-
         raise OcfError(f"lvm {command} printed no JSON report (exit {r.returncode}): "
                        f"{(r.stderr or r.stdout).strip()[:200]}") from None
     if r.returncode == 5 and not rows:
@@ -136,10 +136,8 @@ def kernel_lvs(sysfs: str = "/sys") -> list[KernelLV] | None:
     """Every device-mapper device LVM created (dm uuid "LVM-..."), read from sysfs without a child
     process; None when sysfs cannot say (then ask lvm). An active LV always has one; it is live when
     it is not suspended and has a table (a size). Devices that vanish while read are skipped."""
-    import posix
-
     try:
-        devices = [d for d in posix.listdir(f"{sysfs}/block") if d.startswith("dm-")]
+        devices = [d for d in system.listdir(f"{sysfs}/block") if d.startswith("dm-")]
     except OSError:
         return None
     found = []
@@ -174,6 +172,16 @@ def is_open(lv: dict[str, str]) -> bool:
     """Whether an LV's device is open (mounted, exported, in use)."""
     attr = lv.get("lv_attr", "")
     return (len(attr) > 5 and attr[5] == "o") or lv.get("lv_device_open") == "open"
+
+
+def own_by_tag(run, vg: dict[str, str], tag: str) -> None:
+    """Make tag the VG's only tag (the ownership mark of exclusive activation): other tags go first."""
+    tags = [t for t in vg.get("vg_tags", "").split(",") if t]
+    for t in tags:
+        if t != tag:
+            run(["lvm", "vgchange", "--deltag", t, "--", vg["vg_name"]])
+    if tag not in tags:
+        run(["lvm", "vgchange", "--addtag", tag, "--", vg["vg_name"]])
 
 
 def local_system_id(run) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ocf import system
+
 
 class Mount:
     """One line of mountinfo."""
@@ -23,10 +25,8 @@ class Mount:
 
     @property
     def dev(self) -> int:
-        """The device number as os.makedev would build it."""
-        import os
-
-        return os.makedev(self.major, self.minor)
+        """The device number as system.makedev would build it."""
+        return system.makedev(self.major, self.minor)
 
     def __repr__(self) -> str:
         return f"Mount({self.source!r} on {self.mountpoint!r} type {self.fstype} {self.major}:{self.minor})"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from agents.tools import netlink
+
 
 def chain_rules(run, table: str, chain: str, *, family: str = "inet") -> list[tuple[str, int]]:
     """(rule text, handle) of every rule in the chain; [] when the table or chain does not exist."""
@@ -47,8 +49,6 @@ _ENOENT = 2
 
 def parse_rule_comments(data: bytes) -> tuple[list[str], int]:
     """(comments of the NFT_MSG_NEWRULE messages, errno of an error message or 0), from a dump."""
-    from agents.tools import netlink
-
     comments: list[str] = []
     for mtype, payload in netlink.messages(data):
         if mtype == netlink.NLMSG_ERROR and netlink.error_of(payload):
@@ -69,8 +69,6 @@ def netlink_rule_comments(table: str, chain: str, *, family: str = "inet") -> li
     """Comments of the rules in one chain, read over nfnetlink; [] when the table or chain is missing.
 
     Raises OSError when nfnetlink cannot be used (then ask the nft command)."""
-    from agents.tools import netlink
-
     body = bytes([_FAMILIES[family], 0, 0, 0]) + netlink.attribute(_NFTA_RULE_TABLE, table.encode() + b"\0") + \
         netlink.attribute(_NFTA_RULE_CHAIN, chain.encode() + b"\0")
     try:

@@ -6,6 +6,9 @@ agent can manage an isolated tgtd.
 
 from __future__ import annotations
 
+from ocf import system
+from ocf.errors import CommandError, OcfError
+
 BASE = ["tgtadm", "--lld", "iscsi"]
 # tgtadm exits 22 (EINVAL) for "can't find the target/logical unit", "already exists", "still active",
 # and 107 (ENOTCONN) when no tgtd answers on the management socket.
@@ -122,8 +125,6 @@ def targets(run) -> dict[int, Target]:
     try:
         return parse_targets(r.stdout)
     except ValueError as e:
-        from ocf.errors import OcfError
-
         raise OcfError(f"unexpected output from {' '.join(argv)}: {e}") from None
 
 
@@ -138,10 +139,8 @@ def lock_holder(lock: str, proc: str = "/proc") -> int | None:
 
     Matched by inode number only (btrfs and overlayfs report another device in stat than in
     /proc/locks): a collision can only make a daemon look alive, never dead."""
-    import os
-
     try:
-        ino = os.stat(lock).st_ino
+        ino = system.stat(lock).st_ino
         with open(f"{proc}/locks", encoding="ascii", errors="replace") as f:
             text = f.read()
     except FileNotFoundError:
@@ -237,8 +236,6 @@ def new_account(run, user: str, password: str) -> None:
 
     A failure is reported with the password replaced by *** (the error is built outside the handler,
     so no exception chain carries the original text)."""
-    from ocf.errors import CommandError
-
     argv = [*BASE, "--op", "new", "--mode", "account", "--user", user, "--password", password]
     try:
         run(argv)

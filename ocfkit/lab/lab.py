@@ -231,7 +231,7 @@ class Lab:
     def write_heartbeat_config(self) -> None:
         """Each node's private /etc/ha.d: ha.cf (ucast on every link), authkeys (a per-lab key, 0600),
         and resource.d wrappers that run this ocfkit's agents (instead of whatever the host has)."""
-        from heartbeat_legacy.resource_d import wrapper_files
+        from ocfkit.install import wrapper_files
 
         nodes = list(self.nodes.values())
         cf, keys = self.config_file("ha.cf"), self.config_file("authkeys")

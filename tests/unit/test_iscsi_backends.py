@@ -7,7 +7,9 @@ import os
 
 import pytest
 
-from agents.iet import detect, iSCSILogicalUnit, iSCSITarget
+from agents.iscsi.backend import detect
+from agents.iscsi.logical_unit import iSCSILogicalUnit
+from agents.iscsi.target import iSCSITarget
 from agents.tools import ietadm
 from ocf.errors import CommandError
 from ocf.testing import FakeRunner
@@ -759,7 +761,7 @@ def daemon_env(tmp_path, proc, **kw):
 
 
 def test_iet_daemon_starts_ietd_with_its_config_and_stops_it_through_ietadm(tmp_path):
-    from agents.iet import iscsitarget
+    from agents.iscsi.daemon import iscsitarget
 
     proc = Proc(tmp_path)
     (proc.root / "net/iet").mkdir(parents=True)
@@ -781,7 +783,7 @@ def test_iet_daemon_starts_ietd_with_its_config_and_stops_it_through_ietadm(tmp_
 
 
 def test_iet_daemon_that_died_is_a_failure_and_needs_the_module(tmp_path):
-    from agents.iet import iscsitarget
+    from agents.iscsi.daemon import iscsitarget
 
     proc = Proc(tmp_path)
     env = daemon_env(tmp_path, proc, implementation="iet")
@@ -793,7 +795,7 @@ def test_iet_daemon_that_died_is_a_failure_and_needs_the_module(tmp_path):
 
 
 def test_daemon_implementation_auto_follows_the_module_and_the_config_name(tmp_path):
-    from agents.iet import iscsitarget
+    from agents.iscsi.daemon import iscsitarget
 
     proc = Proc(tmp_path)
     agent = iscsitarget(daemon_env(tmp_path, proc))
@@ -814,7 +816,7 @@ def test_daemon_implementation_auto_follows_the_module_and_the_config_name(tmp_p
 
 
 def test_tgt_daemon_monitor_asks_tgtd(tmp_path):
-    from agents.iet import iscsitarget
+    from agents.iscsi.daemon import iscsitarget
 
     proc = Proc(tmp_path)
     proc.process(5151, "tgtd")()
@@ -834,7 +836,7 @@ def test_iet_lun_rejects_separators_in_the_scsi_identity(tmp_path):
 
 
 def test_tgt_daemon_stop_without_tgtadm_kills_tgtd_instead_of_calling_it_stopped(tmp_path, capfd):
-    from agents.iet import iscsitarget
+    from agents.iscsi.daemon import iscsitarget
 
     proc = Proc(tmp_path)
     pid = 4194400  # above any pid_max: the signals reach no real process
@@ -887,7 +889,7 @@ def test_tgt_lun_identity_cannot_smuggle_params(tmp_path, backing, params):
 
 
 def test_daemon_portal_is_ip_and_port_only(tmp_path):
-    from agents.iet import iscsitarget
+    from agents.iscsi.daemon import iscsitarget
 
     env = daemon_env(tmp_path, Proc(tmp_path), implementation="tgt", portal="0.0.0.0:3260,nop_interval=1")
     assert call(iscsitarget, "validate-all", dict(env, OCF_CHECK_LEVEL="0")) == 6

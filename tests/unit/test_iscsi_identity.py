@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from agents.iet import iSCSILogicalUnit
+from agents.iscsi.logical_unit import iSCSILogicalUnit
 from ocf.testing import FakeRunner
 
 IQN = "iqn.2024-01.org.example:filer"

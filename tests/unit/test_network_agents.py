@@ -29,7 +29,7 @@ def test_routes_are_parsed_most_specific_first():
     text = ("10.99.0.0/24 dev veth0 proto kernel scope link src 10.99.0.1 \n"
             "10.0.0.0/8 via 10.99.0.254 dev veth0 \ndefault via 10.99.0.254 dev veth0 \n")
     r = FakeRunner().expect(["ip", "-o", "-4", "route", "list", "match", "10.99.0.7"], stdout=text)
-    routes = ip.routes_matching(lambda *a, **k: r(*a, timeout=5, **k), "10.99.0.7")
+    routes = ip.routes_matching(r, "10.99.0.7")
     assert [(x.dest, x.prefix, x.nic) for x in routes] == [("10.99.0.0", 24, "veth0"), ("10.0.0.0", 8, "veth0"),
                                                          ("0.0.0.0", 0, "veth0")]
 
@@ -327,7 +327,7 @@ def test_ip_output_that_is_not_ips_is_an_error_not_no_address(garbage):
         ip.parse_addresses(garbage)
     r = FakeRunner().expect(["ip", "-o", "-4", "addr", "show"], stdout=garbage)
     with pytest.raises(OcfError, match="unexpected output from ip -o -4 addr show"):
-        ip.addresses(lambda *a, **k: r(*a, timeout=5, **k), family=4)
+        ip.addresses(r, family=4)
 
 
 def test_ip_output_of_other_families_and_blank_lines_parses():

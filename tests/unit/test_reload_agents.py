@@ -7,8 +7,9 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from agents.iet import iSCSILogicalUnit, iSCSITarget
 from agents.ipaddr2 import IPaddr2
+from agents.iscsi.logical_unit import iSCSILogicalUnit
+from agents.iscsi.target import iSCSITarget
 from agents.portblock import portblock
 from ocf.errors import Rc
 from ocf.metadata import render

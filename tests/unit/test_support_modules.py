@@ -4,8 +4,8 @@ import pytest
 
 from ocf import log, promotion
 from ocf.errors import CommandError, OcfError
-from ocf.exec import quote_argv
 from ocf.notify import Notification
+from ocf.quoting import quote_argv
 from ocf.state import Lock, StateFile
 from ocf.testing import FakeRunner
 
@@ -77,7 +77,7 @@ def test_lock_times_out_with_a_reason_while_held(tmp_path):
 def test_promotion_uses_crm_attribute_from_feature_set_3_10():
     env = {"OCF_RESKEY_crm_feature_set": "3.16.2", "OCF_RESOURCE_INSTANCE": "drbd0"}
     r = FakeRunner().expect(["crm_attribute", "--promotion=drbd0", "-l", "reboot", "-v", "10000"])
-    promotion.set_score(lambda *a, **k: r(*a, timeout=5, **k), env, 10000)
+    promotion.set_score(r, env, 10000)
     r.assert_done()
 
 

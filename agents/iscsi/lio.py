@@ -10,10 +10,10 @@ tpgt_1/lun/lun_<L>/<name>, and mapped (acls/<initiator>/lun_<L>/<name>) into eve
 
 from __future__ import annotations
 
-import os
-
-from agents.iet import Rollback, instance_name, is_initiator_name
+from agents.iscsi.config import check_known, instance_name, is_initiator_name, target_missing
+from agents.iscsi.rollback import Rollback
 from agents.tools import lio
+from ocf import system
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
 
 TPG = "tpgt_1"
@@ -45,9 +45,7 @@ class Target:
             raise ConfigError("allowed_initiators: LIO ACLs are by initiator name (iqn./eui./naa.), addresses "
                               "are not supported: " + " ".join(addresses) + " (filter addresses with a firewall, "
                               "e.g. portblock)")
-        unknown = sorted(set(a.additional_parameters or {}) - lio.TPG_PARAMS - lio.TPG_ATTRIBS)
-        if unknown:
-            raise ConfigError("additional_parameters: LIO has no TPG parameter or attribute " + ", ".join(unknown))
+        check_known(a.additional_parameters, lio.TPG_PARAMS | lio.TPG_ATTRIBS, "LIO has no TPG parameter or attribute")
 
     def require(self) -> None:
         """configfs with the target core."""
@@ -56,7 +54,7 @@ class Target:
     def monitor(self) -> int:
         """0 when the target exists with tpgt_1 enabled; 7 when it does not exist."""
         _require(self.a)
-        if not os.path.isdir(self.tdir):
+        if not system.path.isdir(self.tdir):
             return Rc.NOT_RUNNING
         if lio.read(f"{self.tpg}/enable") != "1":
             # Neither running nor cleanly stopped: a leftover that stop removes.
@@ -74,12 +72,8 @@ class Target:
     def start(self) -> None:
         """Ensure each part; undo what this start created when a step fails."""
         _require(self.a)
-        undo = Rollback(self.a.log)
-        try:
+        with Rollback(self.a.log) as undo:
             self._ensure(undo)
-        except OcfError:
-            undo.run()
-            raise
 
     def _ensure(self, undo: Rollback) -> None:
         a = self.a
@@ -165,9 +159,7 @@ class Lun:
 
     def check(self) -> None:
         """LIO's configuration rules."""
-        unknown = sorted(set(self.a.additional_parameters or {}) - lio.DEV_ATTRIBS)
-        if unknown:
-            raise ConfigError("additional_parameters: LIO storage objects have no attribute " + ", ".join(unknown))
+        check_known(self.a.additional_parameters, lio.DEV_ATTRIBS, "LIO storage objects have no attribute")
 
     def require(self) -> None:
         """configfs with the target core."""
@@ -177,7 +169,7 @@ class Lun:
         """This resource's storage objects that exist (iblock_N/NAME and fileio_N/NAME)."""
         n = self.a.lio_hba
         found = [f"{self.root}/target/core/{kind}_{n}/{self.name}" for kind in ("iblock", "fileio")]
-        return [d for d in found if os.path.isdir(d)]
+        return [d for d in found if system.path.isdir(d)]
 
     def wanted_storage_object(self) -> str:
         """The storage object directory for path: iblock for a block device, fileio for a file."""
@@ -204,16 +196,15 @@ class Lun:
         """Ensure storage object, LUN and mappings; undo what this start created when a step fails."""
         a = self.a
         _require(a)
-        if not os.path.isdir(self.tpg):
-            raise OcfError(f"target {a.target_iqn} does not exist (start the iSCSITarget first)")
+        if not system.path.isdir(self.tpg):
+            raise target_missing(a)
         so = self.linked()
         if so is not None and lio.read(f"{so}/udev_path") != a.path:
             raise OcfError(f"LUN {a.lun} of {a.target_iqn} is already {lio.read(f'{so}/udev_path') or so}")
         if a.readonly and not a.is_block_device() and not lio.children(f"{self.tpg}/acls"):
             raise OcfError("readonly: LIO write-protects a file-backed LUN only per ACL, and the target has no "
                            "ACLs (set allowed_initiators on the iSCSITarget)")
-        undo = Rollback(a.log)
-        try:
+        with Rollback(a.log) as undo:
             if so is None:
                 so = self._ensure_storage_object(undo)
                 if lio.mkdir(self.lun_dir):
@@ -221,19 +212,16 @@ class Lun:
                 if lio.link(so, f"{self.lun_dir}/{self.name}"):
                     undo.add(lio.unlink, f"{self.lun_dir}/{self.name}")
             self._map(undo)
-        except OcfError:
-            undo.run()
-            raise
 
     def _ensure_storage_object(self, undo: Rollback) -> str:
         a = self.a
         so = self.wanted_storage_object()
-        if os.path.isdir(so) and lio.read(f"{so}/enable") == "1":
+        if system.path.isdir(so) and lio.read(f"{so}/enable") == "1":
             # Left by a start that died before linking it: reuse it if it is ours (same path).
             if lio.read(f"{so}/udev_path") != a.path:
                 raise OcfError(f"storage object {so} exists for {lio.read(f'{so}/udev_path')}, not {a.path}")
             return so
-        hba = os.path.dirname(so)
+        hba = system.path.dirname(so)
         lio.mkdir(hba)  # shared by every storage object of this HBA number, kept
         if lio.mkdir(so):
             undo.add(lio.rmdir, so)
@@ -242,7 +230,7 @@ class Lun:
             if a.readonly:
                 lio.write(f"{so}/control", "readonly=1")
         else:
-            size = os.stat(a.path).st_size
+            size = system.stat(a.path).st_size
             lio.write(f"{so}/control", f"fd_dev_name={a.path},fd_dev_size={size}")
         lio.write(f"{so}/udev_path", a.path)
         lio.write(f"{so}/enable", "1")
@@ -252,7 +240,7 @@ class Lun:
         for attr, value in (("vendor_id", a.vendor_id), ("product_id", a.product_id)):
             if not value:
                 continue
-            if os.path.exists(f"{so}/wwn/{attr}"):
+            if system.path.exists(f"{so}/wwn/{attr}"):
                 lio.write(f"{so}/wwn/{attr}", value)
             else:
                 a.log.warning(f"this kernel has no wwn/{attr}: {attr} not set")

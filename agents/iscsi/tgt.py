@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from agents.iscsi.config import check_known, lun_is_ours, lun_state, target_missing
 from agents.tools import tgtadm
 from ocf.errors import ConfigError, NotInstalledError, OcfError, Rc
+from ocf.exec import which
+from ocf.state import Lock, StateFile
 
 # iSCSI session parameters tgt accepts per target (tgtadm --op update --name).
 TGT_PARAMS = {"MaxRecvDataSegmentLength", "MaxXmitDataSegmentLength", "HeaderDigest", "DataDigest",
@@ -18,8 +21,6 @@ LUN_PARAMS = {"product_rev", "removable", "sense_format", "online", "thin_provis
 
 def _require() -> None:
     """tgtadm is installed (validate-all; the actions learn it from the command seam)."""
-    from ocf.exec import which
-
     if not which("tgtadm"):
         raise NotInstalledError("tgtadm is not installed")
 
@@ -68,9 +69,7 @@ class Target:
         a = self.a
         if a.tid is None:
             raise ConfigError("tid is required with implementation=tgt")
-        unknown = sorted(set(a.additional_parameters or {}) - TGT_PARAMS)
-        if unknown:
-            raise ConfigError("additional_parameters: tgt does not know " + ", ".join(unknown))
+        check_known(a.additional_parameters, TGT_PARAMS, "tgt does not know")
 
     def require(self) -> None:
         """tgtadm is installed."""
@@ -123,8 +122,6 @@ class Target:
 
     def _lock(self):
         """Serialises the account steps of the targets on this node (a shared account is one object)."""
-        from ocf.state import Lock
-
         return Lock(f"{self.a.rsctmp}/iSCSITarget-tgt.lock", timeout=max(self.a.deadline.remaining(), 0.1))
 
     def _ensure_account(self, t) -> None:
@@ -148,8 +145,6 @@ class Target:
             tgtadm.bind_account(a.run, a.tid, user)
 
     def _portal_state(self):
-        from ocf.state import StateFile
-
         return StateFile(f"{self.a.rsctmp}/iSCSITarget-{self.a.tid}.portals")
 
     def _ensure_portals(self) -> None:
@@ -229,9 +224,7 @@ class Lun:
             if value and ("," in value or "=" in value):
                 # tgtadm --params is one name=value,name=value list.
                 raise ConfigError(f"{name} {value!r}: tgt cannot take ',' or '=' in it")
-        unknown = sorted(set(a.additional_parameters or {}) - LUN_PARAMS)
-        if unknown:
-            raise ConfigError("additional_parameters: tgt logical units do not know " + ", ".join(unknown))
+        check_known(a.additional_parameters, LUN_PARAMS, "tgt logical units do not know")
 
     def require(self) -> None:
         """tgtadm is installed."""
@@ -242,20 +235,16 @@ class Lun:
         a = self.a
         t = next((x for x in read_targets(a).values() if x.iqn == a.target_iqn), None)
         lun = t.luns.get(a.lun) if t else None
-        if lun is None:
-            if t is None:
-                check_absent(a, "LUN")
-            return Rc.NOT_RUNNING
-        if lun.path != a.path:
-            raise OcfError(f"LUN {a.lun} of {a.target_iqn} is {lun.path}, not {a.path}")
-        return Rc.SUCCESS
+        if t is None:
+            check_absent(a, "LUN")
+        return lun_state(a, lun)
 
     def start(self) -> None:
         """Ensure the LUN with its identity; undo it when a step fails."""
         a = self.a
         t = find_target(a.run, a.target_iqn)
         if t is None:
-            raise OcfError(f"target {a.target_iqn} does not exist (start the iSCSITarget first)")
+            raise target_missing(a)
         lun = t.luns.get(a.lun)
         if lun is not None and lun.path != a.path:
             raise OcfError(f"LUN {a.lun} of {a.target_iqn} is already {lun.path}")
@@ -292,10 +281,7 @@ class Lun:
             if alive:
                 raise OcfError(f"cannot remove LUN {a.lun} of {a.target_iqn}: {cause}, but {alive}")
             return
-        if t is None or a.lun not in t.luns:
-            return
-        if t.luns[a.lun].path != a.path:
-            a.log.warning(f"LUN {a.lun} of {a.target_iqn} is {t.luns[a.lun].path}: not ours, kept")
+        if not lun_is_ours(a, t):
             return
 
         def gone() -> bool:
