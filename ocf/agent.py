@@ -42,8 +42,14 @@ def action(*, timeout: float, interval: float | None = None, depth: int | None =
     return deco
 
 
+class ParserBug(Exception):
+    """A parameter parser failed with something other than ValueError (its message is the reason)."""
+
+
 def describe(e: BaseException) -> str:
     """A one-line reason for an unexpected exception, its cause first (no traceback)."""
+    if isinstance(e, ParserBug):
+        return str(e)
     tb = e.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
@@ -289,8 +295,10 @@ class Agent:
             return p.parse(text)
         except Exception as e:  # noqa: BLE001 - a parser that fails on a value: the value is bad
             shown = "***" if p.secret else repr(text)
-            why = e if isinstance(e, ValueError) else self._unexpected(e)
-            raise ConfigError(f"parameter {p.name}={shown}: {why}") from None
+            if isinstance(e, ValueError):
+                raise ConfigError(f"parameter {p.name}={shown}: {e}") from None
+            # Anything else is the parser's bug, not the value's fault: rc 1, never the context rules.
+            raise ParserBug(f"parameter {p.name}={shown}: {self._unexpected(e)}") from None
 
     def param_problems(self) -> list[str]:
         """Every parameter problem at once (syntax only: OCF_CHECK_LEVEL 0)."""
@@ -316,7 +324,8 @@ class Agent:
     def check_config(self) -> None:
         """Rules across parameters that hold on every node (raise ConfigError); agents override this.
 
-        It runs before every action (so the context rules apply: stop 0, probe 7) and in validate-all
+        It runs before every action (the ConfigError it raises gets the context rules: stop 0, probe 7;
+        anything else it raises is a bug, rc 1 everywhere) and in validate-all
         at every level. It must not look at the local environment or run commands."""
 
     def environment_problems(self) -> list[OcfError]:
@@ -479,6 +488,8 @@ class Agent:
                 self._configuration_checks()
             except OcfError as e:
                 return self._finish(e.rc, e.reason, before=True)
+            except Exception as e:  # noqa: BLE001 - a bug or a broken install: see _check_config
+                return self._finish(Rc.ERR_GENERIC, self._unexpected(e), unexpected=True)
         try:
             if name == "reload-agent":
                 self._ocf_before_reload()
@@ -498,14 +509,11 @@ class Agent:
         self._check_config(self.check_config)
 
     def _check_config(self, check=None) -> None:
-        """Run check (check_config); anything unexpected it raises is a configuration error: these
-        checks see only the configuration, so the failure is the same on every node."""
-        try:
-            (check or self.check_config)()
-        except OcfError:
-            raise
-        except Exception as e:  # noqa: BLE001 - see the docstring
-            raise ConfigError(self._unexpected(e)) from None
+        """Run check (check_config). Only an OcfError it raises on purpose is a verdict on the
+        configuration. Anything else is a bug or a broken install on this node (an ImportError after
+        a partial upgrade, say). It proves neither that the resource is stopped nor that it cannot run,
+        so it is rc 1 in every context: never a stop's 0, never a probe's 7."""
+        (check or self.check_config)()
 
     def _finish(self, rc: int, reason: str, *, before: bool = False, unexpected: bool = False) -> int:
         """Apply the context rules to an action's outcome and report a failure.
