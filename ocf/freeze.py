@@ -98,8 +98,9 @@ def compile_module(origin: str):
     return compile(tree, origin, "exec", flags=flags, dont_inherit=True)
 
 
-def build(roots, packages) -> bytes:
-    """The bundle of roots (module names) and every module of packages they can import."""
+def build(roots, packages, agents=None) -> bytes:
+    """The bundle of roots (module names) and every module of packages they can import, with the
+    meta-data documents (OCF 1.0 and 1.1) of agents ({OCF type: "module:Class"}, those of roots)."""
     preload, origins = plan(roots, packages)
     modules = {}
     for name, origin in sorted(origins.items()):
@@ -107,4 +108,13 @@ def build(roots, packages) -> bytes:
         code = compile_module(origin)
         modules[name] = (origin, origin.endswith("/__init__.py"), st.st_mtime_ns, st.st_size,
                          code if name in preload else marshal.dumps(code))
-    return marshal.dumps((FORMAT, magic(), preload, modules))
+    documents = {}
+    if agents:
+        from ocf import load
+        from ocf.metadata import render
+
+        for ocf_type, spec in sorted(agents.items()):
+            cls = load(spec)
+            documents[ocf_type] = tuple(render(cls, {"OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": minor})
+                                        for minor in ("0", "1"))
+    return marshal.dumps((FORMAT, magic(), preload, modules, documents))

@@ -22,6 +22,9 @@ import sys
 
 from ocf.bundle import FORMAT as BUNDLE_FORMAT
 
+# What every bundle format carries near its start (ocfkit-bundle-1, -2...): an older install's bundle is ours too.
+BUNDLE_MARK = BUNDLE_FORMAT.rpartition("-")[0].encode() + b"-"
+
 MANIFEST = ".ocfkit-manifest"
 MANIFEST_FORMAT = "ocfkit-manifest-2"
 WRAPPER_DIR = "etc/ha.d/resource.d"
@@ -106,14 +109,18 @@ def build_bundles(python: str, pkgdir: str, modules: list[str]) -> dict[str, byt
     for one Python version): in this process when it is that interpreter, else in a child."""
     packages = ("ocf", "agents")
     if os.path.realpath(python) == os.path.realpath(sys.executable) and package_dir() == pkgdir:
+        from agents import AGENTS
         from ocf.freeze import build
 
-        return {m: build([m], packages) for m in modules}
+        return {m: build([m], packages, {t: s for t, s in AGENTS.items() if s.partition(":")[0] == m})
+                for m in modules}
     import marshal
     import subprocess
 
     code = ("import marshal, sys\nsys.path.insert(0, sys.argv[1])\nfrom ocf.freeze import build\n"
-            f"sys.stdout.buffer.write(marshal.dumps({{m: build([m], {packages!r}) for m in sys.argv[2:]}}))")
+            "from agents import AGENTS\n"
+            f"sys.stdout.buffer.write(marshal.dumps({{m: build([m], {packages!r}, "
+            "{t: s for t, s in AGENTS.items() if s.partition(':')[0] == m}) for m in sys.argv[2:]}))")
     r = subprocess.run([python, "-I", "-S", "-c", code, pkgdir, *modules], check=False, capture_output=True,
                        timeout=120)
     if r.returncode != 0:
@@ -208,7 +215,7 @@ def install_bundles(*, directory: str = SYSTEM_BUNDLES, python: str = SYSTEM_PYT
 def _is_bundle(path: str) -> bool:
     try:
         with open(path, "rb") as f:
-            return BUNDLE_FORMAT.encode() in f.read(64)
+            return BUNDLE_MARK in f.read(64)
     except OSError:
         return False
 
@@ -279,7 +286,7 @@ def install(*, destdir: str = "/", provider: str = "ocfkit", python: str | None 
         elif current is not None and rel not in old and not force:
             with open(full, "rb") as f:
                 head = f.read(400)
-            if b"installed by ocfkit" not in head and BUNDLE_FORMAT.encode() not in head:
+            if b"installed by ocfkit" not in head and BUNDLE_MARK not in head:
                 raise InstallError(f"{full} exists and was not installed by ocfkit (use --force to replace it)")
         os.makedirs(os.path.dirname(full), mode=0o755, exist_ok=True)
         _write(full, content, mode)

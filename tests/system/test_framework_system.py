@@ -174,9 +174,9 @@ def test_bundles_are_built_by_the_interpreter_the_stubs_run(tmp_path):
     assert (tmp_path / "ran").exists()
     import marshal
 
-    fmt, magic, preload, modules = marshal.loads(got["agents.dummy"])
+    fmt, magic, preload, modules, documents = marshal.loads(got["agents.dummy"])
     ref = marshal.loads(build_bundles(sys.executable, package_dir(), ["agents.dummy"])["agents.dummy"])
-    assert (fmt, magic, preload, sorted(modules)) == (ref[0], ref[1], ref[2], sorted(ref[3]))
+    assert (fmt, magic, preload, sorted(modules), documents) == (ref[0], ref[1], ref[2], sorted(ref[3]), ref[4])
 
 
 _FINISH = """
@@ -246,6 +246,8 @@ def test_environment_without_os_reads_like_os_environ():
 
 # ----- meta-data ---------------------------------------------------------------------------------
 
+_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 @pytest.mark.parametrize("name", sorted(AGENTS))
 def test_meta_data_passes_all_three_schemas(name, tmp_path):
     path = agent_path(name)
@@ -263,6 +265,27 @@ def test_meta_data_passes_all_three_schemas(name, tmp_path):
         f.write_text(text)
         r = subprocess.run(["xmllint", "--noout", "--relaxng", schema, str(f)], capture_output=True, text=True)
         assert r.returncode == 0, f"{schema}: {r.stderr}"
+
+
+@pytest.mark.parametrize("name", sorted(AGENTS))
+def test_the_installed_agent_answers_meta_data_from_its_bundle_as_it_renders_it(name):
+    # Pacemaker asks before every start: the stub answers from the bundle without importing the agent,
+    # and the document is the one the agent renders (both OCF versions); an edited source is re-read.
+    for version in ({}, {"OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "1"}):
+        env = dict(version, PATH="/usr/bin:/bin")
+        fast = subprocess.run([agent_path(name), "meta-data"], capture_output=True, text=True, check=True,
+                              env=env, timeout=30).stdout
+        code = ("import sys\nsys.path.insert(0, sys.argv[1])\nimport os\nfrom agents import agent_class\n"
+                "from ocf.metadata import render\nsys.stdout.write(render(agent_class(sys.argv[2]), os.environ))")
+        slow = subprocess.run([sys.executable, "-I", "-c", code, _ROOT, name], capture_output=True, text=True,
+                              check=True, env=env, timeout=30).stdout
+        assert fast == slow
+    with open(agent_path(name)) as f:
+        python = f.readline()[2:].split()[0]
+    r = subprocess.run([python, "-X", "importtime", "-I", "-S", agent_path(name), "meta-data"], capture_output=True,
+                       text=True, check=True, env={"PATH": "/usr/bin:/bin"}, timeout=30)
+    assert "<resource-agent" in r.stdout
+    assert AGENTS[name].partition(":")[0] not in r.stderr  # the agent's module was never imported
 
 
 @pytest.mark.parametrize("name", sorted(AGENTS))

@@ -126,10 +126,10 @@ def test_an_unusable_bundle_changes_nothing(pkg, tmp_path, damage):
     path = _write_bundle(tmp_path, name)
     with open(path, "rb") as f:
         data = f.read()
-    fmt, magic, preload, modules = marshal.loads(data)
+    fmt, magic, preload, modules, documents = marshal.loads(data)
     broken = {"missing": None, "garbage": b"\x00not a bundle", "truncated": data[:len(data) // 2],
-              "other python": marshal.dumps((fmt, b"\x00\x00\r\n", preload, modules)),
-              "other format": marshal.dumps(("ocfkit-bundle-0", magic, preload, modules))}[damage]
+              "other python": marshal.dumps((fmt, b"\x00\x00\r\n", preload, modules, documents)),
+              "other format": marshal.dumps(("ocfkit-bundle-0", magic, preload, modules, documents))}[damage]
     if broken is None:
         path = str(tmp_path / "nothing.bundle")
     else:
@@ -171,3 +171,41 @@ def test_every_agent_bundle_preloads_the_framework_and_not_the_lazy_parts(module
     assert {"ocf.log", "ocf.metadata"} <= set(modules)
     if module in ("agents.dummy", "agents.portblock", "agents.ipaddr2"):
         assert "ocf.exec" not in preload
+
+
+# ----- meta-data from the bundle ------------------------------------------------------------------
+
+def _dummy_bundle():
+    _fmt, _tag, _preload, modules, documents = marshal.loads(
+        build(["agents.dummy"], ("ocf", "agents"), {"Dummy": "agents.dummy:Dummy"}))
+    return modules, documents
+
+
+@pytest.mark.parametrize(("major", "minor"), [(None, None), ("1", "0"), ("1", "1"), ("2", "0"), ("1", ""),
+                                              ("", "1"), ("x", "1"), ("1", "y"), ("0", "9")])
+def test_a_bundle_answers_meta_data_exactly_as_the_agent_renders_it(major, minor):
+    from agents.dummy import Dummy
+    from ocf.metadata import render
+
+    modules, documents = _dummy_bundle()
+    env = {k: v for k, v in (("OCF_RA_VERSION_MAJOR", major), ("OCF_RA_VERSION_MINOR", minor)) if v is not None}
+    raw = {k.encode(): v.encode() for k, v in env.items()}
+    assert bundle.meta_data(documents, modules, "Dummy", raw) == render(Dummy, env)
+
+
+def test_a_bundle_leaves_meta_data_to_the_agent_when_a_source_changed_or_the_name_is_not_its_own():
+    modules, documents = _dummy_bundle()
+    assert bundle.meta_data(documents, modules, "IPaddr2", {}) is None
+    name, (origin, pkg_, mtime_ns, size, code) = next(iter(modules.items()))
+    modules[name] = (origin, pkg_, mtime_ns + 1, size, code)
+    assert bundle.meta_data(documents, modules, "Dummy", {}) is None
+    modules[name] = (origin + ".gone", pkg_, mtime_ns, size, code)
+    assert bundle.meta_data(documents, modules, "Dummy", {}) is None
+
+
+def test_an_older_bundle_format_is_not_used(tmp_path):
+    path = tmp_path / "old.bundle"
+    path.write_bytes(marshal.dumps(("ocfkit-bundle-1", bundle.magic(), [], {})))
+    before = list(sys.meta_path)
+    assert bundle.use(str(path)) is False
+    assert sys.meta_path == before

@@ -45,8 +45,8 @@ def test_install_then_uninstall_leaves_nothing(tmp_path):
     # The start-up bundle the stub names is written (readable by all: agents may run as nobody).
     assert "ocf.bundle.use('/usr/lib/ocf/lib/t/dummy.bundle')" in text
     data = (tmp_path / "usr/lib/ocf/lib/t/dummy.bundle").read_bytes()
-    fmt, _magic, preload, modules = marshal.loads(data)
-    assert fmt == FORMAT and preload[-1] == "agents.dummy" and "ocf.log" in modules
+    fmt, _magic, preload, modules, documents = marshal.loads(data)
+    assert fmt == FORMAT and preload[-1] == "agents.dummy" and "ocf.log" in modules and "Dummy" in documents
     assert os.stat(tmp_path / "usr/lib/ocf/lib/t/dummy.bundle").st_mode & 0o777 == 0o644
     uninstall(destdir=str(tmp_path), provider="t")
     assert not (tmp_path / "usr/lib/ocf/resource.d/t").exists()

@@ -131,7 +131,7 @@ def test_bundles_are_rebuilt_in_the_cache_and_stale_ones_removed(tmp_path):
     written = install_bundles(directory=str(cache), python=sys.executable, pkgdir=package_dir())
     assert str(cache / "dummy.bundle") in written
     assert not (cache / "renamed.bundle").exists() and (cache / "notes.txt").exists()
-    fmt, magic, preload, _modules = marshal.loads((cache / "dummy.bundle").read_bytes())
+    fmt, magic, preload, _modules, _documents = marshal.loads((cache / "dummy.bundle").read_bytes())
     from ocf.bundle import magic as running_magic
 
     assert fmt == FORMAT and magic == running_magic() and preload[-1] == "agents.dummy"
