@@ -35,6 +35,13 @@ else
     echo "${line:-== other Debian release: no summary (exit $other)}, in a root, $(( $(now) - started )) s" >"$lines"
 fi
 
+# The Debian package test (tests/system/test_debian_package.py) builds, checks and installs the
+# package with the other release's own tools in an overlay of its root, from here: inside a root
+# run, `ocfkit demo`'s overlays would stack deeper than the kernel allows.
+root=$(sh "$here/scripts/other-release.sh" --print-root 2>/dev/null || true)
+if [ "${OCFKIT_OTHER_RELEASE:-}" != none ] && [ -e "$root/.ocfkit-root-complete" ]; then
+    export OCFKIT_DEBIAN_ROOTS="$root"
+fi
 started=$(now)
 host=0
 OCFKIT_RELEASE_SUMMARY="$lines.host" "$venv/bin/python3" -m pytest -p no:cacheprovider -p tests.release.summary \
