@@ -228,6 +228,16 @@ class Sandbox:
                         check=True)
 
 
+def _host_cluster_state() -> dict[str, list[str]]:
+    """The names in this machine's own cluster directories (its CIB, corosync's state and logs, libqb's
+    /dev/shm files of its corosync, the pid file)."""
+    dirs = ("/var/lib/pacemaker/cib", "/var/lib/corosync", "/var/log/corosync", "/var/log/pacemaker")
+    state = {d: sorted(os.listdir(d)) for d in dirs if os.path.isdir(d)}
+    state["/dev/shm"] = sorted(n for n in os.listdir("/dev/shm") if n.startswith("qb-corosync"))
+    state["/run"] = sorted(n for n in os.listdir("/run") if n.startswith("corosync"))
+    return state
+
+
 def _sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -266,6 +276,7 @@ def _probe(sb: Sandbox, tmp: str, agent: str) -> list[str]:
 def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(debs, tmp_path):
     tmp = str(tmp_path)
     os.chmod(tmp, 0o755)  # ocf-tester runs meta-data as nobody
+    host_cluster = _host_cluster_state()
     with Sandbox(os.path.join(tmp, "sandbox"), root=debs["root"], binds=(debs["dir"], tmp)) as sb:
         # A fresh machine: the suite's venv install of provider ocfkit is not in the sandbox.
         sb.run("rm", "-rf", "/usr/lib/ocf/resource.d/ocfkit", "/usr/lib/ocf/lib/ocfkit", "/usr/local/bin/ocfkit",
@@ -391,3 +402,6 @@ def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(d
     assert not os.path.exists("/var/cache/ocfkit")
     assert not [n for n in os.listdir("/etc/ha.d/resource.d") if n.startswith("ocfkit-")]
     assert not os.path.exists("/usr/lib/python3/dist-packages/ocf")
+    # Nor this machine's cluster state: the demo's nodes ran the sandbox's corosync and Pacemaker, never
+    # this machine's (with chroot instead of pivot_root they did, and wrote its CIB and /dev/shm).
+    assert _host_cluster_state() == host_cluster
