@@ -232,7 +232,8 @@ mkdir -p "$m/.oldroot"
 cd "$m"
 pivot_root . .oldroot
 exec chroot . /bin/sh -c '"'"'umount -l /.oldroot && rmdir /.oldroot && exec "$@"'"'"' pivot /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
-    TERM="${TERM:-dumb}" CI="${CI:-}" OCFKIT_TEST_PROVIDER=ocfkit \
+    TERM="${TERM:-dumb}" CI="${CI:-}" OCFKIT_STRICT="${OCFKIT_STRICT:-}" OCFKIT_OTHER_RELEASE_RUN=1 \
+    OCFKIT_TEST_PROVIDER=ocfkit \
     /usr/bin/python3 -c "$reaper" /bin/sh -eu -c "$inner" inner "$@"'
 
 ovl=$cache/.run-$$

@@ -67,3 +67,64 @@ def test_a_failed_build_leaves_neither_a_root_nor_a_build_directory(tmp_path):
     assert "building the Debian trixie root" in r.stderr
     assert sorted(p.name for p in cache.iterdir() if p.name.startswith(("trixie-", ".build-"))) == []
     assert str(cache) not in subprocess.run(["findmnt", "-rn"], capture_output=True, text=True).stdout
+
+
+def _host_state(token: str) -> dict:
+    """What a run in the root must not change on this machine (only names carrying token, and this
+    machine's own identity: other engineers' tests change the rest of it at the same time)."""
+    run = lambda *argv: subprocess.run(argv, capture_output=True, text=True, timeout=30).stdout  # noqa: E731
+    return {
+        "files": [p for p in ("/etc/ha.d", "/var/lib/pacemaker/cib", "/usr/lib/ocf/resource.d", "/tmp")
+                  if os.path.isdir(p) and [n for n in os.listdir(p) if token in n]],
+        "netns": [n for n in run("ip", "netns", "list").split() if token in n],
+        "links": [n for n in run("ip", "-o", "link", "show").split() if token[:8] in n],
+        "hostname": run("hostname").strip(),
+        "mounts": sorted(line for line in run("findmnt", "-rn", "-o", "TARGET,SOURCE").splitlines()
+                         if "ocfkit-root" in line or "ocfkit-run" in line),
+    }
+
+
+@pytest.mark.system
+def test_a_run_in_the_root_leaves_this_machine_and_the_cached_root_alone(tmp_path):
+    """The other release's suite runs on this machine's kernel beside whatever this machine runs (its own
+    cluster stack, other tests): files it writes in /etc, /var/lib/pacemaker and the agents' directory, its
+    network namespaces and links, its hostname and its mounts stay in the run; it cannot see or signal this
+    machine's processes; and the cached root it ran on is unchanged afterwards."""
+    if os.environ.get("OCFKIT_OTHER_RELEASE_RUN"):
+        pytest.skip("runs on the host only: the root does not hold a root of its own")
+    root = subprocess.run(["sh", os.path.join(ROOT, "scripts/other-release.sh"), "--print-root"], capture_output=True,
+                          text=True, timeout=30, check=True).stdout.strip()
+    if not os.path.exists(os.path.join(root, ".ocfkit-root-complete")):
+        if os.environ.get("OCFKIT_STRICT"):
+            pytest.fail(f"no cached root at {root}: scripts/test.sh runs scripts/other-release.sh first")
+        pytest.skip(f"no cached root at {root} (sh scripts/other-release.sh builds it)")
+    token = f"ocfkiso{os.getpid() % 100000}"
+    link = token[:8] + "x"
+    before = _host_state(token)
+    # A process of this machine, found by a name only it has.
+    witness = subprocess.Popen([f"{token}-witness", "600"], executable=shutil.which("sleep"))
+    try:
+        inside = (
+            "set -u; t=$1; link=$2\n"
+            "mkdir -p /var/lib/pacemaker/cib /etc/ha.d /usr/lib/ocf/resource.d/$t\n"
+            "echo x >/var/lib/pacemaker/cib/$t.xml; echo x >/etc/ha.d/$t; touch /tmp/$t\n"
+            "ip netns add $t; ip link add $link type dummy; echo $t-host >/proc/sys/kernel/hostname\n"
+            "pgrep -f $t-witness && echo SEEN-WITNESS\n"
+            "pkill -f $t-witness; echo pkill=$?\n"
+            "echo pid1=$(head -c 40 /proc/1/cmdline | tr '\\0' ' ')\n"
+            "test -e /.oldroot && echo HOST-TREE-VISIBLE\n"
+            "echo inside-done\n")
+        r = subprocess.run(["sh", os.path.join(ROOT, "scripts/other-release.sh"), "--exec", "sh", "-c", inside,
+                            "inside", token, link], capture_output=True, text=True, timeout=300)
+        out = r.stdout + r.stderr
+        assert r.returncode == 0 and "inside-done" in out, out[-3000:]
+        assert "SEEN-WITNESS" not in out and "pkill=1" in out and "HOST-TREE-VISIBLE" not in out, out[-3000:]
+        assert "pid1=/usr/bin/python3 -c import os" in out, out[-3000:]  # the run's own PID namespace
+        assert witness.poll() is None, "the run in the root killed a process of this machine"
+        assert _host_state(token) == before
+        for rel in (f"var/lib/pacemaker/cib/{token}.xml", f"etc/ha.d/{token}", f"usr/lib/ocf/resource.d/{token}",
+                    "usr/lib/ocf/resource.d/ocfkit"):
+            assert not os.path.exists(os.path.join(root, rel)), f"{rel} reached the cached root"
+    finally:
+        witness.kill()
+        witness.wait(timeout=10)

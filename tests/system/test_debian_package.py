@@ -17,6 +17,7 @@ half-way.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -34,7 +35,10 @@ CLEAN_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root", "LANG": "
 TOOLS = ("dpkg-buildpackage", "lintian", "apt-get", "unshare", "nsenter", "ocf-tester", "man")
 # What dpkg, apt, debconf and man-db keep about every install: allowed to differ after a purge.
 BOOKKEEPING = ("var/lib/dpkg/", "var/lib/apt/", "var/cache/apt/", "var/cache/debconf/", "var/cache/man/",
-               "var/log/")
+               "var/log/",
+               # A root's /run is a tmpfs on a booted system (this machine's is outside the sandbox): runtime
+               # state such as the demo's `ip netns` directory and resource-agents' HA_RSCTMP, not the package's.
+               "run/")
 HEARTBEAT_OWN = ("IPaddr2", "IPaddr", "Filesystem", "portblock", "LVM")
 
 def _missing_tools(root: str | None) -> list[str]:
@@ -52,10 +56,18 @@ def _roots() -> list:
 @pytest.fixture(scope="module", params=_roots())
 def target(request):
     """None for this machine's own release, else the path of a Debian root to build and install in."""
+    if os.environ.get("OCFKIT_OTHER_RELEASE_RUN"):
+        # scripts/test.sh runs this test from the host for this root too (OCFKIT_DEBIAN_ROOTS), with the
+        # root's own tools. In here / is an overlay already, the sandbox's /usr another one on it, and
+        # `ocfkit demo`'s read-only overlay of /usr/sbin would be a third: more than the kernel stacks (2).
+        pytest.skip("run from the host against this root (scripts/test.sh sets OCFKIT_DEBIAN_ROOTS)")
     missing = _missing_tools(request.param)
     if not os.path.exists(f"{request.param or ''}/etc/ha.d/resource.d/IPaddr2"):
         missing.append("heartbeat")
     if missing:
+        if os.environ.get("OCFKIT_STRICT"):  # scripts/test.sh: setup.sh and the root install every one of them
+            pytest.fail(f"not installed{' in ' + request.param if request.param else ''}: {', '.join(missing)} "
+                        "(scripts/packages.txt lists them)")
         pytest.skip(f"not installed{' in ' + request.param if request.param else ''}: {', '.join(missing)}")
     return request.param
 
@@ -119,11 +131,15 @@ class Sandbox:
     """A private mount namespace in which every change lands on a tmpfs. Without root: /usr, /etc and
     /var are overlays on this machine's own directories. With root (a debootstrapped tree): one overlay
     on the whole tree, with /proc, /sys, /dev and the binds (directories of this machine, at the same
-    paths) mounted in it, and every command run chrooted into it. Its only process is a `cat` reading a
+    paths) mounted in it, made the namespace's root with pivot_root (not chroot: a process that enters
+    a mount namespace gets the namespace's root, and the lab nodes of `ocfkit demo` enter theirs, so
+    with chroot alone they ran this machine's corosync), this machine's tree kept at OLDROOT for the
+    test's own reads of the upper layer. Its only process is a `cat` reading a
     pipe from this process, so the namespace ends when the test process does, whatever happens; close()
     kills it by PID, which discards every change."""
 
     LAYERS = ("usr", "etc", "var")
+    OLDROOT = "/.ocfkit-oldroot"
 
     def __init__(self, base: str, *, root: str | None = None, binds: tuple[str, ...] = ()) -> None:
         self.base, self.root, self.binds = base, root, binds
@@ -146,6 +162,7 @@ class Sandbox:
                        f"mount -t proc proc {m}/proc", f"mount -t sysfs sysfs {m}/sys", f"mount --rbind /dev {m}/dev"]
             for b in self.binds:
                 script += [f"mkdir -p {m}{b}", f"mount --bind {b} {m}{b}"]
+            script += [f"mkdir -p {m}{self.OLDROOT}", f"cd {m}", f"pivot_root . .{self.OLDROOT}", "cd /"]
         # The namespace's one process reads our pipe until it closes: it ends with this test process.
         script += ["echo ready", "exec cat >/dev/null"]
         self.proc = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "sh", "-ec",
@@ -174,8 +191,7 @@ class Sandbox:
                                f"{self.proc.stderr.read()}")
         e = dict(CLEAN_ENV, DEBIAN_FRONTEND="noninteractive")
         e.update(env or {})
-        chroot = ["chroot", self.merged] if self.root else []
-        cmd = ["nsenter", "-t", str(self.proc.pid), "-m", "--", *chroot, "env", "-i",
+        cmd = ["nsenter", "-t", str(self.proc.pid), "-m", "--", "env", "-i",
                *(f"{k}={v}" for k, v in e.items()), *argv]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         if check:
@@ -191,14 +207,15 @@ class Sandbox:
     def changes(self) -> dict[str, str]:
         """Every entry of the upper layers: relative path -> find's type letter (c: a whiteout, i.e.
         something of the real root deleted)."""
-        uppers = [f"{self.base}/{d}/upper" for d in self.LAYERS] if self.root is None else [f"{self.base}/upper"]
+        base = self.base if self.root is None else f"{self.OLDROOT}{self.base}"  # seen from the namespace's root
+        uppers = [f"{base}/{d}/upper" for d in self.LAYERS] if self.root is None else [f"{base}/upper"]
         cmd = ["nsenter", "-t", str(self.proc.pid), "-m", "--", "find", *uppers, "-mindepth", "1",
                "-printf", "%y %p\\n"]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
         out = {}
         for line in r.stdout.splitlines():
             kind, path = line.split(" ", 1)
-            rel = path[len(self.base) + 1:]
+            rel = path[len(base) + 1:]
             out[rel.replace("/upper", "", 1) if self.root is None else rel[len("upper/"):]] = kind
         return out
 
@@ -209,6 +226,16 @@ class Sandbox:
     def apt(self, *args: str):
         return self.run("apt-get", "-y", "-q", "-o", "Dpkg::Options::=--force-confold", *args, timeout=120,
                         check=True)
+
+
+def _host_cluster_state() -> dict[str, list[str]]:
+    """The names in this machine's own cluster directories (its CIB, corosync's state and logs, libqb's
+    /dev/shm files of its corosync, the pid file)."""
+    dirs = ("/var/lib/pacemaker/cib", "/var/lib/corosync", "/var/log/corosync", "/var/log/pacemaker")
+    state = {d: sorted(os.listdir(d)) for d in dirs if os.path.isdir(d)}
+    state["/dev/shm"] = sorted(n for n in os.listdir("/dev/shm") if n.startswith("qb-corosync"))
+    state["/run"] = sorted(n for n in os.listdir("/run") if n.startswith("corosync"))
+    return state
 
 
 def _sha(text: str) -> str:
@@ -231,6 +258,7 @@ def test_the_package_builds_and_lintian_finds_no_errors(debs):
     assert "/usr/lib/python3/dist-packages/ocf/bundle.py" in paths
     assert "/usr/share/man/man7/ocf_ocfkit_IPaddr2.7.gz" in paths and "/usr/share/man/man8/ocfkit.8.gz" in paths
     assert "/etc/ha.d/resource.d/ocfkit-IPaddr2" in paths
+    assert "/usr/share/doc/ocfkit/examples/demo.toml" in paths  # `ocfkit demo` reads it (uncompressed)
     assert not [p for p in paths if p.startswith("/etc/ha.d/resource.d/") and not p.startswith(
         "/etc/ha.d/resource.d/ocfkit-") and p != "/etc/ha.d/resource.d/"], "a name of heartbeat's own"
     assert not [p for p in paths if "/var/cache/ocfkit" in p or p.endswith(".bundle")]  # built on the machine
@@ -248,6 +276,7 @@ def _probe(sb: Sandbox, tmp: str, agent: str) -> list[str]:
 def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(debs, tmp_path):
     tmp = str(tmp_path)
     os.chmod(tmp, 0o755)  # ocf-tester runs meta-data as nobody
+    host_cluster = _host_cluster_state()
     with Sandbox(os.path.join(tmp, "sandbox"), root=debs["root"], binds=(debs["dir"], tmp)) as sb:
         # A fresh machine: the suite's venv install of provider ocfkit is not in the sandbox.
         sb.run("rm", "-rf", "/usr/lib/ocf/resource.d/ocfkit", "/usr/lib/ocf/lib/ocfkit", "/usr/local/bin/ocfkit",
@@ -262,8 +291,11 @@ def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(d
         sb.apt("install", "--no-install-recommends", debs["deb"])
         stub = sb.read("/usr/lib/ocf/resource.d/ocfkit/Dummy")
         assert stub.startswith("#!/usr/bin/python3 -IS\n"), stub  # survives Python upgrades
+        # ocf-tester leaves the resource running at its end, with the framework's parameter record
+        # under HA_RSCTMP: in tmp, not in this machine's /run/resource-agents.
+        rsctmp = {"HA_RSCTMP": tmp}
         r = sb.run("ocf-tester", "-n", "t", "-o", f"state={tmp}/dummy.state", "/usr/lib/ocf/resource.d/ocfkit/Dummy",
-                   timeout=120)
+                   env=rsctmp, timeout=120)
         assert r.returncode == 0 and "passed all tests" in r.stdout, r.stdout + r.stderr
         r = sb.run("/usr/lib/ocf/resource.d/ocfkit/IPaddr2", "meta-data", check=True)
         assert '<resource-agent name="IPaddr2"' in r.stdout
@@ -289,6 +321,17 @@ def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(d
                   check=True)
         assert r.stderr == ""
         assert sb.run("ocfkit", "list", check=True).stdout.count("IPaddr2") >= 1
+        # `ocfkit demo` from the package: the packaged command, examples and agents (ocf:ocfkit), two
+        # namespace nodes running this release's corosync and Pacemaker; it removes what it creates.
+        r = sb.run("ocfkit", "demo", "--json", "--steady", "1", timeout=600)
+        assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-6000:]
+        demo = json.loads(r.stdout)
+        assert demo["verified"] is True and demo["lost_acknowledged_writes"] == 0, demo
+        assert [f["kind"] for f in demo["failovers"]] == ["planned switchover", "planned switchover", "crash"]
+        assert demo["manager"] == "pacemaker"
+        workdir = os.path.dirname(demo["logs"])  # the demo keeps its files and logs there for the admin
+        assert workdir.startswith("/tmp/ocfkit-demo-"), workdir
+        sb.run("rm", "-rf", "--", workdir, check=True)
         # The bundles were built by postinst for this release's python3 and serve the agents' modules.
         r = sb.run("/usr/bin/python3", "-c", "import importlib.util, marshal; d = marshal.loads(open("
                    "'/var/cache/ocfkit/dummy.bundle', 'rb').read()); print(d[1] == importlib.util.MAGIC_NUMBER)",
@@ -300,11 +343,11 @@ def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(d
         assert sb.run("dpkg", "--verify", "heartbeat").stdout == verify_before
         conffiles = sb.run("dpkg-query", "-W", "-f", "${Conffiles}", "ocfkit", check=True).stdout
         assert "/etc/ha.d/resource.d/ocfkit-IPaddr2 " in conffiles
-        r = sb.run("/etc/ha.d/resource.d/ocfkit-Dummy", f"{tmp}/hb.state", "start", check=True)
+        r = sb.run("/etc/ha.d/resource.d/ocfkit-Dummy", f"{tmp}/hb.state", "start", env=rsctmp, check=True)
         assert "Success" in r.stdout
-        r = sb.run("/etc/ha.d/resource.d/ocfkit-Dummy", f"{tmp}/hb.state", "status", check=True)
+        r = sb.run("/etc/ha.d/resource.d/ocfkit-Dummy", f"{tmp}/hb.state", "status", env=rsctmp, check=True)
         assert "running" in r.stdout and "not running" not in r.stdout
-        sb.run("/etc/ha.d/resource.d/ocfkit-Dummy", f"{tmp}/hb.state", "stop", check=True)
+        sb.run("/etc/ha.d/resource.d/ocfkit-Dummy", f"{tmp}/hb.state", "stop", env=rsctmp, check=True)
 
         # After a Python upgrade the bundle no longer fits the interpreter: ignored (the agent still
         # works), then rebuilt by the package's trigger on /usr/bin/python3. No second Python exists
@@ -328,7 +371,7 @@ def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(d
         assert sb.read("/etc/ha.d/resource.d/ocfkit-Dummy").endswith("# local edit\n")
         assert "agents.dummy" in _probe(sb, tmp, "Dummy")
         r = sb.run("ocf-tester", "-n", "t", "-o", f"state={tmp}/dummy2.state", "/usr/lib/ocf/resource.d/ocfkit/Dummy",
-                   timeout=120)
+                   env=rsctmp, timeout=120)
         assert r.returncode == 0, r.stdout + r.stderr
 
         # Remove: the agents, modules, man pages and bundles go; the conffiles stay (and say what they are).
@@ -351,10 +394,14 @@ def test_install_upgrade_remove_and_purge_leave_the_system_as_an_admin_expects(d
         after = sb.changes()
         left = {p: k for p, k in after.items() if before.get(p) != k and k != "d" and not p.startswith(BOOKKEEPING)}
         assert left == {}, left
-        new_dirs = [p for p, k in after.items() if k == "d" and p not in before and not sb.lower_isdir(p)]
+        new_dirs = [p for p, k in after.items() if k == "d" and p not in before and not sb.lower_isdir(p)
+                    and not p.startswith(BOOKKEEPING)]
         assert new_dirs == [], new_dirs
     # The real root was never written: the host's dpkg knows no ocfkit package, and none of its files exist.
     assert subprocess.run(["dpkg-query", "-W", "ocfkit"], capture_output=True, timeout=30).returncode != 0
     assert not os.path.exists("/var/cache/ocfkit")
     assert not [n for n in os.listdir("/etc/ha.d/resource.d") if n.startswith("ocfkit-")]
     assert not os.path.exists("/usr/lib/python3/dist-packages/ocf")
+    # Nor this machine's cluster state: the demo's nodes ran the sandbox's corosync and Pacemaker, never
+    # this machine's (with chroot instead of pivot_root they did, and wrote its CIB and /dev/shm).
+    assert _host_cluster_state() == host_cluster
