@@ -204,7 +204,12 @@ def translate_target_daemon(groups, targets: list[dict], implementation: str):
             if r.name != "iscsitarget":
                 res.append(r)
                 continue
-            tokens = ["iscsitarget"] if implementation == "tgt" else []  # tgtd (add_target_params names it)
+            if implementation == "tgt":
+                # tgtd's place in the group: clone_target_daemon turns it into the targets (with their tids)
+                # and the LUNs, and runs tgtd itself as a clone on every node.
+                res.append(parse_resource("iscsitarget"))
+                continue
+            tokens = []
             for t in targets:
                 tokens.append(f"iSCSITarget::{t['iqn']}::{implementation}")
                 tokens += [f"iSCSILogicalUnit::{t['iqn']}::{lu['lun']}::{lu['path']}::{implementation}"
@@ -274,10 +279,9 @@ def _reads(daemon: Primitive, fs: Primitive) -> bool:
     return mount != "/" and any(v.startswith(mount) for _k, v in daemon.params)
 
 
-def add_target_params(c: Cluster, targets: list[dict], daemon: str = "") -> Cluster:
+def add_target_params(c: Cluster, targets: list[dict]) -> Cluster:
     """iSCSITarget and iSCSILogicalUnit primitives completed from the description's targets: allowed
-    initiators, the CHAP account (its password a secret of the model), scsi_sn and scsi_id; a target daemon
-    without parameters gets implementation=`daemon` when one is given."""
+    initiators, the CHAP account (its password a secret of the model), scsi_sn and scsi_id."""
     from dataclasses import replace
 
     by_iqn = {t["iqn"]: t for t in targets}
@@ -286,8 +290,6 @@ def add_target_params(c: Cluster, targets: list[dict], daemon: str = "") -> Clus
 
     def more(m: Primitive) -> Primitive:
         p = dict(m.params)
-        if m.type == "iscsitarget" and daemon and not m.params:
-            return replace(m, params=(("implementation", daemon),))
         if m.type == "iSCSITarget" and p.get("iqn") in by_iqn:
             t = by_iqn[p["iqn"]]
             extra = [("allowed_initiators", " ".join(t["initiators"]))] if t.get("initiators") else []

@@ -209,8 +209,12 @@ def cmd_migrate(args) -> int:
         raise UsageError("--ietd-conf and --initiators-allow are read for --target lio|tgt")
     cluster = mig.migrate(groups, nodes=nodes, auto_failback=failback, fencing=plan, name=args.name,
                           provider=args.provider)
-    if targets:
-        cluster = mig.add_target_params(cluster, targets, daemon=args.target if args.target == "tgt" else "")
+    if targets and args.target == "tgt":
+        # tgt: tgtd on every node (a clone), each target an iSCSITarget with its tid and its LUNs shifted by one
+        # (tgt's LUN 0 is the controller), as the description's tgt_daemon = "clone" renders them.
+        cluster = mig.clone_target_daemon(cluster, targets, args.provider)
+    elif targets:
+        cluster = mig.add_target_params(cluster, targets)
     cluster = mig.add_filesystem_dependencies(cluster)
     if args.drbd_conf:
         from agents.tools import drbd

@@ -192,7 +192,13 @@ def test_migrate_wants_fencing_said_and_masks_secrets_unless_written_0600(tmp_pa
                                "--ietd-conf", os.path.join(CRMFIX, "seed-ietd.conf"), "--out", str(dest))
     assert rc == 0, err
     assert os.stat(dest).st_mode & 0o777 == 0o600 and 'incoming_password=chapsecret12' in dest.read_text()
-    assert "p_iscsitarget ocf:ocfkit:iscsitarget params implementation=tgt" in dest.read_text()
+    text = dest.read_text()
+    # tgt needs a tid and its LUN 0 is the controller: the seed's LUN 0 is tgt's LUN 1; tgtd is a clone.
+    assert re.search(r"primitive p_target_lun.filer ocf:ocfkit:iSCSITarget params implementation=tgt "
+                     r"iqn=\S+ tid=1\b", text), text
+    assert re.search(r"primitive p_lun_lun.filer_0 ocf:ocfkit:iSCSILogicalUnit params implementation=tgt "
+                     r"target_iqn=\S+ lun=1 ", text), text
+    assert "clone cl_tgtd p_tgtd" in text and "p_iscsitarget" not in text
 
 
 def test_migrate_fencing_file_mistakes_name_file_and_line(tmp_path):
