@@ -76,6 +76,27 @@ def drbd_resources(drbd_conf: str) -> list[str]:
     return re.findall(r"^resource (\S+) \{", drbd_conf, re.M)
 
 
+# The guests have no syslog daemon: a small sink on /dev/log keeps what the DRBD handlers (they log
+# only through logger) and sbd say, and the logs are copied to the host's side of the ctl share every
+# few seconds, so that a node that is killed or reset leaves its records behind (its root disk is a
+# snapshot: they would be gone with it).
+LOGS = r"""
+setsid -f python3 -c '
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("/dev/log")
+with open("/var/log/syslog", "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536).rstrip(b"\n") + b"\n")
+' </dev/null >/dev/null 2>&1
+mkdir -p /ctl/log
+setsid -f bash -c 'while :; do
+  for f in /var/log/pacemaker/pacemaker.log /var/log/corosync/corosync.log /var/log/syslog; do
+    [ -f $f ] && cp $f /ctl/log/
+  done; sleep 3; done' </dev/null >/dev/null 2>&1
+"""
+
+
 class SanLab(pcmk.PacemakerLab):
     """The Pacemaker lab configured from `ocfkit generate` on a SAN description."""
 
@@ -110,7 +131,7 @@ cat > /etc/lvm/lvmlocal.conf <<'EOF'
 modprobe -a {MODULES}
 mkdir -p /var/log/corosync /var/log/pacemaker /run/crm
 chown hacluster:haclient /var/log/pacemaker
-"""
+{LOGS}"""
 
     def sbd_create(self) -> str:
         return sbd_create_line(self.files["README"][0])
@@ -177,9 +198,8 @@ for r in {res}; do drbdadm secondary $r; done""", timeout=300)
 
     def drbd_state(self, on: str) -> dict[str, str]:
         """resource -> 'role/peer cstate disk/peerdisk' on a node."""
-        out = self.guests[on].sh("for r in " + " ".join(self.resources) + "; do "
-                                 "echo $r $(drbdadm role $r 2>&1) $(drbdadm cstate $r 2>&1) $(drbdadm dstate $r 2>&1); done",
-                                 timeout=60)
+        out = self.guests[on].sh("for r in " + " ".join(self.resources) + "; do echo $r $(drbdadm role $r 2>&1) "
+                                 "$(drbdadm cstate $r 2>&1) $(drbdadm dstate $r 2>&1); done", timeout=60)
         return {w[0]: " ".join(w[1:]) for w in (line.split() for line in out.splitlines()) if w}
 
 
@@ -190,7 +210,8 @@ for r in {res}; do drbdadm secondary $r; done""", timeout=300)
 # client waits 600 s (a multipath host would queue with no_path_retry the same way).
 CLIENT_LOGIN = """
 set -e
-sed -i 's/^node.session.timeo.replacement_timeout = .*/node.session.timeo.replacement_timeout = 600/' /etc/iscsi/iscsid.conf
+sed -i 's/^node.session.timeo.replacement_timeout = .*/node.session.timeo.replacement_timeout = 600/' \
+    /etc/iscsi/iscsid.conf
 modprobe -a iscsi_tcp sd_mod
 pgrep -x iscsid >/dev/null || iscsid
 iscsiadm -m discovery -t st -p {vip} >/dev/null
@@ -287,21 +308,33 @@ def verify(c: vm.Guest, dev: str) -> str:
     return c.sh(f"python3 /tmp/verify.py {dev} /tmp/acks", timeout=300)
 
 
-def run_timeline(text: str, t_event: float, group_members: list[str], lun_drbd: str) -> dict[str, float]:
-    """Seconds after the event of the promote and the group start, from Pacemaker's log."""
-    year = time.gmtime(t_event).tm_year
-    out: dict[str, float] = {}
-
-    def first(key: str, pattern: str) -> None:
-        for line in text.splitlines():
-            if re.search(pattern, line):
-                t = pcmk.stamp(line, year)
-                if t is not None and t >= t_event - 1:
-                    out.setdefault(key, round(t - t_event, 2))
-                    return
-
-    first("promote initiated", rf"Initiating promote operation {lun_drbd}")
-    first("promoted", rf"Result of promote operation for {lun_drbd}\S* on \S+: OK")
-    first("group start initiated", rf"Initiating start operation {group_members[0]}_start")
-    first("group started", rf"Result of start operation for {group_members[-1]} on \S+: OK")
+def operations(text: str, t0: float, actions: tuple[str, ...] = ("stop", "demote", "promote", "start")
+               ) -> list[dict]:
+    """The DC's resource operations after t0, from its Pacemaker log: action, resource, node, seconds
+    after t0 when initiated and when its result came, and the result."""
+    year = time.gmtime(t0).tm_year
+    pending: dict[tuple[str, str, str], float] = {}
+    out: list[dict] = []
+    acts = "|".join(actions)
+    for line in text.splitlines():
+        t = pcmk.stamp(line, year)
+        if t is None or t < t0 - 1:
+            continue
+        m = re.search(rf"Initiating ({acts}) operation (\S+?)(?::\d+)?_({acts})_0 (?:locally )?on (\S+)", line)
+        if m:
+            pending[(m.group(1), m.group(2), m.group(4))] = t
+            continue
+        m = re.search(rf"Result of ({acts}) operation for (\S+?)(?::\d+)? on (\S+): (.*?)(?: \||$)", line)
+        if m and (m.group(1), m.group(2), m.group(3)) in pending:
+            start = pending.pop((m.group(1), m.group(2), m.group(3)))
+            out.append({"action": m.group(1), "resource": m.group(2), "node": m.group(3),
+                        "initiated_s": round(start - t0, 2), "done_s": round(t - t0, 2),
+                        "seconds": round(t - start, 2), "result": m.group(4).strip()})
     return out
+
+
+def dc(root: ET.Element) -> str:
+    """The current DC's name in a crm_mon document."""
+    for e in root.iter("current_dc"):
+        return e.get("name", "")
+    return ""
