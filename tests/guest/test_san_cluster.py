@@ -67,7 +67,7 @@ def test_generated_san_runs_under_pacemaker_and_moves_with_acknowledged_writes_i
     lab.prepare_storage()
     lab.timings["DRBD metadata, filesystem, VG and LV"] = time.monotonic() - t0
 
-    t_load = time.time()
+    t_load = lab.clock("a")  # the node whose log is read (its clock, which drifts under emulation)
     t0 = time.monotonic()
     lab.load_cib()
     root = lab.wait("a", lambda r: lab.group_nodes(r) == ["a"], 900, "service group on a", interval=2)
@@ -75,9 +75,11 @@ def test_generated_san_runs_under_pacemaker_and_moves_with_acknowledged_writes_i
     lun_primitive = "p_drbd_" + lab.resources[-1]
     assert promoted(root, lun_primitive) == ["a"]
     assert promoted(root, "p_drbd_" + lab.resources[0]) == ["a"]
-    startup = san.operations(lab.guests[san.dc(root) or "a"].sh("cat /var/log/pacemaker/pacemaker.log",
-                                                               timeout=120), t_load)
-    assert any(o["action"] == "promote" and o["resource"] == lun_primitive and o["result"] == "OK" for o in startup)
+    dc_name = san.dc(root) or "a"
+    startup = san.operations(lab.guests[dc_name].sh("cat /var/log/pacemaker/pacemaker.log", timeout=120),
+                             t_load - (lab.clock("a") - lab.clock(dc_name)))
+    assert any(o["action"] == "promote" and o["resource"] == lun_primitive and o["result"] == "OK"
+               for o in startup), startup
 
     # The client: open-iscsi through the VIP, then the writer.
     dev = c.sh(san.CLIENT_LOGIN.format(vip=lab.vip, iqn=lab.iqn), timeout=180).strip()
@@ -88,7 +90,8 @@ def test_generated_san_runs_under_pacemaker_and_moves_with_acknowledged_writes_i
     assert before > 0
 
     # A planned move with the cluster's own command, then the constraint cleared.
-    t_move = time.time()
+    t_move = lab.clock(dc_name)  # the DC's log is read below
+    t_move_c = lab.clock("c")  # the client's acknowledgements carry its clock
     t0 = time.monotonic()
     a.sh(f"crm_resource --move --resource {lab.group} --node b", timeout=120)
     root = lab.wait("a", lambda r: lab.group_nodes(r) == ["b"], 900, "service group on b", interval=2)
@@ -99,8 +102,7 @@ def test_generated_san_runs_under_pacemaker_and_moves_with_acknowledged_writes_i
     time.sleep(10)
     log = san.acks(c)
     assert len(log) > before + 10, "the client's writes did not resume after the move"
-    stall = san.stall(log, t_move, time.time())
-    dc_name = san.dc(root) or "a"
+    stall = san.stall(log, t_move_c, lab.clock("c"))
     moves = san.operations(lab.guests[dc_name].sh("cat /var/log/pacemaker/pacemaker.log", timeout=120), t_move)
 
     san.stop_writer(c)
@@ -116,7 +118,7 @@ def test_generated_san_runs_under_pacemaker_and_moves_with_acknowledged_writes_i
 
     share = [o for o in moves if o["node"] == "b" and (o["action"] == "promote" and o["resource"] == lun_primitive
                                                        or o["action"] == "start")]
-    figures = {"client stall during the move (s)": stall, "writes acknowledged": len(log),
+    figures = {"start-up operations (DC's log)": startup, "client stall during the move (s)": stall, "writes acknowledged": len(log),
                "operations of the move (DC's log)": moves,
                "promote + group starts on b, sum of the agents' times (s)": round(sum(o["seconds"] for o in share), 2),
                "lab timings (s)": {k: round(v, 1) for k, v in lab.timings.items()}}

@@ -196,6 +196,14 @@ for r in {res}; do drbdadm secondary $r; done""", timeout=300)
                     return sorted(nodes)
         return []
 
+    def clock(self, on: str) -> float:
+        """The node's clock now, in epoch seconds (an emulated guest's clock drifts from the
+        host's under load: events are timed against the clock of the node whose log is read)."""
+        t0 = time.time()
+        out = self.guests[on].sh("date +%s.%N", timeout=60)
+        t1 = time.time()
+        return time.time() + float(out.strip()) - (t0 + t1) / 2
+
     def drbd_state(self, on: str) -> dict[str, str]:
         """resource -> 'role/peer cstate disk/peerdisk' on a node."""
         out = self.guests[on].sh("for r in " + " ".join(self.resources) + "; do echo $r $(drbdadm role $r 2>&1) "
