@@ -118,7 +118,8 @@ def test_generated_san_runs_under_pacemaker_and_moves_with_acknowledged_writes_i
 
     share = [o for o in moves if o["node"] == "b" and (o["action"] == "promote" and o["resource"] == lun_primitive
                                                        or o["action"] == "start")]
-    figures = {"start-up operations (DC's log)": startup, "client stall during the move (s)": stall, "writes acknowledged": len(log),
+    figures = {"start-up operations (DC's log)": startup, "client stall during the move (s)": stall,
+               "writes acknowledged": len(log),
                "operations of the move (DC's log)": moves,
                "promote + group starts on b, sum of the agents' times (s)": round(sum(o["seconds"] for o in share), 2),
                "lab timings (s)": {k: round(v, 1) for k, v in lab.timings.items()}}
