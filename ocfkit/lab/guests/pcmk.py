@@ -248,12 +248,13 @@ class PacemakerLab:
     """Nodes a and b (Debian 13, Pacemaker 3.0 + corosync + sbd) and client c, on topology.py's
     networks, with the SBD disk shared by a and b."""
 
-    def __init__(self, image: str, rundir: str, wheel: str, *, node_memory_mb: int = 768) -> None:
+    def __init__(self, image: str, rundir: str, wheel: str, *, node_memory_mb: int = 768,
+                 disks_mb: tuple[int, ...] = (64,)) -> None:
         self.rundir = rundir
         self.wheel = wheel
         os.makedirs(rundir, exist_ok=True)
         self.sbd_disk = os.path.join(rundir, "sbd.img")
-        with open(self.sbd_disk, "wb") as f:
+        with open(self.sbd_disk, "ab") as f:  # kept when it exists: a lab driven step by step
             f.truncate(16 * 1024 * 1024)
         self.authkey = os.urandom(256)
         base = vm.free_udp_base(6)
@@ -262,9 +263,9 @@ class PacemakerLab:
         bc_b, bc_c = vm.link_pair(base + 4, 0x79)
         self.guests = {
             "a": vm.Guest(image, rundir, "a", links=[ab_a, ac_a], ips=[REPL["a"] + "/24", LAN["a"] + "/24"],
-                          disks_mb=[64], shared=[self.sbd_disk], memory_mb=node_memory_mb, src=None),
+                          disks_mb=list(disks_mb), shared=[self.sbd_disk], memory_mb=node_memory_mb, src=None),
             "b": vm.Guest(image, rundir, "b", links=[ab_b, bc_b], ips=[REPL["b"] + "/24", LAN["b"] + "/24"],
-                          disks_mb=[64], shared=[self.sbd_disk], memory_mb=node_memory_mb, src=None),
+                          disks_mb=list(disks_mb), shared=[self.sbd_disk], memory_mb=node_memory_mb, src=None),
             "c": vm.Guest(image, rundir, "c", links=[ac_c, bc_c], ips=[], memory_mb=384, src=None),
         }
         self.timings: dict[str, float] = {}
@@ -302,7 +303,7 @@ class PacemakerLab:
             if f.endswith(".whl"):
                 os.unlink(os.path.join(ctl, f))
         shutil.copy2(self.wheel, ctl)
-        for fname, text, mode in (("corosync.conf", corosync_conf(), 0o644), ("sbd", sbd_defaults(), 0o644)):
+        for fname, (text, mode) in self.config_files().items():
             with open(os.path.join(ctl, fname), "w", encoding="ascii") as f:
                 f.write(text)
             os.chmod(os.path.join(ctl, fname), mode)
@@ -312,12 +313,24 @@ class PacemakerLab:
         t0 = time.monotonic()
         g.sh(INSTALL, timeout=300)
         self.timings[f"ocfkit install {name}"] = time.monotonic() - t0
-        g.sh(CONFIGURE)
+        g.sh(self.configure_script())
+
+    def config_files(self) -> dict[str, tuple[str, int]]:
+        """Files put in a storage node's ctl share at every boot (name -> text, mode)."""
+        return {"corosync.conf": (corosync_conf(), 0o644), "sbd": (sbd_defaults(), 0o644)}
+
+    def sbd_create(self) -> str:
+        """The command that writes the SBD header, run once on a."""
+        return SBD_CREATE
+
+    def configure_script(self) -> str:
+        """What a storage node runs after the install, at every boot, to take its configuration."""
+        return CONFIGURE
 
     def boot(self) -> None:
         """All three guests booted; the SBD disk initialised; the stack started on a and b."""
         self._parallel(self._stage, ("a", "b", "c"))
-        self.guests["a"].sh(SBD_CREATE, timeout=60)
+        self.guests["a"].sh(self.sbd_create(), timeout=60)
         self._parallel(self.start_stack, NODES)
 
     def start_stack(self, name: str) -> None:

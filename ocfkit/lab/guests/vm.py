@@ -178,6 +178,20 @@ class Guest:
         self.start()
         self.wait_ready(timeout)
 
+    def attach(self) -> bool:
+        """Take over a guest that a previous process booted (its pidfile and doorbell), for
+        driving a lab step by step; False when it is not running."""
+        try:
+            with open(os.path.join(self.dir, "qemu.pid"), encoding="ascii") as f:
+                self.pid = int(f.read().strip())
+        except (OSError, ValueError):
+            self.pid = 0
+        if not self.alive():
+            self.pid = 0
+            return False
+        self._door = os.open(os.path.join(self.dir, "door.in"), os.O_WRONLY | os.O_NONBLOCK)
+        return True
+
     def kill(self) -> None:
         """Crash simulation: SIGKILL the qemu process and wait until it is gone."""
         if self._door >= 0:
