@@ -202,6 +202,8 @@ def cmd_migrate(args) -> int:
         found = validate.problems({"target": targets})
         if found:
             raise UsageError("\n".join(f"{conf}: {validate.dotted(k)}: {m}" for k, m in found))
+        if args.target == "lio":
+            targets = _lio_initiators(targets, conf)
         for n in notes:
             print(f"ocfkit: warning: {n}", file=sys.stderr)
         groups = mig.translate_target_daemon(groups, targets, args.target)
@@ -326,6 +328,26 @@ def cmd_demo(args) -> int:
         return demo.main(args)
     except demo.DemoError as e:
         raise UsageError(str(e)) from None
+
+
+def _lio_initiators(targets: list[dict], conf: str) -> list[dict]:
+    """IET's initiators.allow for LIO, whose ACLs are by initiator name: addresses are dropped with a warning
+    (IET let in anyone who matched any entry, so the names left only narrow access); a target left with
+    addresses only is refused (no ACL at all would let every initiator in)."""
+    from agents.iscsi.config import is_initiator_name
+
+    out = []
+    for t in targets:
+        names = [i for i in t.get("initiators", []) if is_initiator_name(i)]
+        dropped = [i for i in t.get("initiators", []) if not is_initiator_name(i)]
+        if dropped and not names:
+            raise UsageError(f"{conf}: {t['iqn']}: initiators.allow names only addresses ({', '.join(dropped)}), and "
+                             "LIO's ACLs are by initiator name: list the initiators' IQNs, or use --target tgt")
+        if dropped:
+            print(f"ocfkit: warning: {t['iqn']}: not carried over: {', '.join(dropped)} (LIO's ACLs are by initiator "
+                  "name; only the named initiators may log in: filter addresses with a firewall)", file=sys.stderr)
+        out.append(dict(t, initiators=names) if dropped else t)
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -147,6 +147,17 @@ def conflicts(desc: dict) -> list[tuple[tuple, str]]:
     for k, t in tkeys:
         unique([((*k, "lun", j, "lun"), lu.get("lun")) for j, lu in enumerate(t.get("lun", []))],
                f"LUN number in {t.get('iqn')}:")
+    if target_backend(desc) == "lio":
+        from agents.iscsi.config import is_initiator_name
+
+        # LIO's ACLs are by initiator name: an address (initiators.allow's other form) would reach the agent's
+        # allowed_initiators, which refuses it at start, so the configuration would not run as written.
+        for k, t in tkeys:
+            for j, i in enumerate(t.get("initiators", [])):
+                if not is_initiator_name(str(i)):
+                    out.append(((*k, "initiators", j), f"{i}: LIO's ACLs are by initiator name (iqn., eui., naa.); "
+                                                       "filter addresses with a firewall, or use target_backend = "
+                                                       "\"tgt\", which takes them"))
     if several(desc):
         nodes = [n.get("name") for n in desc.get("node", [])]
         unique([((*k, "name"), s.get("name")) for k, s in zip(svc_keys, svcs)], "service name")

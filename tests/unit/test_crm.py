@@ -187,6 +187,18 @@ def test_migrate_wants_fencing_said_and_masks_secrets_unless_written_0600(tmp_pa
     assert "chapsecret12" not in out and 'incoming_password="********"' in out
     assert "secrets are masked" in err and "not carried over: Alias" in err
     assert "p_target_lun.filer ocf:ocfkit:iSCSITarget" in out and "iscsitarget" not in out.split("group")[0]
+    # LIO's ACLs are by name: the address is dropped (the named initiator still narrows access), and said
+    rc, out, err = run_migrate(tmp_path, "--fencing", os.path.join(CRMFIX, "fencing-sbd.toml"), "--target", "lio",
+                               "--ietd-conf", os.path.join(CRMFIX, "seed-ietd.conf"),
+                               "--initiators-allow", os.path.join(CRMFIX, "seed-initiators.allow"))
+    assert rc == 0, err
+    assert 'allowed_initiators="iqn.1993-08.org.debian:01:client1"' in out and "192.168.7.0/24" not in out
+    assert "not carried over: 192.168.7.0/24 (LIO's ACLs are by initiator name" in err
+    allow = tmp_path / "addresses-only.allow"
+    allow.write_text("iqn.2015-12.cl.caschile:lun.filer 192.168.7.0/24\n")
+    rc, out, err = run_migrate(tmp_path, "--fencing", os.path.join(CRMFIX, "fencing-sbd.toml"), "--target", "lio",
+                               "--ietd-conf", os.path.join(CRMFIX, "seed-ietd.conf"), "--initiators-allow", str(allow))
+    assert rc == 2 and "names only addresses (192.168.7.0/24)" in err and "--target tgt" in err
     dest = tmp_path / "san.crm"
     rc, out, err = run_migrate(tmp_path, "--fencing", os.path.join(CRMFIX, "fencing-sbd.toml"), "--target", "tgt",
                                "--ietd-conf", os.path.join(CRMFIX, "seed-ietd.conf"), "--out", str(dest))

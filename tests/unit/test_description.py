@@ -99,11 +99,17 @@ def test_iet_is_reported_with_lio_and_tgt_offered_and_translated_by_target():
     t.update(incoming_user="chapuser", incoming_password="chapsecret12", initiators=["iqn.1993-08.org.debian:01:c1",
                                                                                       "192.168.7.0/24"])
     t["lun"][0]["scsi_id"] = "filer0"
-    files = description.generate(d, target="lio")
+    # LIO's ACLs are by initiator name: an address would be refused by the agent at start.
+    lio_acl = r"target\[0\].initiators\[1\]: 192.168.7.0/24: LIO's ACLs are by initiator name.*--target lio"
+    with pytest.raises(description.DescriptionError, match=lio_acl):
+        description.generate(d, target="lio")
+    lio = copy.deepcopy(d)
+    lio["target"][0]["initiators"] = ["iqn.1993-08.org.debian:01:c1"]
+    files = description.generate(lio, target="lio")
     target = next(p for p in ET.fromstring(files["cib.xml"][0]).iter("primitive") if p.get("type") == "iSCSITarget")
     assert {n.get("name"): n.get("value") for n in target.iter("nvpair")} == {
         "iqn": "iqn.2015-12.cl.caschile:lun.filer", "implementation": "lio",
-        "allowed_initiators": "iqn.1993-08.org.debian:01:c1 192.168.7.0/24", "incoming_username": "chapuser",
+        "allowed_initiators": "iqn.1993-08.org.debian:01:c1", "incoming_username": "chapuser",
         "incoming_password": "chapsecret12"}
     lu = next(p for p in ET.fromstring(files["cib.xml"][0]).iter("primitive") if p.get("type") == "iSCSILogicalUnit")
     assert {n.get("name"): n.get("value") for n in lu.iter("nvpair")}["scsi_id"] == "filer0"
