@@ -149,8 +149,11 @@ def default_ops(agent: str) -> tuple[Op, ...]:
     typ = rest.split(":")[-1]
     if typ == "drbd":
         # Pacemaker tells operations apart by interval only: the roles need different intervals.
+        # Every action with the agent's advertised timeout: without an op, Pacemaker gives promote, demote
+        # and notify its 20 s default, too short for crm-fence-peer on a loaded node (seen in the guests).
         return (Op("monitor", 29, 20, "Promoted"), Op("monitor", 31, 20, "Unpromoted"),
-                Op("start", 0, 240), Op("stop", 0, 100))
+                Op("start", 0, 240), Op("stop", 0, 100), Op("promote", 0, 90), Op("demote", 0, 90),
+                Op("notify", 0, 90))
     if std == "ocf" and rest.split(":")[0].startswith("ocfkit"):
         try:
             from agents import AGENTS
