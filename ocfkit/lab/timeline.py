@@ -122,19 +122,7 @@ def operations(evts: list[tuple[float, str]], op: str, node: str, after: float =
     `before`); the first of each resource counts."""
     ask = re.compile(rf"Requesting local execution of {re.escape(op)} operation for (\S+) on {re.escape(node)}\b")
     done = re.compile(rf"Result of {re.escape(op)} operation for (\S+) on {re.escape(node)}: {_OK}")
-    asked: dict[str, float] = {}
-    out: dict[str, float] = {}
-    for t, line in evts:
-        if t < after or (before is not None and t > before):
-            continue
-        m = ask.search(line)
-        if m and m.group(1) not in asked:
-            asked[m.group(1)] = t
-            continue
-        m = done.search(line)
-        if m and m.group(1) in asked and m.group(1) not in out:
-            out[m.group(1)] = round(t - asked[m.group(1)], 3)
-    return out
+    return _spans(evts, ask, done, after, before)
 
 
 def metadata(evts: list[tuple[float, str]], node: str, after: float = 0.0,
@@ -145,6 +133,12 @@ def metadata(evts: list[tuple[float, str]], node: str, after: float = 0.0,
     the first of each resource counts. The node's own log: the controller does not name itself."""
     ask = re.compile(r"\b" + re.escape(node) + r" pacemaker-controld.*Retrieving metadata for (\S+) ")
     done = re.compile(rf"Requesting local execution of start operation for (\S+) on {re.escape(node)}\b")
+    return _spans(evts, ask, done, after, before)
+
+
+def _spans(evts: list[tuple[float, str]], ask, done, after: float, before: float | None) -> dict[str, float]:
+    """Resource -> seconds from its first `ask` line to the `done` line after it (both patterns capture
+    the resource as group 1), for lines at or after `after` and not after `before`."""
     asked: dict[str, float] = {}
     out: dict[str, float] = {}
     for t, line in evts:
