@@ -550,6 +550,21 @@ def readme(desc: dict, plan, files: dict, pacemaker: str) -> str:
         out[-2] = ("   drbdadm create-md RES; drbdadm up RES; then drbdadm primary --force RES once on the node its "
                    f"group\n   prefers: {where}.")
     n += 1
+    drbd = {r.get("name"): r for r in desc.get("drbd", [])}
+    lvm = [(s["volume_group"], drbd[s["drbd"]]) for s in services(desc)
+           if s.get("volume_group") and s.get("drbd") in drbd]
+    if lvm:
+        vgs = ", ".join(vg for vg, _r in lvm)
+        below = ", ".join(r.get("disk", "?") for _vg, r in lvm)
+        out += [f"{n}. LVM on DRBD (both nodes): LVM must find {vgs} on the DRBD device only, never on the device",
+                f"   below it ({below}), or it sees each PV twice and may activate the VG there. In",
+                '   /etc/lvm/lvm.conf: devices { global_filter = [ "a|^/dev/drbd|", "a|DISK|", "r|.*|" ] }, with an',
+                '   "a" pattern for the disks of the node\'s own VGs in place of DISK (`pvs -a` shows what LVM scans).',
+                "   Then once, on the node where DRBD is Primary:"]
+        out += [f"   pvcreate {r['device']}; vgcreate {vg} {r['device']}; vgchange --setautoactivation n {vg}"
+                for vg, r in lvm]
+        out += ["   (the cluster activates the VG, never the boot; LVM 2.03.12 or later).", ""]
+        n += 1
     if "targets.conf" in files and desc.get("cluster", {}).get("tgt_daemon") == "clone":
         out += [f"{n}. tgtd runs on both nodes as a clone (cl_tgtd); the CIB's iSCSITarget and iSCSILogicalUnit",
                 "   resources create the targets. targets.conf (heartbeat's) goes on the configuration filesystem.", ""]
