@@ -176,3 +176,24 @@ def default_ops(agent: str) -> tuple[Op, ...]:
     if std == "lsb":
         return (Op("monitor", 30, 30),)
     return (Op("monitor", 10, 20),)
+
+
+def scale_timeouts(c: Cluster, factor: int) -> Cluster:
+    """Every operation timeout of every primitive (in groups and clones too, fence devices included)
+    multiplied by factor: for slow nodes (emulated guests, overloaded hosts), where the agents' own
+    timeouts would fail operations that are only slow."""
+    from dataclasses import replace
+
+    def prim(p: Primitive) -> Primitive:
+        return replace(p, ops=tuple(replace(o, timeout=o.timeout * factor) for o in p.ops))
+
+    def any_(r):
+        if isinstance(r, Primitive):
+            return prim(r)
+        if isinstance(r, Group):
+            return replace(r, members=tuple(prim(m) for m in r.members))
+        if isinstance(r, Clone):
+            return replace(r, child=any_(r.child))
+        return r
+
+    return replace(c, resources=tuple(any_(r) for r in c.resources))

@@ -511,6 +511,13 @@ def cluster_model(desc: dict, *, fencing=None, provider: str = "ocfkit"):
     model = add_filesystem_dependencies(model)
     if c.get("transition_delay"):
         model = replace(model, properties=model.properties + (("transition-delay", c["transition_delay"]),))
+    if c.get("op_timeout_factor", 1) != 1:
+        from crm.model import scale_timeouts
+
+        model = scale_timeouts(model, c["op_timeout_factor"])
+        model = replace(model, notes=model.notes + (
+            f"Every operation timeout is {c['op_timeout_factor']} times the agents' own (cluster.op_timeout_factor: "
+            "slow nodes, such as emulated guests, where an operation that is only slow must not fail).",))
     return replace(model, notes=model.notes + tuple(_lun_paths_follow_the_volume_group(desc)))
 
 

@@ -208,7 +208,7 @@ SCHEMA = {
     "cluster": {
         "name": name, "auto_failback": boolean, "target_backend": choice("iet", "tgt", "lio"),
         "pacemaker": choice("2.1", "3.0"), "provider": name, "drbd_version": choice("8.4", "9"),
-        "tgt_daemon": choice("group", "clone"), "transition_delay": pcmk_delay,
+        "tgt_daemon": choice("group", "clone"), "transition_delay": pcmk_delay, "op_timeout_factor": integer(1, 10),
         "fencing": lambda v: "moved: give [fencing.sbd] or [[fencing.device]], or fencing = \"none\" at the top",
     },
     "node": [{"name": name, "address": ip, "replication_address": ip}],

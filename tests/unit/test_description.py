@@ -704,3 +704,29 @@ def test_the_demos_timing_keys_are_checked(edit, message):
     edit(d)
     with pytest.raises(description.DescriptionError, match=message):
         description.generate(d)
+
+
+def test_op_timeout_factor_multiplies_every_operation_timeout_fence_devices_and_clones_included():
+    base = description.cluster_model(seed_desc())
+    d = copy.deepcopy(seed_desc())
+    d["cluster"]["op_timeout_factor"] = 3
+
+    def timeouts(model):
+        out = {}
+        for r in model.resources:
+            child = getattr(r, "child", r)
+            for p in getattr(child, "members", (child,)):
+                out.update({(p.id, o.name, o.interval, o.role): o.timeout for o in p.ops})
+        return out
+
+    before, after = timeouts(base), timeouts(description.cluster_model(d))
+    assert before.keys() == after.keys() and after == {k: 3 * v for k, v in before.items()}
+    assert ("p_drbd_iscsi.lun", "promote", 0, "") in after
+    assert "times the agents' own" not in description.generate(seed_desc())["cluster.crm"][0]
+    crm = description.generate(d)["cluster.crm"][0]
+    assert "op promote interval=0s timeout=270s" in crm and "3 times the agents' own" in crm
+    assert "primitive st_sbd stonith:fence_sbd" in crm and crm.split("primitive st_sbd")[1].split("\n")[1] == (
+        "    op monitor interval=60s timeout=60s")  # the fence device too
+    d["cluster"]["op_timeout_factor"] = 0
+    with pytest.raises(description.DescriptionError, match=r"cluster.op_timeout_factor: an integer 1..10"):
+        description.generate(d)
