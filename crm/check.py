@@ -41,7 +41,8 @@ class InputError(Exception):
 
 
 class Report:
-    """Each step's verdict: (step, "ok" | "info" | "warning" | "error", detail)."""
+    """Each step's verdict: (step, "ok" | "info" | "warning" | "error" | "skipped", detail). "skipped": a step
+    this host cannot run (a CIB for a newer Pacemaker than the one installed): the check is incomplete."""
 
     def __init__(self) -> None:
         self.steps: list[tuple[str, str, str]] = []
@@ -55,6 +56,11 @@ class Report:
     def ok(self) -> bool:
         """No step found an error."""
         return all(v != "error" for _s, v, _d in self.steps)
+
+    @property
+    def complete(self) -> bool:
+        """Every step ran (none was skipped)."""
+        return all(v != "skipped" for _s, v, _d in self.steps)
 
     def text(self) -> str:
         """A report a human can read."""
@@ -71,7 +77,9 @@ class Report:
         if self.after_failure:
             out.append("after the failure:")
             out += [f"  {r}: {n}" for r, n in sorted(self.after_failure.items())]
-        out.append("verdict: " + ("OK" if self.ok else "ERRORS FOUND"))
+        out.append("verdict: " + ("ERRORS FOUND" if not self.ok else "OK" if self.complete else
+                                  "INCOMPLETE (no errors in the steps that ran; run the check where the CIB's "
+                                  "Pacemaker is installed)"))
         return "\n".join(out) + "\n"
 
 
@@ -682,8 +690,7 @@ def fencing_findings(cib: ET.Element) -> list[tuple[str, str, str]]:
 # --- the pipeline -----------------------------------------------------------------------------------
 
 
-def schema_for(validate_with: str | None, directory: str = SCHEMA_DIR) -> tuple[str | None, str]:
-    """The RNG file to validate against, and a note when it is not the one the CIB names."""
+def _installed_schemas(directory: str) -> dict[tuple[int, int], str]:
     installed = {}
     try:
         for name in os.listdir(directory):
@@ -692,6 +699,25 @@ def schema_for(validate_with: str | None, directory: str = SCHEMA_DIR) -> tuple[
                 installed[(int(m.group(1)), int(m.group(2)))] = os.path.join(directory, name)
     except OSError:
         pass
+    return installed
+
+
+def newer_than_installed(validate_with: str | None, directory: str = SCHEMA_DIR) -> str:
+    """Why this host cannot check a CIB whose validate-with is newer than every installed schema ("" when
+    it can): its Pacemaker is older than the one the CIB was written for."""
+    m = re.fullmatch(r"pacemaker-(\d+)\.(\d+)", validate_with or "")
+    installed = _installed_schemas(directory)
+    if not m or not installed or (int(m.group(1)), int(m.group(2))) <= max(installed):
+        return ""
+    newest = os.path.basename(installed[max(installed)])[:-len(".rng")]
+    return (f"validate-with={validate_with} is newer than this host's Pacemaker (newest schema {newest}): its tools "
+            "would reject what that Pacemaker accepts; run `ocfkit crm check` on a node with the CIB's Pacemaker "
+            "(pacemaker-4.0 is Pacemaker 3.0's)")
+
+
+def schema_for(validate_with: str | None, directory: str = SCHEMA_DIR) -> tuple[str | None, str]:
+    """The RNG file to validate against, and a note when it is not the one the CIB names."""
+    installed = _installed_schemas(directory)
     newest = installed[max(installed)] if installed else None
     m = re.fullmatch(r"pacemaker-(\d+)\.(\d+)", validate_with or "")
     if m and (int(m.group(1)), int(m.group(2))) in installed:
@@ -818,6 +844,14 @@ def _tools(step: _Steps, rep: Report, cib: ET.Element, copy: str) -> bool:
         return False
     rep.add("well-formed XML (xmllint)", "ok")
     validate_with = cib.get("validate-with")
+    newer = newer_than_installed(validate_with)
+    if newer:
+        # A CIB for a newer Pacemaker (3.0's pacemaker-4.0 on a 2.1 host): the older schema and tools reject
+        # what is valid there, so their errors would be about this host, not the configuration.
+        rep.add("schema", "skipped", newer)
+        rep.add("crm_verify", "skipped", "as the schema")
+        rep.add("crm_simulate", "skipped", "as the schema")
+        return False
     if not validate_with or validate_with == "none":
         rep.add("schema", "error", f"validate-with={validate_with or '(unset)'}: Pacemaker would skip schema "
                                    "validation entirely (dangling references pass)")

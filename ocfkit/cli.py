@@ -299,7 +299,7 @@ def cmd_crm_check(args) -> int:
 
     rep = check(args.cib, fail_node=args.fail_node, corosync=args.corosync, timeout=args.timeout)
     sys.stdout.write(rep.text())
-    return 0 if rep.ok else 1
+    return 1 if not rep.ok else 0 if rep.complete else 3
 
 
 def cmd_crm_graph(args) -> int:

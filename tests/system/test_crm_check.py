@@ -135,3 +135,20 @@ def test_a_large_cib_ends_within_the_deadline_with_a_clear_message(tmp_path):
     assert time.monotonic() - start < 25
     assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr
     assert "did not finish within" in r.stdout or "total time limit was reached" in r.stdout, r.stdout
+
+
+def test_a_pacemaker_3_cib_on_an_older_host_is_incomplete_not_wrong(tmp_path):
+    # guest-san.toml is for Pacemaker 3.0 (pacemaker-4.0): a Debian 12 host's 2.1 tools would reject what 3.0
+    # accepts, so the check skips them and says so (exit 3), instead of reporting the host's age as errors.
+    from crm.check import newer_than_installed
+
+    r = ocfkit("generate", os.path.join(ROOT, "examples", "guest-san.toml"), "--out", str(tmp_path / "g"))
+    assert r.returncode == 0, r.stderr
+    r = ocfkit("crm", "check", str(tmp_path / "g" / "cib.xml"))
+    if newer_than_installed("pacemaker-4.0"):
+        assert r.returncode == 3, r.stdout
+        assert "SKIPPED  crm_simulate" in r.stdout and "verdict: INCOMPLETE" in r.stdout and "ERROR" not in r.stdout
+        assert "OK       fencing of a" in r.stdout and "OK       corosync.conf: nodes" in r.stdout
+    else:  # a Pacemaker 3.0 host (Debian 13) checks it all
+        assert r.returncode == 0, r.stdout
+        assert "verdict: OK" in r.stdout

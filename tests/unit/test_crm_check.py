@@ -365,6 +365,23 @@ def test_schema_named_by_validate_with_else_the_newest_installed(tmp_path):
     assert ck.schema_for("pacemaker-3.9", str(tmp_path / "none"))[0] is None
 
 
+def test_a_cib_for_a_newer_pacemaker_is_not_checked_with_this_hosts_older_tools(tmp_path):
+    for v in ("3.9", "3.10"):
+        (tmp_path / f"pacemaker-{v}.rng").write_text("")
+    assert ck.newer_than_installed("pacemaker-3.10", str(tmp_path)) == ""
+    assert ck.newer_than_installed("pacemaker-3.7", str(tmp_path)) == ""
+    assert ck.newer_than_installed("none", str(tmp_path)) == ""
+    why = ck.newer_than_installed("pacemaker-4.0", str(tmp_path))
+    assert "pacemaker-4.0 is newer than this host's Pacemaker (newest schema pacemaker-3.10)" in why
+    rep = ck.Report()
+    rep.add("input", "ok")
+    assert rep.complete and rep.text().endswith("verdict: OK\n")
+    rep.add("schema", "skipped", why)
+    assert rep.ok and not rep.complete and "verdict: INCOMPLETE" in rep.text() and "SKIPPED  schema" in rep.text()
+    rep.add("fencing", "error", "x")
+    assert rep.text().endswith("verdict: ERRORS FOUND\n")
+
+
 def test_placement_reads_roles_of_both_pacemaker_generations():
     out = text("simulate-status.xml")
     assert {k: ck._describe(v) for k, v in ck.placement(out).items()} == {
