@@ -36,6 +36,16 @@ def magic() -> bytes:
     return MAGIC_NUMBER
 
 
+def unchanged(entry) -> bool:
+    """Whether a bundle entry's source still has the size and mtime it had when the bundle was built."""
+    origin, _is_package, mtime_ns, size, _code = entry
+    try:
+        st = posix.stat(origin)
+    except OSError:
+        return False
+    return st.st_mtime_ns == mtime_ns and st.st_size == size
+
+
 class BundleFinder:
     """Meta path finder and loader for the modules of one bundle."""
 
@@ -49,13 +59,9 @@ class BundleFinder:
         entry = self.modules.get(name)
         if entry is None:
             return None
-        origin, is_package, mtime_ns, size, code = entry
-        try:
-            st = posix.stat(origin)
-        except OSError:
-            return None
-        if st.st_mtime_ns != mtime_ns or st.st_size != size:
-            return None  # changed since install: the path finder compiles the source as usual
+        origin, is_package, _mtime_ns, _size, code = entry
+        if not unchanged(entry):
+            return None  # changed since install (or gone): the path finder compiles the source as usual
         spec = type(sys.__spec__)(name, self, origin=origin, loader_state=code, is_package=is_package)
         if is_package:
             spec.submodule_search_locations.append(origin.rpartition("/")[0])
@@ -105,13 +111,8 @@ def meta_data(documents: dict, modules: dict, name: str, environ: dict) -> str |
     docs = documents.get(name)
     if docs is None:
         return None
-    for origin, _pkg, mtime_ns, size, _code in modules.values():
-        try:
-            st = posix.stat(origin)
-        except OSError:
-            return None
-        if st.st_mtime_ns != mtime_ns or st.st_size != size:
-            return None
+    if not all(unchanged(entry) for entry in modules.values()):
+        return None
     try:  # ocf.metadata.wants_ocf_1_1, on bytes
         version = (int(environ.get(b"OCF_RA_VERSION_MAJOR", b"1") or b"1"),
                    int(environ.get(b"OCF_RA_VERSION_MINOR", b"0") or b"0"))
