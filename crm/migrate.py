@@ -28,8 +28,12 @@ def ident(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", text).strip("_.-") or "r"
 
 
-# haresources names whose heartbeat wrapper maps onto an ocfkit agent (heartbeat_legacy.resource_d.ocf_call).
-_KNOWN = ("IPaddr", "IPaddr2", "Filesystem", "portblock", "LVM", "iSCSITarget", "iSCSILogicalUnit", "iscsitarget")
+def _known() -> tuple[str, ...]:
+    """haresources names whose heartbeat wrapper maps onto an ocfkit agent (resource_d.WRAPPERS), but Dummy (heartbeat's
+    own is a test script, kept lsb:) and drbddisk (it becomes the promotable clone)."""
+    from heartbeat_legacy.resource_d import WRAPPERS
+
+    return tuple(n for n in WRAPPERS if n not in ("Dummy", "drbddisk"))
 
 
 def _primitive(name: str, args: tuple[str, ...], warnings: list[str], provider: str = "ocfkit"
@@ -39,13 +43,14 @@ def _primitive(name: str, args: tuple[str, ...], warnings: list[str], provider: 
 
     # The Debian package installs ocfkit's wrappers beside heartbeat's as /etc/ha.d/resource.d/ocfkit-NAME:
     # in haresources, `ocfkit-IPaddr2::...` is the same resource as `IPaddr2::...`.
-    if name.startswith("ocfkit-") and name[len("ocfkit-"):] in _KNOWN + ("drbddisk",):
+    known = _known()
+    if name.startswith("ocfkit-") and name[len("ocfkit-"):] in known + ("drbddisk",):
         name = name[len("ocfkit-"):]
     if name == "drbddisk":
         return None, (args[0] if args else "all")
     # iscsitarget is the seed's target daemon (IET's init script in its day): ocfkit's daemon agent runs ietd
     # on an IET host and tgtd elsewhere (implementation=auto), with the configuration file given, if any.
-    if name in _KNOWN:
+    if name in known:
         try:
             agent, _inst, params = ocf_call(name, list(args))
         except UsageError as e:
