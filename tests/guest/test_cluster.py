@@ -9,37 +9,20 @@ cluster's own records. Node a then boots again, its SBD slot is cleared and it r
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import time
 
 import pytest
 
-from ocfkit.lab.guests import image as build
-from ocfkit.lab.guests import pcmk, vm
+from ocfkit.lab.guests import pcmk
+from tests.guest.common import trixie_lab
 
 pytestmark = pytest.mark.guest
 
 
 @pytest.fixture(scope="module")
 def lab():
-    if not shutil.which("zstd"):
-        pytest.skip("zstd is not installed (Debian 13's kernel is zstd-compressed): apt-get install zstd")
-    img = build.build("trixie")
-    rundir = os.path.join(vm.CACHE_RUNS, f"run-{os.getpid()}-pcmk")
-    shutil.rmtree(rundir, ignore_errors=True)
-    wheel = pcmk.build_wheel(vm.REPO, os.path.join(rundir, "dist"))
-    lab = pcmk.PacemakerLab(img, rundir, wheel)
-    lab.timings["image build (cached)"] = build.build_seconds(img)
-    try:
-        t0 = time.monotonic()
-        lab.boot()
-        lab.timings["boot + install + stack start"] = time.monotonic() - t0
-        yield lab
-    finally:
-        lab.stop_all()
-        shutil.rmtree(rundir, ignore_errors=True)
+    yield from trixie_lab(pcmk.PacemakerLab, "pcmk")
 
 
 def both_online(root) -> bool:

@@ -14,36 +14,20 @@ The crash of the active node is not part of this test yet (docs/guests.md says w
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import time
 
 import pytest
 
-from ocfkit.lab.guests import image as build
-from ocfkit.lab.guests import pcmk, san, vm
+from ocfkit.lab.guests import pcmk, san
+from tests.guest.common import trixie_lab
 
 pytestmark = pytest.mark.guest
 
 
 @pytest.fixture(scope="module")
 def lab():
-    if not shutil.which("zstd"):
-        pytest.skip("zstd is not installed (Debian 13's kernel is zstd-compressed): apt-get install zstd")
-    img = build.build("trixie")
-    rundir = os.path.join(vm.CACHE_RUNS, f"run-{os.getpid()}-san")
-    shutil.rmtree(rundir, ignore_errors=True)
-    wheel = pcmk.build_wheel(vm.REPO, os.path.join(rundir, "dist"))
-    lab = san.SanLab(img, rundir, wheel)
-    try:
-        t0 = time.monotonic()
-        lab.boot()
-        lab.timings["boot + install + stack start"] = time.monotonic() - t0
-        yield lab
-    finally:
-        lab.stop_all()
-        shutil.rmtree(rundir, ignore_errors=True)
+    yield from trixie_lab(san.SanLab, "san")
 
 
 def promoted(root, clone_primitive: str) -> list[str]:
