@@ -62,9 +62,12 @@ VARIANTS = {
     "bookworm": Variant("bookworm", "bookworm", tuple(BASE_PACKAGES)),
     # Debian 13 cluster nodes: Pacemaker 3.0 + corosync 3.1 + sbd with fence_sbd (fence-agents-sbd
     # is the only agent fence_sbd needs; fence-agents pulls all of them), softdog as watchdog.
+    # heartbeat 3.0.6 (the seed's manager, with dopd) and ClusterLabs' resource-agents with
+    # targetcli-fb (the agents ocfkit's are compared with) share the image: one build, one cache.
     "trixie": Variant("trixie", "trixie", (*BASE_PACKAGES, "python3-venv"),
-                      apt_packages=("pacemaker", "pacemaker-cli-utils", "corosync", "sbd", "fence-agents-sbd"),
-                      modules=(*MODULES, "softdog"), venv="/opt/ocfkit", size="1400M"),
+                      apt_packages=("pacemaker", "pacemaker-cli-utils", "corosync", "sbd", "fence-agents-sbd",
+                                    "heartbeat", "resource-agents", "targetcli-fb"),
+                      modules=(*MODULES, "softdog"), venv="/opt/ocfkit", size="1600M"),
 }
 
 LVM_NO_UDEV = """

@@ -122,9 +122,6 @@ class SanLab(pcmk.PacemakerLab):
     def configure_script(self) -> str:
         return f"""
 set -e
-# No udev: /dev/fd is missing, and bash's process substitution needs it (crm-fence-peer.9.sh sends its
-# output to logger through one; without it every line fails with "Bad file descriptor").
-[ -e /dev/fd ] || ln -s /proc/self/fd /dev/fd
 cp /ctl/corosync.conf /etc/corosync/corosync.conf
 install -m 0400 /ctl/authkey /etc/corosync/authkey && rm -f /ctl/authkey
 cp /ctl/sbd /etc/default/sbd
