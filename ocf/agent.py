@@ -20,6 +20,7 @@ from ocf.paramset import STANDARD_PARAMS, ParamSet
 # typing costs ~4 ms per agent start; mypy treats any TYPE_CHECKING name as true.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ocf.kernel import Kernel
     from ocf.reload import Record
     from ocf.trace import Trace
 
@@ -85,10 +86,11 @@ class Agent:
             raise TypeError(f"{cls.__name__}: a reload-agent action needs parameters declared reloadable=True")
         cls._reloadable = bool(reloadable)
 
-    def __init__(self, env=None, run=None) -> None:
+    def __init__(self, env=None, run=None, kernel=None) -> None:
         self._ctx = Context(environ() if env is None else env, self.type_name(), self._actions)
         self._paramset = ParamSet(self._params, self._ctx)
         self._runner = run
+        self._kernel = kernel
         self._trace: Trace | None = None
         self._ocf_record: Record | None = None
 
@@ -167,6 +169,15 @@ class Agent:
         if trace is not None:
             trace.result(result)
         return result
+
+    @property
+    def kernel(self) -> Kernel:
+        """The kernel state this agent reads without a command (ocf.kernel; a test passes FakeKernel)."""
+        if self._kernel is None:
+            from ocf.kernel import KERNEL
+
+            self._kernel = KERNEL
+        return self._kernel
 
     def wait_for(self, what: str, predicate, *, interval: float = 0.5, rc: int = Rc.ERR_GENERIC):
         """Poll predicate until it returns something true, or fail with a reason at the deadline."""
@@ -325,10 +336,10 @@ class Agent:
     # ----- the boundary (ocf.outcome) --------------------------------------------------------
 
     @classmethod
-    def main(cls, argv=None, env=None, run=None) -> int:
+    def main(cls, argv=None, env=None, run=None, kernel=None) -> int:
         """Run the action named in argv[1] and return its OCF exit code; never raises."""
         argv = sys.argv if argv is None else argv
-        agent = cls(env, run)
+        agent = cls(env, run, kernel)
         try:
             return agent._main(argv)
         except BaseException as e:  # the last line of defence: never a traceback to the cluster
@@ -418,7 +429,7 @@ class Agent:
 # silently replace Agent.run or break the meta-data.
 _SETTINGS = ("name", "version", "shortdesc")
 _HOOKS = ("check_config", "environment_problems")
-_INSTANCE = ("_ctx", "_paramset", "_runner", "_trace", "_ocf_record")
+_INSTANCE = ("_ctx", "_paramset", "_runner", "_kernel", "_trace", "_ocf_record")
 _FRAMEWORK = frozenset(n for n in vars(Agent) if not (n.startswith("__") and n.endswith("__"))) | set(_INSTANCE)
 
 
