@@ -45,6 +45,11 @@ def action(*, timeout: float, interval: float | None = None, depth: int | None =
     return deco
 
 
+def _from_context(name: str, doc: str) -> property:
+    """A read-only Agent attribute that is the Context's attribute name."""
+    return property(lambda self: getattr(self._ctx, name), doc=doc)
+
+
 class Agent:
     """Base class of every ocfkit resource agent; the subclass docstring is the longdesc."""
 
@@ -102,50 +107,15 @@ class Agent:
         name = cls.__dict__.get("name")
         return name if isinstance(name, str) and name else cls.__name__
 
-    @property
-    def env(self):
-        """The action's environment, as Pacemaker's executor passed it."""
-        return self._ctx.env
-
-    @property
-    def instance(self) -> str:
-        """OCF_RESOURCE_INSTANCE (the resource id, with :N for clone instances)."""
-        return self._ctx.instance
-
-    @property
-    def interval_ms(self) -> int:
-        """OCF_RESKEY_CRM_meta_interval, the monitor interval in milliseconds (0 = probe)."""
-        return self._ctx.interval_ms
-
-    @property
-    def is_probe(self) -> bool:
-        """A monitor with interval 0 (or unset, as ocf-shellfuncs defaults it) is a probe."""
-        return self._ctx.is_probe
-
-    @property
-    def check_level(self) -> int:
-        """OCF_CHECK_LEVEL, lowered to the deepest level this agent advertises at or below it."""
-        return self._ctx.check_level
-
-    @property
-    def is_clone(self) -> bool:
-        """Whether this instance belongs to a clone."""
-        return self._ctx.is_clone
-
-    @property
-    def log(self):
-        """The instance's ocf_log-compatible logger (configured on first use)."""
-        return self._ctx.log
-
-    @property
-    def rsctmp(self) -> str:
-        """HA_RSCTMP: the directory for state files and locks (cleared at boot)."""
-        return self._ctx.rsctmp
-
-    @property
-    def deadline(self) -> Deadline:
-        """The current action's deadline."""
-        return self._ctx.deadline
+    env = _from_context("env", "The action's environment, as Pacemaker's executor passed it.")
+    instance = _from_context("instance", "OCF_RESOURCE_INSTANCE (the resource id, with :N for clone instances).")
+    interval_ms = _from_context("interval_ms", "OCF_RESKEY_CRM_meta_interval, the monitor interval in ms (0 = probe).")
+    is_probe = _from_context("is_probe", "A monitor with interval 0 (or unset, as ocf-shellfuncs defaults it).")
+    check_level = _from_context("check_level", "OCF_CHECK_LEVEL, lowered to the deepest level the agent advertises.")
+    is_clone = _from_context("is_clone", "Whether this instance belongs to a clone.")
+    log = _from_context("log", "The instance's ocf_log-compatible logger (configured on first use).")
+    rsctmp = _from_context("rsctmp", "HA_RSCTMP: the directory for state files and locks (cleared at boot).")
+    deadline = _from_context("deadline", "The current action's deadline (a Deadline, counted from its first use).")
 
     # ----- commands and waiting -------------------------------------------------------------
 

@@ -30,13 +30,35 @@ class ScriptError(AssertionError):
     """The code under test ran a command the script did not expect."""
 
 
-class FakeRunner:
+class _Script:
+    """What both fakes share: the first failure is kept, so that assert_done() reports it even when
+    the code under test turned the ScriptError into an exit code."""
+
+    queue: list
+    failure: str | None = None
+
+    def _fail(self, msg: str) -> None:
+        if self.failure is None:
+            self.failure = msg
+        raise ScriptError(msg)
+
+    def _left(self) -> str:
+        raise NotImplementedError
+
+    def assert_done(self) -> None:
+        """Fail if a call went wrong or an expected one never came."""
+        if self.failure:
+            raise AssertionError(self.failure)
+        if self.queue:
+            raise AssertionError(self._left())
+
+
+class FakeRunner(_Script):
     """A Runner (ocf.exec), as Agent.run is: answers from a queue of Calls."""
 
     def __init__(self, calls=()) -> None:
         self.queue: list[Call] = list(calls)
         self.seen: list[list[str]] = []
-        self.failure: str | None = None
 
     def expect(self, argv, stdout: str = "", stderr: str = "", rc: int = 0, **kw) -> FakeRunner:
         """Append an expected command; returns self for chaining."""
@@ -66,17 +88,8 @@ class FakeRunner:
             call.effect()  # only a command that succeeded changes anything
         return result
 
-    def _fail(self, msg: str) -> None:
-        if self.failure is None:
-            self.failure = msg
-        raise ScriptError(msg)
-
-    def assert_done(self) -> None:
-        """Fail if a command went wrong or an expected one never ran."""
-        if self.failure:
-            raise AssertionError(self.failure)
-        if self.queue:
-            raise AssertionError(f"expected commands never ran: {[c.argv for c in self.queue]}")
+    def _left(self) -> str:
+        return f"expected commands never ran: {[c.argv for c in self.queue]}"
 
 
 class KernelCall:
@@ -90,13 +103,12 @@ class KernelCall:
         return f"{self.method}{self.args!r}"
 
 
-class FakeKernel:
+class FakeKernel(_Script):
     """A Kernel (ocf.kernel), as Agent.kernel is: answers from a queue of KernelCalls, in order."""
 
     def __init__(self, calls=()) -> None:
         self.queue: list[KernelCall] = list(calls)
         self.seen: list[KernelCall] = []
-        self.failure: str | None = None
 
     def expect(self, method: str, *args, answer=None, error: OSError | None = None) -> FakeKernel:
         """Append an expected call; returns self for chaining."""
@@ -142,14 +154,5 @@ class FakeKernel:
     def kill(self, pid: int, sig: int) -> None:
         self._answer("kill", pid, sig)
 
-    def _fail(self, msg: str) -> None:
-        if self.failure is None:
-            self.failure = msg
-        raise ScriptError(msg)
-
-    def assert_done(self) -> None:
-        """Fail if a call went wrong or an expected one never came."""
-        if self.failure:
-            raise AssertionError(self.failure)
-        if self.queue:
-            raise AssertionError(f"expected kernel calls never came: {self.queue!r}")
+    def _left(self) -> str:
+        return f"expected kernel calls never came: {self.queue!r}"
