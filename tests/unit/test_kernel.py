@@ -1,5 +1,6 @@
 """Kernel state read through a scripted ocf.testing.FakeKernel: IPaddr2's default monitor path
-(rtnetlink and sysfs, no command at all), the /proc readers, and the fake's own strictness."""
+(rtnetlink and sysfs, no command at all, its ARP refresh a background spawn), the /proc readers,
+and the fake's own strictness."""
 
 from __future__ import annotations
 
@@ -124,3 +125,20 @@ def test_the_fake_kernel_refuses_an_unexpected_or_missing_call():
     left = FakeKernel().expect("spawn", ["garp"], answer=7)
     with pytest.raises(AssertionError, match="never came"):
         left.assert_done()
+
+
+def test_ipaddr2_monitor_refreshes_arp_through_a_background_spawn_of_the_kernel(tmp_path):
+    import os
+    import sys
+
+    import agents.ipaddr2
+
+    garp = os.path.join(os.path.dirname(os.path.abspath(agents.ipaddr2.__file__)), "tools", "garp.py")
+    k = (FakeKernel().expect("netlink", 0, RTM_GETADDR, V4_DUMP, answer=VIP + DONE)
+         .expect("interface_name", 6, answer="veth0")
+         .expect("read_text", f"{SYS}/flags", answer="0x1003").expect("read_text", f"{SYS}/operstate", answer="up")
+         .expect("spawn", [sys.executable, "-I", "-S", garp, "veth0", "10.99.0.150", "3", "200"], answer=4242))
+    e = dict(env(arp_count_refresh="3"), HA_RSCTMP=str(tmp_path))
+    assert IPaddr2.main(["IPaddr2", "monitor"], e, FakeRunner(), k) == Rc.SUCCESS
+    k.assert_done()
+    assert (tmp_path / "IPaddr2-garp-10.99.0.150.pid").read_text().strip() == "4242"
