@@ -10,7 +10,7 @@ from ocf import promotion
 from ocf.agent import Agent, action
 from ocf.errors import OcfError, Rc
 from ocf.notify import Notification
-from ocf.params import Param, boolean, path
+from ocf.params import Param, boolean
 
 # Promotion scores: where Pacemaker may promote. A node whose disk is not known good never gets a
 # positive score, so it is never promoted over good data.
@@ -43,8 +43,7 @@ class drbd(Agent):  # noqa: N801 - the class name is the OCF type
 
     drbd_resource = Param(resource_name, required=True, shortdesc="DRBD resource name",
                           longdesc="The name of the DRBD resource from the DRBD configuration.")
-    drbdconf = Param(path(), shortdesc="DRBD configuration file",
-                     longdesc="drbdadm -c FILE; default: drbdadm's own (/etc/drbd.conf).")
+    drbdconf = tool.config_param()
     force_promote = Param(boolean, default="false", shortdesc="Promote a disk that is not UpToDate",
                           longdesc="Allow promotion of a Consistent, Outdated or Inconsistent disk (deliberate "
                                    "recovery only).")

@@ -9,7 +9,7 @@ from agents.tools.drbd import resource_name
 from ocf import system
 from ocf.agent import Agent, action
 from ocf.errors import NotInstalledError, OcfError, Rc
-from ocf.params import Param, boolean, path
+from ocf.params import Param, boolean
 from ocf.proc import comm
 
 
@@ -45,8 +45,7 @@ class drbddisk(Agent):  # noqa: N801 - the class name is the OCF type
 
     drbd_resource = Param(resource_name, default="all", shortdesc="DRBD resource name",
                           longdesc="The DRBD resource, or all.")
-    drbdconf = Param(path(), shortdesc="DRBD configuration file",
-                     longdesc="drbdadm -c FILE; default: drbdadm's own (/etc/drbd.conf).")
+    drbdconf = drbd.config_param()
     force_primary = Param(boolean, default="false", shortdesc="Become Primary on a disk that is not UpToDate",
                           longdesc="Allow promotion of an Inconsistent, Outdated or Consistent disk. Data from a "
                                    "stale disk then becomes the truth: only for a deliberate recovery.")

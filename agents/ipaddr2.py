@@ -245,7 +245,7 @@ class IPaddr2(Agent):
         if not self.network_namespace:
             # rtnetlink directly: no `ip` process on the monitor path.
             try:
-                return [a for a in ip.netlink_addresses(self.family) if a.ip == self.ip]
+                return [a for a in ip.netlink_addresses(self.family, kernel=self.kernel) if a.ip == self.ip]
             except OSError as e:
                 self.log.debug(f"rtnetlink: {e}; asking ip")
         return [a for a in ip.addresses(self.run, netns=self.network_namespace, family=self.family)
@@ -257,17 +257,15 @@ class IPaddr2(Agent):
 
     def _nic_exists(self, nic: str) -> bool:
         if not self.network_namespace:
-            return exists(self._sys_net(nic))
+            return self.kernel.exists(self._sys_net(nic))
         return ip.link(self.run, nic, netns=self.network_namespace) is not None
 
     def _link_problem(self, nic: str) -> str:
         """Why the link cannot carry the address ("" when it can)."""
         if not self.network_namespace:
             try:
-                with open(f"{self._sys_net(nic)}/flags", encoding="ascii") as f:
-                    flags = int(f.read(), 16)
-                with open(f"{self._sys_net(nic)}/operstate", encoding="ascii") as f:
-                    oper = f.read().strip()
+                flags = int(self.kernel.read_text(f"{self._sys_net(nic)}/flags"), 16)
+                oper = self.kernel.read_text(f"{self._sys_net(nic)}/operstate").strip()
             except OSError:
                 return f"interface {nic} vanished"
             if not flags & 0x1:
@@ -298,7 +296,7 @@ class IPaddr2(Agent):
             argv = ["ip", "netns", "exec", self.network_namespace, *argv]
         try:
             if background:
-                pid = system.spawn(argv)
+                pid = self.kernel.spawn(argv)
                 self._garp_pidfile().write(str(pid))
             else:
                 self.run(argv)
@@ -310,9 +308,9 @@ class IPaddr2(Agent):
         text = pf.read()
         if text and text.strip().isdigit():
             pid = int(text)
-            if b"garp.py" in cmdline(pid):
+            if b"garp.py" in cmdline(pid, kernel=self.kernel):
                 try:
-                    system.kill(pid, system.SIGTERM)
+                    self.kernel.kill(pid, system.SIGTERM)
                 except OSError:
                     pass
         pf.remove()

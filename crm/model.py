@@ -156,14 +156,10 @@ def default_ops(agent: str) -> tuple[Op, ...]:
                 Op("notify", 0, 90))
     if std == "ocf" and rest.split(":")[0].startswith("ocfkit"):
         try:
-            from agents import AGENTS
+            from agents import AGENTS, agent_class
 
-            spec = AGENTS.get(typ)
-            if spec:
-                import importlib
-
-                module, cls = spec.split(":")
-                klass = getattr(importlib.import_module(module), cls)
+            if typ in AGENTS:
+                klass = agent_class(typ)
                 adverts = klass._actions.get("monitor", ("", []))[1]
                 if adverts and adverts[0]["interval"]:
                     return (Op("monitor", int(adverts[0]["interval"]), int(adverts[0]["timeout"])),)

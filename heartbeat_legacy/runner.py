@@ -14,6 +14,7 @@ import subprocess
 from heartbeat_legacy.haresources import Resource as HaResource
 from heartbeat_legacy.resource_d import WRAPPERS, ocf_call
 from heartbeat_legacy.takeover import Resource
+from ocf.calling import action_env
 
 
 def script_path(name: str, *, resource_dir: str = "/etc/ha.d/resource.d", init_dir: str = "/etc/init.d") -> str | None:
@@ -59,10 +60,9 @@ class Runner:
 
     def __call__(self, res: Resource, action: str) -> int:
         if res.kind == "ocf":
-            env = {k: v for k, v in self.env.items() if not k.startswith("OCF_RESKEY_")}
-            env.update({"OCF_ROOT": self.ocf_root, "OCF_RESOURCE_INSTANCE": res.instance,
-                        "OCF_RESOURCE_TYPE": res.agent})
-            env.update({"OCF_RESKEY_" + k: v for k, v in res.params.items()})
+            # heartbeat v1 speaks OCF 1.0 to its resource agents.
+            env = action_env({**self.env, "OCF_ROOT": self.ocf_root}, res.agent, res.instance, res.params,
+                             provider=self.provider, version="1.0")
             argv = [f"{self.ocf_root}/resource.d/{self.provider}/{res.agent}", action]
             r = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=self.timeout, check=False)
             self._log(res, action, r)

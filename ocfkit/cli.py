@@ -23,10 +23,9 @@ def _load(name: str):
             spec = AGENTS[lowered[name.lower()]]
         else:
             raise UsageError(f"unknown agent {name!r} (ocfkit list shows the agents)")
-    module, cls = spec.split(":")
-    import importlib
+    from ocf import load
 
-    return getattr(importlib.import_module(module), cls), module
+    return load(spec), spec.partition(":")[0]
 
 
 def cmd_list(args) -> int:
@@ -53,20 +52,18 @@ def cmd_meta_data(args) -> int:
 
 def run_env(cls_name: str, params: list[str], *, instance: str | None, provider: str, timeout: float | None,
             interval: float | None, check_level: int | None, base=None) -> dict[str, str]:
-    """The environment Pacemaker would give an action of this agent."""
-    env = {k: v for k, v in (os.environ if base is None else base).items() if not k.startswith("OCF_RESKEY_")}
-    env.update(OCF_ROOT=env.get("OCF_ROOT", "/usr/lib/ocf"), OCF_RA_VERSION_MAJOR="1", OCF_RA_VERSION_MINOR="1",
-               OCF_RESOURCE_TYPE=cls_name, OCF_RESOURCE_PROVIDER=provider,
-               OCF_RESOURCE_INSTANCE=instance or cls_name.lower())
+    """The environment Pacemaker would give an action of this agent (ocf.calling.action_env)."""
+    from ocf.calling import action_env
+
+    values = {}
     for item in params:
         key, sep, value = item.partition("=")
         if not sep or not key or not key.replace("_", "a").isalnum():
             raise UsageError(f"parameter {item!r} is not of the form name=value")
-        env["OCF_RESKEY_" + key] = value
-    if timeout is not None:
-        env["OCF_RESKEY_CRM_meta_timeout"] = str(int(timeout * 1000))
-    if interval is not None:
-        env["OCF_RESKEY_CRM_meta_interval"] = str(int(interval * 1000))
+        values[key] = value
+    env = action_env(os.environ if base is None else base, cls_name, instance or cls_name.lower(), values,
+                     provider=provider, timeout_ms=None if timeout is None else int(timeout * 1000),
+                     interval_ms=None if interval is None else int(interval * 1000))
     if check_level is not None:
         env["OCF_CHECK_LEVEL"] = str(check_level)
     return env

@@ -195,15 +195,13 @@ def command_page(parser: argparse.ArgumentParser | None = None) -> str:
 
 def agent_pages(provider: str = "ocfkit") -> dict[str, str]:
     """file name -> page, for every agent."""
-    import importlib
-
     from agents import AGENTS
+    from ocf import load
     from ocf.metadata import render
 
     pages = {}
     for name, spec in sorted(AGENTS.items()):
-        module, cls = spec.split(":")
-        xml = render(getattr(importlib.import_module(module), cls), {})
+        xml = render(load(spec), {})
         pages[f"ocf_{provider}_{name}.7"] = agent_page(xml, provider)
     return pages
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ocf import system
 from ocf.errors import NotInstalledError, OcfError
-from ocf.params import Parser
+from ocf.params import Param, Parser, path
 
 NO_MODULE = 20  # drbdsetup: "Could not connect to 'drbd' generic netlink family"
 # The characters the LINBIT agent accepts in a resource name (ocf:linbit:drbd, drbd-utils 9.22: [-%+./0-9:=@A-Z_a-z]).
@@ -29,6 +29,13 @@ class _ResourceName(Parser):
 
 
 resource_name = _ResourceName()
+
+
+def config_param() -> Param:
+    """The drbdconf parameter of the agents that run drbdadm (drbd, drbddisk): what adm() and
+    resources() take as conf."""
+    return Param(path(), name="drbdconf", shortdesc="DRBD configuration file",
+                 longdesc="drbdadm -c FILE; default: drbdadm's own (/etc/drbd.conf).")
 
 
 def module_loaded() -> bool:

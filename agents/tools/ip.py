@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from agents.tools import netlink
 from ocf.errors import OcfError
+from ocf.kernel import KERNEL, Kernel
 from ocf.params import ip_version
 
 
@@ -244,10 +245,8 @@ def parse_netlink_addresses(data: bytes, names) -> list[Address]:
     return out
 
 
-def netlink_addresses(family: int | None = None) -> list[Address]:
+def netlink_addresses(family: int | None = None, *, kernel: Kernel = KERNEL) -> list[Address]:
     """The addresses in this process's network namespace, read over rtnetlink (an OSError if unavailable)."""
-    import _socket
-
-    fam = {4: _socket.AF_INET, 6: _socket.AF_INET6}.get(family or 0, 0)
-    data = netlink.dump(0, _RTM_GETADDR, bytes([fam, 0, 0, 0]) + (0).to_bytes(4, "little"))  # NETLINK_ROUTE
-    return parse_netlink_addresses(data, _socket.if_indextoname)
+    fam = {4: 2, 6: 10}.get(family or 0, 0)  # AF_INET, AF_INET6
+    data = kernel.netlink(0, _RTM_GETADDR, bytes([fam, 0, 0, 0]) + (0).to_bytes(4, "little"))  # NETLINK_ROUTE
+    return parse_netlink_addresses(data, kernel.interface_name)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from agents.tools import netlink
 from ocf import system
+from ocf.kernel import KERNEL, Kernel
 
 
 def binary(family: int) -> str:
@@ -87,14 +88,14 @@ def parse_rules(data: bytes) -> list[tuple[list[str], bytes]]:
     return rules
 
 
-def kernel_rules(family: int, chain: str) -> list[tuple[list[str], bytes]]:
+def kernel_rules(family: int, chain: str, *, kernel: Kernel = KERNEL) -> list[tuple[list[str], bytes]]:
     """parse_rules of the chain in iptables-nft's filter table; [] when there is none.
 
     Raises OSError when nfnetlink cannot be used (then ask iptables)."""
     body = bytes([_NFPROTO[family], 0, 0, 0]) + netlink.attribute(_NFTA_RULE_TABLE, b"filter\0") + \
         netlink.attribute(_NFTA_RULE_CHAIN, chain.encode() + b"\0")
     try:
-        data = netlink.dump(12, (_SUBSYS << 8) | _NFT_MSG_GETRULE, body)  # NETLINK_NETFILTER
+        data = kernel.netlink(12, (_SUBSYS << 8) | _NFT_MSG_GETRULE, body)  # NETLINK_NETFILTER
     except OSError as e:
         if e.errno == 2:  # ENOENT: no such table or chain
             return []

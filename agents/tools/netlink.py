@@ -1,12 +1,12 @@
-"""Netlink without a child process or pyroute2: message and attribute walking, and one dump request.
+"""Netlink without a child process or pyroute2: message and attribute walking.
 
-Used where a monitor would otherwise spawn `ip` or `nft` (rtnetlink addresses, nf_tables rules).
+Used where a monitor would otherwise spawn `ip` or `nft` (rtnetlink addresses, nf_tables rules); the
+dump request itself goes through the injectable ocf.kernel.Kernel.netlink.
 """
 
 from __future__ import annotations
 
 NLMSG_ERROR, NLMSG_DONE = 2, 3
-NLM_F_REQUEST_DUMP = 0x301  # NLM_F_REQUEST | NLM_F_ROOT | NLM_F_MATCH
 
 
 def messages(data: bytes):
@@ -47,26 +47,3 @@ def attribute(atype: int, value: bytes) -> bytes:
 def error_of(payload: bytes) -> int:
     """The errno an NLMSG_ERROR carries (0 is an acknowledgement)."""
     return -int.from_bytes(payload[:4], "little", signed=True)
-
-
-def dump(protocol: int, mtype: int, body: bytes, *, timeout: float = 5) -> bytes:
-    """Send one dump request and return every answer datagram joined; OSError(errno) on an error reply."""
-    import _socket
-
-    s = _socket.socket(_socket.AF_NETLINK, _socket.SOCK_RAW, protocol)
-    try:
-        s.settimeout(timeout)
-        header = (16 + len(body)).to_bytes(4, "little") + mtype.to_bytes(2, "little") + \
-            NLM_F_REQUEST_DUMP.to_bytes(2, "little") + (1).to_bytes(4, "little") + (0).to_bytes(4, "little")
-        s.sendto(header + body, (0, 0))
-        chunks = []
-        while True:
-            data = s.recv(1 << 16)
-            chunks.append(data)
-            for t, payload in messages(data):
-                if t == NLMSG_ERROR and error_of(payload):
-                    raise OSError(error_of(payload), "netlink dump refused")
-                if t in (NLMSG_DONE, NLMSG_ERROR):
-                    return b"".join(chunks)
-    finally:
-        s.close()

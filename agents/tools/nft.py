@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from agents.tools import netlink
+from ocf.kernel import KERNEL, Kernel
 
 
 def chain_rules(run, table: str, chain: str, *, family: str = "inet") -> list[tuple[str, int]]:
@@ -65,14 +66,14 @@ def parse_rule_comments(data: bytes) -> tuple[list[str], int]:
     return comments, 0
 
 
-def netlink_rule_comments(table: str, chain: str, *, family: str = "inet") -> list[str]:
+def netlink_rule_comments(table: str, chain: str, *, family: str = "inet", kernel: Kernel = KERNEL) -> list[str]:
     """Comments of the rules in one chain, read over nfnetlink; [] when the table or chain is missing.
 
     Raises OSError when nfnetlink cannot be used (then ask the nft command)."""
     body = bytes([_FAMILIES[family], 0, 0, 0]) + netlink.attribute(_NFTA_RULE_TABLE, table.encode() + b"\0") + \
         netlink.attribute(_NFTA_RULE_CHAIN, chain.encode() + b"\0")
     try:
-        data = netlink.dump(12, (_SUBSYS << 8) | _NFT_MSG_GETRULE, body)  # NETLINK_NETFILTER
+        data = kernel.netlink(12, (_SUBSYS << 8) | _NFT_MSG_GETRULE, body)  # NETLINK_NETFILTER
     except OSError as e:
         if e.errno == _ENOENT:  # no such table or chain
             return []

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import importlib
 import io
 import os
 import posix
 import sys
 import time
 
+from ocf.calling import action_env
 from ocf.errors import CommandTimeout, NotInstalledError
 from ocf.exec import Result, check
 
@@ -31,13 +31,9 @@ RUNS = {"actions": 0, "commands": 0}  # what this session ran (reported at the e
 
 def agent_classes() -> dict[str, type]:
     """Every agent of the registry, by OCF type."""
-    from agents import AGENTS
+    from agents import AGENTS, agent_class
 
-    out = {}
-    for name, spec in sorted(AGENTS.items()):
-        module, cls = spec.split(":")
-        out[name] = getattr(importlib.import_module(module), cls)
-    return out
+    return {name: agent_class(name) for name in sorted(AGENTS)}
 
 
 def actions_of(cls) -> list[str]:
@@ -240,29 +236,28 @@ class Outcome:
                 f"escapes={self.world.escapes!r})")
 
 
-def base_env(tmp: str, cls, instance: str = "campaign") -> dict[str, str]:
-    """An OCF environment rooted in tmp: state, trace, configfs, proc and etc all below it."""
+def base_env(tmp: str, cls, params: dict[str, str], *, instance: str = "campaign",
+             recurring: bool = False) -> dict[str, str]:
+    """The OCF environment of one action (ocf.calling.action_env) rooted in tmp: state, trace,
+    configfs, proc and etc all below it."""
     for d in ("rsctmp", "configfs", "proc", "etc", "sys", "varlib"):
         os.makedirs(os.path.join(tmp, d), exist_ok=True)
-    return {"OCF_ROOT": "/usr/lib/ocf", "OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "1",
-            "OCF_RESOURCE_TYPE": cls.type_name(), "OCF_RESOURCE_PROVIDER": "ocfkit",
-            "OCF_RESOURCE_INSTANCE": instance, "HA_RSCTMP": f"{tmp}/rsctmp", "HA_VARLIB": f"{tmp}/varlib",
+    base = {"HA_RSCTMP": f"{tmp}/rsctmp", "HA_VARLIB": f"{tmp}/varlib",
             "OCFKIT_CONFIGFS_ROOT": f"{tmp}/configfs", "OCFKIT_PROC_ROOT": f"{tmp}/proc",
             "OCFKIT_ETC_ROOT": f"{tmp}/etc",
             # tgtd's control socket and lock (the proof that no tgtd runs) in the test's directory, not the host's.
             "TGT_IPC_SOCKET": f"{tmp}/tgtd/socket",
             # An empty sysfs: LVM cannot read the device-mapper table there and asks the (fake) lvm.
-            "OCFKIT_SYSFS_ROOT": f"{tmp}/sys", "OCF_RESKEY_CRM_meta_timeout": "20000", "PATH": "/usr/sbin:/usr/bin"}
+            "OCFKIT_SYSFS_ROOT": f"{tmp}/sys", "PATH": "/usr/sbin:/usr/bin"}
+    return action_env(base, cls.type_name(), instance, params, provider="ocfkit", timeout_ms=20000,
+                      interval_ms=10000 if recurring else None)
 
 
 def run_action(cls, action: str, params: dict[str, str], world: World, tmp: str, *, log_to_file: bool = True,
                trace: bool = False, extra_env: dict[str, str] | None = None) -> Outcome:
     """Run one action (monitor:probe / monitor:recurring for the two monitor contexts) and collect its outcome."""
     name, _, context = action.partition(":")
-    env = base_env(tmp, cls)
-    env.update({f"OCF_RESKEY_{k}": v for k, v in params.items() if v is not None})
-    if context == "recurring":
-        env["OCF_RESKEY_CRM_meta_interval"] = "10000"
+    env = base_env(tmp, cls, {k: v for k, v in params.items() if v is not None}, recurring=context == "recurring")
     logfile = os.path.join(tmp, "agent.log")
     tracefile = os.path.join(tmp, "agent.trace")
     for p in (logfile, tracefile):

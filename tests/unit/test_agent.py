@@ -102,12 +102,14 @@ def test_an_environment_error_inside_a_recurring_monitor_is_never_6():
 def test_an_unexpected_exception_before_the_body_is_never_success_or_not_running(where, capsys):
     # A bug in check_config or a parameter parser, or a broken install on this node, proves neither that
     # the resource is stopped nor that it cannot have been started (it may have started before an
-    # upgrade broke an import): rc 1 everywhere, a probe never guesses and a stop never claims success.
-    assert main(Faulty, "stop", where) == Rc.ERR_GENERIC
-    assert main(Faulty, "monitor", where) == Rc.ERR_GENERIC
-    assert main(Faulty, "validate-all", dict(where, OCF_CHECK_LEVEL="0")) == Rc.ERR_GENERIC
-    assert main(Faulty, "start", where) == Rc.ERR_GENERIC
-    assert main(Faulty, "monitor", dict(where, OCF_RESKEY_CRM_meta_interval="10000")) == Rc.ERR_GENERIC
+    # upgrade broke an import): rc 1 everywhere (4 for a refused permission), a probe never guesses and
+    # a stop never claims success.
+    rc = Rc.ERR_PERM if where.get("OCF_RESKEY_config_fault") == "oserror" else Rc.ERR_GENERIC
+    assert main(Faulty, "stop", where) == rc
+    assert main(Faulty, "monitor", where) == rc
+    assert main(Faulty, "validate-all", dict(where, OCF_CHECK_LEVEL="0")) == rc
+    assert main(Faulty, "start", where) == rc
+    assert main(Faulty, "monitor", dict(where, OCF_RESKEY_CRM_meta_interval="10000")) == rc
     assert "Traceback" not in capsys.readouterr().err
 
 
@@ -132,12 +134,38 @@ def test_an_unexpected_exception_inside_a_stop_or_probe_body_is_never_success_or
 
 
 def test_an_os_error_becomes_a_reason_naming_the_file_and_the_cause(capsys):
+    # A plain OSError at the boundary is the cause and the file, never "internal error: FileNotFoundError";
+    # a refused permission is OCF_ERR_PERM (4), any other OS error rc 1.
     assert main(Faulty, "start", {"OCF_RESKEY_fault": "oserror"}) == Rc.ERR_GENERIC
     assert reasons(capsys.readouterr().err) == [
         "ocf-exit-reason:cannot access /nonexistent-ocfkit-dir/state: No such file or directory"]
-    main(Faulty, "start", {"OCF_RESKEY_config_fault": "oserror"})
+    assert main(Faulty, "start", {"OCF_RESKEY_config_fault": "oserror"}) == Rc.ERR_PERM
     assert reasons(capsys.readouterr().err) == [
         "ocf-exit-reason:cannot access /etc/ocfkit-test.conf: Permission denied"]
+
+
+@pytest.mark.parametrize(("error", "rc", "reason"), [
+    (FileNotFoundError(2, "No such file or directory", "/run/x.pid"), Rc.ERR_GENERIC,
+     "cannot access /run/x.pid: No such file or directory"),
+    (PermissionError(13, "Permission denied", "/etc/x.conf"), Rc.ERR_PERM,
+     "cannot access /etc/x.conf: Permission denied"),
+    (PermissionError(1, "Operation not permitted", "/sys/x", None, "/sys/y"), Rc.ERR_PERM,
+     "cannot access /sys/x -> /sys/y: Operation not permitted"),
+    (OSError(28, "No space left on device"), Rc.ERR_GENERIC, "No space left on device (OSError at "),
+])
+def test_a_plain_os_error_from_an_action_body_is_mapped_at_the_boundary(error, rc, reason, capsys):
+    from ocf.agent import Agent, action
+
+    class Raises(Agent):
+        """Raises an OSError from start."""
+
+        @action(timeout=10)
+        def start(self):
+            raise error
+
+    assert Raises.main(["Raises", "start"], {}) == rc
+    (line,) = reasons(capsys.readouterr().err)
+    assert line.startswith("ocf-exit-reason:" + reason) and "internal error" not in line
 
 
 def test_a_traceback_goes_only_to_the_debug_log(tmp_path, capsys):

@@ -81,16 +81,33 @@ def test_path_must_be_absolute():
 
 # ----- parameter names and the framework's own names (issue 20) ---------------------------------
 
-@pytest.mark.parametrize("attr", ["run", "name", "log", "env", "action", "version", "shortdesc", "param", "main",
-                                  "check_config", "_values"])
+def _framework_names() -> list[str]:
+    """Every name an Agent instance answers to that a subclass did not declare: the class's members
+    and what __init__ sets on the instance, and name (the class setting that names the OCF type)."""
+    from ocf.agent import Agent
+
+    members = {n for n in dir(Agent) if not (n.startswith("__") and n.endswith("__"))}
+    return sorted(members | set(vars(Agent())) | {"name"})
+
+
+def test_the_framework_names_are_known_to_the_check():
+    from ocf.agent import _FRAMEWORK, _SETTINGS
+
+    names = _framework_names()
+    assert {"run", "name", "env", "action", "param", "log", "deadline", "main", "_ctx", "_paramset"} <= set(names)
+    assert set(names) <= _FRAMEWORK | set(_SETTINGS)
+
+
+@pytest.mark.parametrize("attr", _framework_names())
 def test_a_parameter_that_shadows_a_framework_name_is_refused_at_class_creation(attr):
     from ocf.agent import Agent
 
-    with pytest.raises(TypeError, match=f"{attr}"):
+    with pytest.raises(TypeError, match=f"{attr}.*may not shadow the framework's {attr!r}"):
         type("Bad", (Agent,), {attr: Param(shortdesc="x")})
 
 
-@pytest.mark.parametrize("attr", ["run", "log", "instance", "is_probe", "_finish", "usage"])
+@pytest.mark.parametrize("attr", [n for n in _framework_names()
+                                  if n not in ("name", "version", "shortdesc", "check_config", "environment_problems")])
 def test_a_method_or_attribute_that_shadows_the_framework_is_refused(attr):
     from ocf.agent import Agent
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import shlex
 import threading
 
+from ocf.calling import action_env
 from ocfkit.lab.guests import vm
 
 REPL = {"a": "192.168.77.1", "b": "192.168.77.2"}
@@ -151,11 +152,9 @@ def agent(guest: vm.Guest, name: str, action: str, /, *, instance: str = "", tim
           env: dict | None = None, **params) -> vm.Result:
     """Run an installed ocfkit agent inside a guest the way the cluster does (environment only)."""
     inst = instance or f"{name.lower()}-test"
-    assign = {"OCF_ROOT": "/usr/lib/ocf", "OCF_RESOURCE_INSTANCE": inst, "OCF_RESOURCE_TYPE": name,
-              "OCF_RESOURCE_PROVIDER": "ocfkit", "OCF_RA_VERSION_MAJOR": "1", "OCF_RA_VERSION_MINOR": "0",
-              "OCF_RESKEY_CRM_meta_timeout": str(int(timeout * 1000)), **(env or {})}
-    for k, v in params.items():
-        assign[f"OCF_RESKEY_{k}"] = str(v)
+    assign = action_env({}, name, inst, {k: str(v) for k, v in params.items()}, provider="ocfkit", version="1.0",
+                        timeout_ms=int(timeout * 1000))
+    assign.update(env or {})
     words = " ".join(f"{k}={shlex.quote(v)}" for k, v in assign.items())
     return guest.run(f"env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin {words} "
                      f"/usr/lib/ocf/resource.d/ocfkit/{name} {action} 2>&1", timeout=timeout + 30, check=False)
