@@ -106,9 +106,10 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
             if self.portal:
                 argv += ["--iscsi", f"portal={self.portal}"]
             self.run(argv)  # tgtd daemonises itself (its own session: not killed with the agent)
-            self.wait_for("tgtd to answer", lambda: self._pid() is not None and self._answers(), interval=0.1)
+            # tgtd answers a few ms after it daemonised: poll often (0.1 s cost every start 0.1 s).
+            self.wait_for("tgtd to answer", lambda: self._pid() is not None and self._answers(), interval=0.01)
         if system.path.exists(self.config_file):
-            tgt_admin.load(self.run, self.config_file)
+            tgt_admin.load(self.run, self.config_file, system_path(self.env, "proc"))
         else:
             self.log.warning(f"{self.config_file} does not exist: tgtd runs without configured targets")
         return Rc.SUCCESS

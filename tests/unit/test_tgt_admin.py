@@ -22,6 +22,12 @@ def stores(tmp_path):
     return tmp_path
 
 
+def proc(d) -> str:
+    """A fake /proc (no process holds a file unless a test adds one)."""
+    (d / "proc").mkdir(exist_ok=True)
+    return str(d / "proc")
+
+
 def conf(tmp_path, text: str) -> str:
     path = tmp_path / "targets.conf"
     path.write_text(text)
@@ -37,7 +43,7 @@ def plain(d) -> str:
 
 def test_a_plain_file_is_loaded_with_tgtadm_in_tgt_admins_order(stores):
     d = stores
-    r = (FakeRunner().expect(SHOW).expect(["lsof", "--", f"{d}/a.img"], rc=1).expect(["lsof", "--", f"{d}/b.img"], rc=1)
+    r = (FakeRunner().expect(SHOW)
          .expect([*BASE, "--op", "new", "--mode", "target", "--tid", "1", "-T", "iqn.2024-01.org.example:a"])
          .expect([*BASE, "--op", "bind", "--mode", "target", "--tid", "1", "-I", "ALL"])
          .expect([*BASE, "--op", "new", "--mode", "target", "--tid", "2", "-T", "iqn.2024-01.org.example:z"])
@@ -45,7 +51,7 @@ def test_a_plain_file_is_loaded_with_tgtadm_in_tgt_admins_order(stores):
          .expect([*BASE, "--op", "new", "--mode", "logicalunit", "--tid", "2", "--lun", "2", "-b", f"{d}/b.img"])
          .expect([*BASE, "--op", "bind", "--mode", "target", "--tid", "2", "-I", "10.0.0.7"])
          .expect([*BASE, "--op", "bind", "--mode", "target", "--tid", "2", "-I", "10.0.1.0/24"]))
-    assert tgt_admin.load(r, conf(d, plain(d))) == "tgtadm"
+    assert tgt_admin.load(r, conf(d, plain(d)), proc(d)) == "tgtadm"
     r.assert_done()
 
 
@@ -79,21 +85,24 @@ def test_a_tgtd_with_targets_or_a_backing_store_in_use_or_missing_goes_to_tgt_ad
     path = conf(d, plain(d))
     r = FakeRunner().expect(SHOW, stdout="Target 3: iqn.2024-01.org.example:other\n").expect(
         ["tgt-admin", "-e", "-c", path])
-    assert tgt_admin.load(r, path) == "tgt-admin"
+    assert tgt_admin.load(r, path, proc(d)) == "tgt-admin"
     r.assert_done()
     # A process has it open (tgt-admin would skip it: lsof finds it).
-    r = (FakeRunner().expect(SHOW).expect(["lsof", "--", f"{d}/a.img"], rc=1)
-         .expect(["lsof", "--", f"{d}/b.img"], stdout="tgtd 4242 root 9u REG 8,1 0 12 b.img\n")
-         .expect(["tgt-admin", "-e", "-c", path]))
-    assert tgt_admin.load(r, path) == "tgt-admin"
+    fd = d / "proc" / "4242" / "fd"
+    fd.mkdir(parents=True)
+    os.symlink(d / "b.img", fd / "9")
+    r = FakeRunner().expect(SHOW).expect(["tgt-admin", "-e", "-c", path])
+    assert tgt_admin.load(r, path, proc(d)) == "tgt-admin"
     r.assert_done()
+    os.unlink(fd / "9")
+    os.symlink(d / "other.img", fd / "9")
     os.unlink(d / "b.img")
-    r = FakeRunner().expect(SHOW).expect(["lsof", "--", f"{d}/a.img"], rc=1).expect(["tgt-admin", "-e", "-c", path])
-    assert tgt_admin.load(r, path) == "tgt-admin"
+    r = FakeRunner().expect(SHOW).expect(["tgt-admin", "-e", "-c", path])
+    assert tgt_admin.load(r, path, proc(d)) == "tgt-admin"
     r.assert_done()
     os.mkdir(d / "b.img")  # a directory is no backing store for tgt-admin
-    r = FakeRunner().expect(SHOW).expect(["lsof", "--", f"{d}/a.img"], rc=1).expect(["tgt-admin", "-e", "-c", path])
-    assert tgt_admin.load(r, path) == "tgt-admin"
+    r = FakeRunner().expect(SHOW).expect(["tgt-admin", "-e", "-c", path])
+    assert tgt_admin.load(r, path, proc(d)) == "tgt-admin"
     r.assert_done()
 
 
