@@ -790,7 +790,9 @@ def print_summary(s: dict) -> None:
             parts.append(f"fencing {_fmt(f.get('fencing_s'))} ({fe.get('action', '?')} of {fe.get('target', '?')} by "
                          f"{fe.get('delegate', '?')}: {fe.get('status', '?')})")
             if "takeover_s" in f:
-                parts.append(f"takeover {_fmt(f['takeover_s'])} (heartbeat, then ocfkit's agents)")
+                tp = f.get("takeover_phases_s", {})
+                parts.append(f"takeover {_fmt(f['takeover_s'])} (heartbeat's scripts {_fmt(tp.get('before_agents'))}, "
+                             f"then the agents' calls {_fmt(tp.get('agents'))})")
             else:
                 parts.append(f"resources {_fmt(f.get('resources_s'))}")
             print("      " + ", ".join(parts))

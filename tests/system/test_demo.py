@@ -60,7 +60,7 @@ def check_share(f: dict) -> None:
     """ocfkit's share: the plain sum of the agents' runs, and the part of the client's stall during which
     one of them ran (overlaps once): above zero, within the stall and never above the sum."""
     assert f["ocfkit_s"] > 0, f
-    assert 0 < f["ocfkit_in_stall_s"] <= min(f["client_stall_s"], f["ocfkit_s"]) + 0.001, f
+    assert 0 < f["ocfkit_in_stall_s"] <= min(f["client_stall_s"], f["ocfkit_s"]) + 0.005, f  # rounded to ms
 
 
 def check_crash(crash: dict, *, fenced_by: str = "node2") -> None:
