@@ -9,19 +9,18 @@ in its order; a file with anything more is left to tgt-admin itself.
 
 from __future__ import annotations
 
-import re
-
 from agents.tools import tgtadm
 from ocf import system
 
 MAX_SIZE = 1 << 20
 # Values this loader takes as they are: no quotes, comments, escapes, continuations or blocks inside
 # (Config::General gives those meanings), never an option.
+# (Compiled in parse_plain: the agent's import stays free of re, which only a start needs.)
 _VALUE = r"([^\s#\"'\\<>-][^\s#\"'\\<>]*)"
-_TARGET = re.compile(rf"<target {_VALUE}>")
-_STORE = re.compile(r"<backing-store (/[^\s#\"'\\<>]*)>")
-_LUN = re.compile(r"lun ([1-9][0-9]{0,4})")
-_ADDRESS = re.compile(rf"initiator-address {_VALUE}")
+_TARGET = rf"<target {_VALUE}>"
+_STORE = r"<backing-store (/[^\s#\"'\\<>]*)>"
+_LUN = r"lun ([1-9][0-9]{0,4})"
+_ADDRESS = rf"initiator-address {_VALUE}"
 
 
 class Target:
@@ -39,6 +38,9 @@ def parse_plain(text: str) -> list[Target] | None:
     """The targets of a plain targets.conf: only <target IQN> blocks holding <backing-store PATH> blocks
     with one `lun N` each and initiator-address lines, comment lines and blank lines. None for anything
     else (tgt-admin decides what it means)."""
+    import re
+
+    target_rx, store_rx, lun_rx, address_rx = (re.compile(p) for p in (_TARGET, _STORE, _LUN, _ADDRESS))
     targets: dict[str, Target] = {}
     t: Target | None = None
     store: str | None = None
@@ -48,12 +50,12 @@ def parse_plain(text: str) -> list[Target] | None:
         if not line or line.startswith("#"):
             continue
         if t is None:
-            m = _TARGET.fullmatch(line)
+            m = target_rx.fullmatch(line)
             if not m or m.group(1) in targets:
                 return None  # a duplicate block is merged by tgt-admin: left to it
             t = targets[m.group(1)] = Target(m.group(1))
         elif store is not None:
-            m = _LUN.fullmatch(line)
+            m = lun_rx.fullmatch(line)
             if m and lun is None:
                 lun = int(m.group(1))
             elif line == "</backing-store>" and lun is not None and lun not in t.luns.values():
@@ -63,9 +65,9 @@ def parse_plain(text: str) -> list[Target] | None:
                 return None
         elif line == "</target>":
             t = None
-        elif (m := _STORE.fullmatch(line)) and m.group(1) not in t.luns:
+        elif (m := store_rx.fullmatch(line)) and m.group(1) not in t.luns:
             store = m.group(1)
-        elif (m := _ADDRESS.fullmatch(line)) and not m.group(1).lower().startswith(("iqn.", "eui.", "naa.")):
+        elif (m := address_rx.fullmatch(line)) and not m.group(1).lower().startswith(("iqn.", "eui.", "naa.")):
             t.addresses.append(m.group(1))  # (tgtadm.bind would take a name for -Q; tgt-admin gives -I)
         else:
             return None
