@@ -101,13 +101,18 @@ class Client:
 
     def max_gap(self, start: float, end: float) -> float:
         """The longest time without an acknowledged write that overlaps [start, end]."""
+        a, b = self.stall_window(start, end)
+        return b - a
+
+    def stall_window(self, start: float, end: float) -> tuple[float, float]:
+        """(last acknowledged write before, first after) of the longest gap overlapping [start, end]."""
         with self.lock:
             times = list(self.acks)
         before = [t for t in times if t <= start]
         points = ([before[-1]] if before else [start]) + [t for t in times if start < t <= end]
         after = [t for t in times if t > end]
         points.append(after[0] if after else time.time())  # no write since: the stall still runs
-        return max((b - a for a, b in zip(points, points[1:])), default=end - start)
+        return max(zip(points, points[1:]), key=lambda ab: ab[1] - ab[0], default=(start, end))
 
     def finish(self) -> None:
         try:
@@ -263,24 +268,29 @@ class Pacemaker:
         return {m: ops[m] for m in self.members if m in ops}
 
     def switchover_breakdown(self, src: str, dst: str, t0: float, t1: float) -> dict:
-        from ocfkit.lab.timeline import events, metadata, operations, switchover
+        from ocfkit.lab.timeline import durations, events, metadata_intervals, operation_intervals, switchover
 
         evts = sorted(events(self.lab.node(src).dir, t0 - 1) + events(self.lab.node(dst).dir, t0 - 1))
         phases = switchover(evts, self.members, src, dst, t0)
-        stops = self._ours(operations(evts, "stop", src, t0 - 0.001, t1 + 1))
-        starts = self._ours(operations(evts, "start", dst, t0 - 0.001, t1 + 1))
-        meta = self._ours(metadata(evts, dst, t0 - 0.001, t1 + 1))
-        return {"phases_s": phases, "agents_stop_s": stops, "agents_start_s": starts, "agents_metadata_s": meta,
-                "ocfkit_s": round(sum(stops.values()) + sum(starts.values()) + sum(meta.values()), 3)}
+        stops = self._ours(operation_intervals(evts, "stop", src, t0 - 0.001, t1 + 1))
+        starts = self._ours(operation_intervals(evts, "start", dst, t0 - 0.001, t1 + 1))
+        meta = self._ours(metadata_intervals(evts, dst, t0 - 0.001, t1 + 1))
+        out = {"phases_s": phases, "agents_stop_s": durations(stops), "agents_start_s": durations(starts),
+               "agents_metadata_s": durations(meta)}
+        out["ocfkit_s"] = round(sum(sum(out[k].values()) for k in ("agents_stop_s", "agents_start_s",
+                                                                   "agents_metadata_s")), 3)
+        out["_intervals"] = [*stops.values(), *starts.values(), *meta.values()]
+        return out
 
     def crash_breakdown(self, crashed: str, survivor: str, t_crash: float, t1: float) -> dict:
         from ocfkit.lab.pacemaker import fence_history
-        from ocfkit.lab.timeline import events, failover, metadata, operations
+        from ocfkit.lab.timeline import durations, events, failover, metadata_intervals, operation_intervals
 
         evts = events(self.lab.node(survivor).dir, t_crash - 1)
         phases = failover(evts, crashed, survivor, self.members[-1], t_crash)
-        starts = self._ours(operations(evts, "start", survivor, t_crash, t1 + 1))
-        meta = self._ours(metadata(evts, survivor, t_crash, t1 + 1))
+        start_times = self._ours(operation_intervals(evts, "start", survivor, t_crash, t1 + 1))
+        meta_times = self._ours(metadata_intervals(evts, survivor, t_crash, t1 + 1))
+        starts, meta = durations(start_times), durations(meta_times)
         history = [e for e in fence_history(self.lab.node(survivor), crashed)]
         done = [e for e in history if e.get("status") == "success"]
         fence = done[-1] if done else (history[-1] if history else {})
@@ -290,7 +300,8 @@ class Pacemaker:
                 "fence_event": {k: fence.get(k, "") for k in ("action", "target", "delegate", "status",
                                                               "completed")},
                 "agents_start_s": starts, "agents_metadata_s": meta,
-                "ocfkit_s": round(sum(starts.values()) + sum(meta.values()), 3)}
+                "ocfkit_s": round(sum(starts.values()) + sum(meta.values()), 3),
+                "_intervals": [*start_times.values(), *meta_times.values()]}
 
 
 class Heartbeat:
@@ -399,9 +410,33 @@ class Heartbeat:
         """hb_standby on the node that holds the group: it releases all and the peer takes over."""
         return [["/usr/share/heartbeat/hb_standby", "all"]]
 
+    def _calls(self, node: str, start: float, end: float) -> list[tuple[float, float, int, str]]:
+        """The resource.d calls a node made (the lab's timing shim, ms) that started within [start, end]."""
+        from ocfkit.lab.lab import actions
+
+        return [c for c in actions(self.lab.node(node).dir) if start <= c[0] <= end]
+
+    @staticmethod
+    def _agents(calls: dict[str, list]) -> dict:
+        """The agents' share: each call (node, wrapper arguments and action, seconds), their sum."""
+        rows = [[node, what, round(b - a, 3)] for node, cs in calls.items() for a, b, _rc, what in cs]
+        return {"agents_calls": rows, "ocfkit_s": round(sum(r[2] for r in rows), 3),
+                "_intervals": [(a, b) for cs in calls.values() for a, b, _rc, _what in cs]}
+
     def switchover_breakdown(self, src: str, dst: str, t0: float, t1: float) -> dict:
-        return {"phases_s": {"total": round(t1 - t0, 3)}, "ocfkit_s": None,
-                "note": "heartbeat logs whole seconds: the release and the takeover are not told apart"}
+        """From the timing shim's log (ms): request (hb_standby -> the first call on the source), release
+        (its stops, in reverse order), handover (-> the first call on the target), acquire (each
+        member's status and start, in order), seen (-> the demo saw the group on the target)."""
+        rel, acq = self._calls(src, t0 - 0.001, t1 + 1), self._calls(dst, t0 - 0.001, t1 + 1)
+
+        def span(a, b):
+            return None if a is None or b is None else round(b - a, 3)
+
+        r0, r1 = (rel[0][0], max(c[1] for c in rel)) if rel else (None, None)
+        a0, a1 = (acq[0][0], max(c[1] for c in acq)) if acq else (None, None)
+        phases = {"request": span(t0, r0), "release": span(r0, r1), "handover": span(r1, a0),
+                  "acquire": span(a0, a1), "seen": span(a1, t1), "total": span(t0, a1)}
+        return {"phases_s": phases, **self._agents({src: rel, dst: acq})}
 
     def mark_crash(self, name: str) -> None:
         self.dead_at.pop(name, None)
@@ -434,15 +469,21 @@ class Heartbeat:
             return None if a is None or b is None else round(b - a, 3)
 
         fenced = t_on or t_off_done
+        calls = self._calls(survivor, t_crash, t1 + 1)
+        c0, c1 = (calls[0][0], max(c[1] for c in calls)) if calls else (None, None)
         return {"detection_s": span(t_crash, dead), "fencing_requested_s": span(t_crash, t_off),
                 "fencing_s": span(t_off, fenced), "takeover_s": span(fenced, t1),
+                "takeover_phases_s": {"before_agents": span(fenced, c0), "agents": span(c0, c1), "seen": span(c1, t1)},
+                "cluster_total_s": span(t_crash, c1),
                 "fence_event": {"action": "reset", "target": crashed, "delegate": survivor,
                                 "status": "success" if reset else "not logged", "completed": ""},
-                "ocfkit_s": None, "_power_on": t_on,
+                **self._agents({survivor: calls}), "_power_on": t_on,
                 "note": "detection: when cl_status on the survivor first said dead (polled with the live view, "
                         "every 0.5 to 1 s: an upper bound; fencing_requested_s, from the power switch's log, bounds "
                         "it too); fencing: the power switch's log, off requested -> on done (a reset); takeover: "
-                        "heartbeat's ResourceManager running ocfkit's agents (whole-second logs: not told apart)"}
+                        "fenced -> the group seen on the survivor: heartbeat's mach_down and ResourceManager "
+                        "(before_agents and between the calls) and ocfkit's agents (each resource.d call timed "
+                        "by the lab's shim: agents_calls)"}
 
 
 def host_refusal() -> str:
@@ -522,7 +563,8 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
         os.symlink(loop, os.path.join(workdir, "config.disk"))
         os.makedirs(os.path.join(workdir, "config"))
 
-        lab = Lab(os.path.join(workdir, "lab"), prefix=prefix, manager=manager, provider=provider, generated=gen)
+        lab = Lab(os.path.join(workdir, "lab"), prefix=prefix, manager=manager, provider=provider, generated=gen,
+                  timed_wrappers=manager == "heartbeat")
         lab.open()
         cluster = MANAGERS[manager](lab, gen)
         cluster.prepare()
@@ -574,8 +616,9 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
             entry = {"kind": "planned switchover", "from": src, "to": dst, "command": commands,
                      "client_stall_s": round(stall, 3), "cluster_s": round(t1 - t0, 3)}
             entry.update(cluster.switchover_breakdown(src, dst, t0, t1))
+            _share_in_stall(entry, client.stall_window(t0, t1))
             total = (entry.get("phases_s") or {}).get("total")
-            if total is not None and "agents_start_s" in entry:
+            if total is not None:
                 entry["client_after_cluster_s"] = _client_after(client, t0 + total)
             summary["failovers"].append(entry)
             say(f"switchover done: the group runs on {dst} after {t1 - t0:.2f}s, client stalled {stall:.2f}s, "
@@ -597,6 +640,7 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
         entry = {"kind": "crash", "from": "node1", "to": "node2", "client_stall_s": round(stall, 3),
                  "cluster_s": round(t1 - t_crash, 3)}
         entry.update(cluster.crash_breakdown("node1", "node2", t_crash, t1))
+        _share_in_stall(entry, client.stall_window(t_crash, t1))
         if entry.get("cluster_total_s") is not None:
             entry["client_after_cluster_s"] = _client_after(client, t_crash + entry["cluster_total_s"])
         power_on = entry.pop("_power_on", None)
@@ -656,6 +700,18 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
             shutil.rmtree(workdir, ignore_errors=True)
     summary["seconds"] = round(time.monotonic() - t_start, 1)
     return summary
+
+
+def _share_in_stall(entry: dict, window: tuple[float, float]) -> None:
+    """ocfkit_in_stall_s: the seconds of the client's stall (its last acknowledged write before to its
+    first after) during which one of ocfkit's agents ran (an action or a meta-data run; overlapping ones,
+    such as the configuration group's beside the service group's, counted once): the agents' share of
+    what the client felt, where ocfkit_s is the plain sum of every action."""
+    from ocfkit.lab.timeline import covered
+
+    intervals = entry.pop("_intervals", None)
+    if intervals is not None:
+        entry["ocfkit_in_stall_s"] = covered(intervals, *window)
 
 
 def _client_after(client: Client, t: float) -> float | None:
@@ -722,7 +778,8 @@ MANAGERS = {"pacemaker": Pacemaker, "heartbeat": Heartbeat}
 def print_summary(s: dict) -> None:
     """A human summary."""
     print(f"\n== summary ({s['manager']})")
-    labels = (("scheduling", "scheduling"), ("stop", "stop"), ("start", "start"), ("total", "in all"))
+    labels = (("scheduling", "scheduling"), ("stop", "stop"), ("start", "start"), ("request", "request"),
+              ("release", "release"), ("handover", "handover"), ("acquire", "acquire"), ("total", "in all"))
     for f in s["failovers"]:
         print(f"  {f['kind']:<19} {f['from']} -> {f['to']}: client stalled {f['client_stall_s']:.2f}s")
         if f["kind"] == "crash":
@@ -733,16 +790,19 @@ def print_summary(s: dict) -> None:
             parts.append(f"fencing {_fmt(f.get('fencing_s'))} ({fe.get('action', '?')} of {fe.get('target', '?')} by "
                          f"{fe.get('delegate', '?')}: {fe.get('status', '?')})")
             if "takeover_s" in f:
-                parts.append(f"takeover {_fmt(f['takeover_s'])} (heartbeat and ocfkit's agents)")
+                tp = f.get("takeover_phases_s", {})
+                parts.append(f"takeover {_fmt(f['takeover_s'])} (heartbeat's scripts {_fmt(tp.get('before_agents'))}, "
+                             f"then the agents' calls {_fmt(tp.get('agents'))})")
             else:
-                parts.append(f"resources {_fmt(f.get('resources_s'))}, of which ocfkit's agents {_fmt(f['ocfkit_s'])}")
+                parts.append(f"resources {_fmt(f.get('resources_s'))}")
             print("      " + ", ".join(parts))
         else:
             ph = f.get("phases_s", {})
-            parts = [f"{label} {_fmt(ph[k])}" for k, label in labels if k in ph]
-            if f.get("ocfkit_s") is not None:
-                parts.append(f"ocfkit's agents {_fmt(f['ocfkit_s'])}")
+            parts = [f"{label} {_fmt(ph[k])}" for k, label in labels if ph.get(k) is not None]
             print("      " + ", ".join(parts))
+        if f.get("ocfkit_s") is not None:
+            print(f"      ocfkit's agents: {_fmt(f['ocfkit_s'])} summed over every action, "
+                  f"{_fmt(f.get('ocfkit_in_stall_s'))} of the client's stall")
         if f.get("note"):
             print(f"      ({f['note']})")
     if "rejoin" in s:

@@ -10,23 +10,25 @@ import time
 
 from agents.iscsi.backend import iet_loaded
 from agents.iscsi.config import check_portal
-from agents.tools import ietadm, system_path, tgtadm
+from agents.tools import ietadm, system_path, tgt_admin, tgtadm
 from ocf import system
 from ocf.agent import Agent, action
 from ocf.errors import NotInstalledError, OcfError, Rc
 from ocf.params import Param, choice, path, string
-from ocf.proc import comm, is_alive, pids
+from ocf.proc import comm, is_alive, parent, pids
 from ocf.state import StateFile
 
 
 class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the seed's heartbeat resource)
     """Runs the iSCSI target daemon itself, as the seed's heartbeat `iscsitarget` resource does. tgt:
     start launches tgtd (its own pid file under HA_RSCTMP) and loads the targets of a configuration
-    file that can live on the replicated configuration filesystem (tgt-admin -e -c FILE); stop deletes
-    every target with its sessions, shuts the daemon down and waits for it, killing it at the
-    deadline. IET: start launches ietd -c FILE (ietd reads its targets itself) and records its pid;
-    stop deletes every target (ietadm --op delete, which also ends ietd), waits, and kills it at the
-    deadline. Monitor checks that the daemon lives (and, for tgt, answers)."""
+    file that can live on the replicated configuration filesystem (a plain file, as ocfkit generate
+    writes it, with tgtadm directly; anything else with tgt-admin -e -c FILE); stop deletes every
+    target with its sessions, ends tgtd's log daemon (so that tgtd need not wait for its once a second
+    tick), shuts the daemon down and waits for it, killing it at the deadline. IET: start launches
+    ietd -c FILE (ietd reads its targets itself) and records its pid; stop deletes every target
+    (ietadm --op delete, which also ends ietd), waits, and kills it at the deadline. Monitor checks
+    that the daemon lives (and, for tgt, answers)."""
 
     shortdesc = "iSCSI target daemon (tgtd or ietd) with its configuration file"
 
@@ -104,9 +106,10 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
             if self.portal:
                 argv += ["--iscsi", f"portal={self.portal}"]
             self.run(argv)  # tgtd daemonises itself (its own session: not killed with the agent)
-            self.wait_for("tgtd to answer", lambda: self._pid() is not None and self._answers(), interval=0.1)
+            # tgtd answers a few ms after it daemonised: poll often (0.1 s cost every start 0.1 s).
+            self.wait_for("tgtd to answer", lambda: self._pid() is not None and self._answers(), interval=0.01)
         if system.path.exists(self.config_file):
-            self.run(["tgt-admin", "-e", "-c", self.config_file])
+            tgt_admin.load(self.run, self.config_file, system_path(self.env, "proc"))
         else:
             self.log.warning(f"{self.config_file} does not exist: tgtd runs without configured targets")
         return Rc.SUCCESS
@@ -140,6 +143,19 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
         except ProcessLookupError:
             pass  # it has just exited
 
+    def _end_log_daemon(self, pid: int) -> None:
+        """End tgtd's log daemon (its child process, also named tgtd) before tgtd shuts down.
+
+        The log daemon copies tgtd's log buffer to syslog once a second, and tgtd's exit waits for it
+        to notice the shutdown (tgt's usr/log.c, log_close: waitpid on it): `--op delete --mode system`
+        then took 0.1 to 0.9 s. Without it tgtd exits at once, still removing its IPC objects itself
+        (a SIGKILL of tgtd would leave its semaphore behind). Only the messages of the last second that
+        were not yet copied to syslog are lost; the log daemon holds no target, LUN or session."""
+        proc = system_path(self.env, "proc")
+        for child in pids(proc):
+            if parent(child, proc) == pid and comm(child, proc) == "tgtd":
+                self._signal(child, system.SIGKILL)
+
     @action(timeout=30)
     def stop(self) -> int:
         """Delete the targets with their sessions, shut the daemon down, wait for it (SIGKILL at the deadline)."""
@@ -151,6 +167,7 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
                 elif self._answers():
                     for tid in tgtadm.targets(self.run):
                         tgtadm.delete_target(self.run, tid)
+                    self._end_log_daemon(pid)
                     self.run(["tgtadm", "--lld", "iscsi", "--op", "delete", "--mode", "system"], ok=(0, 22))
                 else:
                     self.log.warning(f"tgtd[{pid}] does not answer: killing it")

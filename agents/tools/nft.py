@@ -19,6 +19,23 @@ def chain_rules(run, table: str, chain: str, *, family: str = "inet") -> list[tu
     return rules
 
 
+def table_rules(run, table: str, *, family: str = "inet") -> dict[str, list[tuple[str, int]]] | None:
+    """Chain name -> (rule text, handle) of every rule, for every chain of the table (one nft process
+    for all chains); None when the table does not exist."""
+    r = run(["nft", "-a", "list", "table", family, table], ok=(0, 1))
+    if r.returncode != 0:
+        return None
+    chains: dict[str, list[tuple[str, int]]] = {}
+    rules: list[tuple[str, int]] | None = None
+    for line in r.stdout.splitlines():
+        text, sep, handle = line.strip().rpartition(" # handle ")
+        if text.startswith("chain ") and text.endswith(" {"):
+            rules = chains.setdefault(text[len("chain "):-2].strip(), [])
+        elif sep and handle.isdigit() and rules is not None and not text.startswith(("type ", "table ")):
+            rules.append((text, int(handle)))
+    return chains
+
+
 def find_comment(rules: list[tuple[str, int]], comment: str) -> list[int]:
     """Handles of the rules whose comment is exactly comment."""
     token = f'comment "{comment}"'
@@ -28,11 +45,6 @@ def find_comment(rules: list[tuple[str, int]], comment: str) -> list[int]:
 def apply(run, script: str) -> None:
     """Apply an nft script atomically (nft -f -)."""
     run(["nft", "-f", "-"], input=script)
-
-
-def delete_rule(run, table: str, chain: str, handle: int, *, family: str = "inet") -> None:
-    """Delete one rule by handle."""
-    run(["nft", "delete", "rule", family, table, chain, "handle", str(handle)])
 
 
 def delete_table(run, table: str, *, family: str = "inet") -> None:

@@ -32,6 +32,17 @@ CLUSTER_DAEMONS = ("corosync", "pacemakerd", "heartbeat")
 # How long a booting node waits for a DC before an election (Pacemaker's default is 20 s). Keep it in
 # the cluster options applied later too, or a node that reboots waits the default.
 DC_DEADTIME = "2s"
+# The timing shim of a heartbeat wrapper (Lab(timed_wrappers=True)): two `date` processes, about 2 ms.
+ACTIONS_LOG = "/var/log/heartbeat/ocfkit-actions.log"
+TIMED_DIR = ".ocfkit-timed"
+TIMING_SHIM = """#!/bin/sh
+# ocfkit lab: times ocfkit's resource.d wrapper {name} (beside, in {real}) in ms for the demo.
+t0=$(date +%s.%N)
+{real} "$@"
+rc=$?
+echo "$t0 $(date +%s.%N) $rc {name} $*" >>{log}
+exit $rc
+"""
 
 
 def host_cluster() -> str:
@@ -75,7 +86,7 @@ class Lab:
     def __init__(self, directory: str, *, names: tuple[str, ...] = ("node1", "node2"), prefix: str = "",
                  cluster_name: str = "ocfkitlab", token_ms: int = 1000,
                  networks: tuple[str, ...] = ("10.98.0", "10.98.1"), manager: str = "pacemaker",
-                 provider: str = "ocfkit", generated: str = "") -> None:
+                 provider: str = "ocfkit", generated: str = "", timed_wrappers: bool = False) -> None:
         if any(c in directory for c in ":,\n") or not os.path.isabs(directory):
             raise LabError(f"lab directory {directory!r}: an absolute path without ':' or ','")
         self.dir = directory
@@ -87,6 +98,10 @@ class Lab:
         # A directory of `ocfkit generate` output: its corosync.conf (and, for heartbeat, ha.cf, authkeys,
         # haresources) configure the nodes instead of the lab's own small writers.
         self.generated = generated
+        # heartbeat logs whole seconds: with timed_wrappers each resource.d wrapper of ocfkit runs behind a
+        # small sh shim that logs its start, end and exit code in ms (ACTIONS_LOG in the node; see
+        # actions()), so the demo can tell heartbeat's own time from ocfkit's agents.
+        self.timed_wrappers = timed_wrappers
         self._auth_key = os.urandom(20).hex()  # heartbeat's per-lab key (the lab's own description)
         self.bridges = [f"br{i}" for i in range(len(networks))]
         self.nodes: dict[str, Node] = {}
@@ -245,9 +260,17 @@ class Lab:
             write_private(os.path.join(etc, "authkeys"), keys.encode(), 0o600)
             for rel, text in wrappers.items():
                 path = os.path.join(etc, rel.removeprefix("etc/ha.d/"))
+                body = text
+                if self.timed_wrappers:
+                    name = os.path.basename(path)
+                    real = os.path.join(os.path.dirname(path), TIMED_DIR, name)
+                    os.makedirs(os.path.dirname(real), mode=0o755, exist_ok=True)
+                    write_private(real, text.encode(), 0o755)
+                    body = TIMING_SHIM.format(real=f"/etc/ha.d/resource.d/{TIMED_DIR}/{name}", name=name,
+                                              log=ACTIONS_LOG)
                 if os.path.lexists(path):
                     os.unlink(path)
-                write_private(path, text.encode(), 0o755)
+                write_private(path, body.encode(), 0o755)
 
     def set_haresources(self, text: str) -> None:
         """The same haresources on every node (heartbeat requires that)."""
@@ -373,6 +396,24 @@ class Lab:
     def fence_device_params(self) -> dict[str, str]:
         """The instance attributes a stonith:fence_ocfkit_netns resource needs for this lab."""
         return {"power_switch": self.power_socket}
+
+
+def actions(node_dir: str, limit: int = 16 << 20) -> list[tuple[float, float, int, str]]:
+    """(start, end, exit code, "WRAPPER ARGS... ACTION") of every timed resource.d call a node logged."""
+    out = []
+    try:
+        with open(os.path.join(node_dir, "var-log", ACTIONS_LOG.removeprefix("/var/log/")), encoding="utf-8",
+                  errors="replace") as f:
+            text = f.read(limit)
+    except OSError:
+        return []
+    for line in text.splitlines():
+        words = line.split(" ", 3)
+        try:
+            out.append((float(words[0]), float(words[1]), int(words[2]), words[3]))
+        except (IndexError, ValueError):
+            continue
+    return out
 
 
 def write_private(path: str, data: bytes, mode: int) -> None:

@@ -120,9 +120,15 @@ def operations(evts: list[tuple[float, str]], op: str, node: str, after: float =
     """Seconds each resource's op (start, stop) took on node, from the controller's request to its
     result (the agent's run, as the executor saw it), for requests at or after `after` (and before
     `before`); the first of each resource counts."""
+    return durations(operation_intervals(evts, op, node, after, before))
+
+
+def operation_intervals(evts: list[tuple[float, str]], op: str, node: str, after: float = 0.0,
+                        before: float | None = None) -> dict[str, tuple[float, float]]:
+    """(request, result) times of each resource's op on node (see operations)."""
     ask = re.compile(rf"Requesting local execution of {re.escape(op)} operation for (\S+) on {re.escape(node)}\b")
     done = re.compile(rf"Result of {re.escape(op)} operation for (\S+) on {re.escape(node)}: {_OK}")
-    return _spans(evts, ask, done, after, before)
+    return _intervals(evts, ask, done, after, before)
 
 
 def metadata(evts: list[tuple[float, str]], node: str, after: float = 0.0,
@@ -131,16 +137,40 @@ def metadata(evts: list[tuple[float, str]], node: str, after: float = 0.0,
     "Retrieving metadata for R" to the start's "Requesting local execution" (Pacemaker runs the agent's
     meta-data action before every start, so that it sees an updated agent: part of the agent's cost);
     the first of each resource counts. The node's own log: the controller does not name itself."""
+    return durations(metadata_intervals(evts, node, after, before))
+
+
+def metadata_intervals(evts: list[tuple[float, str]], node: str, after: float = 0.0,
+                       before: float | None = None) -> dict[str, tuple[float, float]]:
+    """(retrieving, start requested) times of each resource's meta-data run on node (see metadata)."""
     ask = re.compile(r"\b" + re.escape(node) + r" pacemaker-controld.*Retrieving metadata for (\S+) ")
     done = re.compile(rf"Requesting local execution of start operation for (\S+) on {re.escape(node)}\b")
-    return _spans(evts, ask, done, after, before)
+    return _intervals(evts, ask, done, after, before)
 
 
-def _spans(evts: list[tuple[float, str]], ask, done, after: float, before: float | None) -> dict[str, float]:
-    """Resource -> seconds from its first `ask` line to the `done` line after it (both patterns capture
-    the resource as group 1), for lines at or after `after` and not after `before`."""
+def durations(intervals: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """Resource -> seconds of its (from, to) interval."""
+    return {r: round(b - a, 3) for r, (a, b) in intervals.items()}
+
+
+def covered(intervals, start: float, end: float) -> float:
+    """Seconds of [start, end] during which at least one of the (from, to) intervals runs (overlaps
+    counted once): the time a window spent in them, for example ocfkit's agents within a client's stall."""
+    clipped = sorted((max(a, start), min(b, end)) for a, b in intervals if b > start and a < end)
+    total, reach = 0.0, start
+    for a, b in clipped:
+        if b > reach:
+            total += b - max(a, reach)
+            reach = b
+    return round(total, 3)
+
+
+def _intervals(evts: list[tuple[float, str]], ask, done, after: float,
+               before: float | None) -> dict[str, tuple[float, float]]:
+    """Resource -> (time of its first `ask` line, time of the `done` line after it), both patterns
+    capturing the resource as group 1, for lines at or after `after` and not after `before`."""
     asked: dict[str, float] = {}
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
     for t, line in evts:
         if t < after or (before is not None and t > before):
             continue
@@ -150,5 +180,5 @@ def _spans(evts: list[tuple[float, str]], ask, done, after: float, before: float
             continue
         m = done.search(line)
         if m and m.group(1) in asked and m.group(1) not in out:
-            out[m.group(1)] = round(t - asked[m.group(1)], 3)
+            out[m.group(1)] = (asked[m.group(1)], t)
     return out

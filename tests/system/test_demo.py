@@ -56,8 +56,16 @@ def run_demo(*extra: str) -> dict:
     return s
 
 
+def check_share(f: dict) -> None:
+    """ocfkit's share: the plain sum of the agents' runs, and the part of the client's stall during which
+    one of them ran (overlaps once): above zero, within the stall and never above the sum."""
+    assert f["ocfkit_s"] > 0, f
+    assert 0 < f["ocfkit_in_stall_s"] <= min(f["client_stall_s"], f["ocfkit_s"]) + 0.005, f  # rounded to ms
+
+
 def check_crash(crash: dict, *, fenced_by: str = "node2") -> None:
     assert crash["detection_s"] is not None and 0 < crash["detection_s"] < crash["client_stall_s"] + 0.5, crash
+    check_share(crash)
     fe = crash["fence_event"]
     assert fe["target"] == "node1" and fe["status"] == "success" and fe["action"] in ("off", "reboot", "reset"), fe
     assert fe["delegate"] == fenced_by, fe
@@ -72,7 +80,8 @@ def test_pacemaker_demo_moves_the_group_fences_the_crashed_node_and_loses_no_ack
     for f in s["failovers"][:2]:
         assert f["command"][0][:2] == ["crm_resource", "--move"] and f["command"][1][:2] == ["crm_resource", "--clear"]
         assert f["client_stall_s"] < 4.0, f  # measured 0.9 to 1.9 s on 2 loaded cores (target 1.5 s)
-        assert f["phases_s"]["total"] is not None and f["ocfkit_s"] > 0, f
+        assert f["phases_s"]["total"] is not None, f
+        check_share(f)
     crash = s["failovers"][2]
     check_crash(crash)
     assert crash["fencing_s"] is not None and crash["fencing_s"] > 0, crash
@@ -90,16 +99,27 @@ def test_pacemaker_demo_moves_the_group_fences_the_crashed_node_and_loses_no_ack
 def test_heartbeat_demo_moves_the_group_resets_the_crashed_node_and_loses_no_acknowledged_write():
     s = run_demo("--manager", "heartbeat")
     assert s["manager"] == "heartbeat"
+    members = ["Filesystem", "IPaddr2", "portblock", "iscsitarget", "portblock"]
     for f in s["failovers"][:2]:
         assert f["command"] == [["/usr/share/heartbeat/hb_standby", "all"]]
         assert f["client_stall_s"] < 6.0, f
+        # Every resource.d call, timed by the lab's shim: the source stops the members in reverse order,
+        # then the target asks each member's status and starts it, in order.
+        calls = [(node, what.split()[0], what.split()[-1]) for node, what, _ in f["agents_calls"]]
+        assert [c[1] for c in calls if c[0] == f["from"] and c[2] == "stop"] == members[:1] + members[:0:-1], calls
+        assert [c[1] for c in calls if c[0] == f["to"] and c[2] == "start"] == members, calls
+        ph = f["phases_s"]
+        assert all(ph[k] is not None and ph[k] >= 0 for k in ("request", "release", "handover", "acquire")), ph
+        check_share(f)
+        assert f["client_after_cluster_s"] is not None and f["client_after_cluster_s"] < 2.0, f
     crash = s["failovers"][2]
     check_crash(crash)
     assert crash["fence_event"]["action"] == "reset"
     # heartbeat asked the power switch to power node1 off after it declared it dead, and the reset is done
     # before the group runs on node2.
     assert 0 < crash["fencing_requested_s"] < crash["cluster_s"] and crash["fencing_s"] > 0, crash
-    assert crash["takeover_s"] > 0, crash
+    assert crash["takeover_s"] > 0 and crash["takeover_phases_s"]["before_agents"] > 0, crash
+    assert [what.split()[0] for _, what, _ in crash["agents_calls"] if what.endswith(" start")] == members, crash
 
 
 def test_a_host_running_a_cluster_of_its_own_is_refused_in_one_line(monkeypatch):

@@ -212,7 +212,7 @@ def test_the_nft_variant_of_iptables_is_found_through_its_links(tmp_path):
 
 def test_portblock_stop_without_nft_fails_unless_the_kernel_shows_no_rule(tmp_path, capsys):
     # The unit-test guard refuses netlink: the kernel's rules cannot be read, so nothing is proven.
-    r = FakeRunner().expect(["nft", "-a", "list", "chain", "inet", "ocfkit_portblock", "input"], missing=True)
+    r = FakeRunner().expect(["nft", "-a", "list", "table", "inet", "ocfkit_portblock"], missing=True)
     e = {"OCF_RESKEY_protocol": "tcp", "OCF_RESKEY_portno": "3260", "OCF_RESKEY_action": "block",
          "OCF_RESKEY_ip": "10.99.0.1", "OCF_RESKEY_firewall": "nft", "HA_RSCTMP": str(tmp_path)}
     assert portblock.main(["portblock", "stop"], e, r) == Rc.ERR_GENERIC

@@ -1,0 +1,79 @@
+"""iscsitarget (tgt) stop: tgtd's log daemon is ended first, so that tgtd exits without waiting for its
+once-a-second tick; nothing else is signalled, and stop still succeeds only once tgtd is gone."""
+
+from __future__ import annotations
+
+import os
+
+from agents.iscsi.daemon import iscsitarget
+from ocf.testing import FakeRunner
+
+BASE = ["tgtadm", "--lld", "iscsi"]
+SYSTEM = [*BASE, "--op", "show", "--mode", "system"]
+TARGETS = [*BASE, "--op", "show", "--mode", "target"]
+SHUTDOWN = [*BASE, "--op", "delete", "--mode", "system"]
+
+
+class Proc:
+    """A fake /proc: pid -> (name, parent)."""
+
+    def __init__(self, tmp_path) -> None:
+        self.root = tmp_path / "proc"
+        self.root.mkdir()
+
+    def add(self, pid: int, comm: str, ppid: int) -> None:
+        d = self.root / str(pid)
+        d.mkdir()
+        (d / "comm").write_text(comm + "\n")
+        (d / "stat").write_text(f"{pid} ({comm}) S {ppid} {pid} {pid} 0 -1 4194624\n")
+
+    def remove(self, pid: int) -> None:
+        for f in ("comm", "stat"):
+            (self.root / str(pid) / f).unlink()
+        (self.root / str(pid)).rmdir()
+
+
+def env_for(tmp_path, proc: Proc) -> dict[str, str]:
+    rsctmp = tmp_path / "rsctmp"
+    rsctmp.mkdir()
+    (rsctmp / "iscsitarget-tgtd.pid").write_text("5151\n")
+    return {"OCF_RESOURCE_INSTANCE": "tgtd", "HA_RSCTMP": str(rsctmp), "OCFKIT_PROC_ROOT": str(proc.root),
+            "OCF_RESKEY_CRM_meta_timeout": "5000"}
+
+
+def test_stop_ends_the_log_daemon_of_its_tgtd_before_the_shutdown_and_nothing_else(tmp_path, monkeypatch):
+    proc = Proc(tmp_path)
+    proc.add(5151, "tgtd", 1)
+    proc.add(5152, "tgtd", 5151)  # tgtd's log daemon
+    proc.add(5153, "sh", 5151)  # not tgtd's log daemon: left alone
+    proc.add(5154, "tgtd", 1)  # another tgtd (another instance's): left alone
+    proc.add(5155, "tgtd", 5154)  # its log daemon: left alone
+    killed: list[tuple[int, int]] = []
+
+    def kill(pid: int, sig: int) -> None:
+        killed.append((pid, sig))
+        proc.remove(pid)
+
+    monkeypatch.setattr(os, "kill", kill)
+    shutdown_after_log_daemon = []
+    r = (FakeRunner().expect(SYSTEM).expect(TARGETS, stdout="Target 1: iqn.2024-01.org.example:filer\n")
+         .expect([*BASE, "--op", "delete", "--force", "--mode", "target", "--tid", "1"])
+         .expect(SHUTDOWN, effect=lambda: (shutdown_after_log_daemon.append(list(killed)), proc.remove(5151))))
+    rc = iscsitarget.main(["iscsitarget", "stop"], env_for(tmp_path, proc), r)
+    r.assert_done()
+    assert rc == 0
+    import signal
+
+    assert shutdown_after_log_daemon == [[(5152, signal.SIGKILL)]]
+    assert killed == [(5152, signal.SIGKILL)]
+    assert not (tmp_path / "rsctmp/iscsitarget-tgtd.pid").exists()
+
+
+def test_stop_without_a_log_daemon_shuts_tgtd_down_as_before(tmp_path, monkeypatch):
+    proc = Proc(tmp_path)
+    proc.add(5151, "tgtd", 1)
+    monkeypatch.setattr(os, "kill", lambda pid, sig: (_ for _ in ()).throw(AssertionError(f"kill {pid}")))
+    r = FakeRunner().expect(SYSTEM).expect(TARGETS).expect(SHUTDOWN, effect=lambda: proc.remove(5151))
+    assert iscsitarget.main(["iscsitarget", "stop"], env_for(tmp_path, proc), r) == 0
+    r.assert_done()
+
