@@ -12,7 +12,7 @@ import re
 
 from crm.model import Clone, Cluster, Group, Primitive
 
-_BARE = re.compile(r"^[\w.-]+$")
+_BARE = re.compile(r"^[\w.-]+\Z")
 # validate-with and crm_feature_set per Pacemaker release: 2.1.5 writes pacemaker-3.9 / 3.16.1 (cibadmin
 # --empty); Pacemaker 3.0 brings the 4.0 schema (no <master>, no lifetime, no nagios/upstart classes). The
 # cluster sets crm_feature_set itself when it takes the CIB; for 3.0 it is left to it.

@@ -14,14 +14,14 @@ from __future__ import annotations
 import ipaddress
 import re
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-_PATH = re.compile(r"^/[A-Za-z0-9_.+/@-]*$")  # no ':' (haresources splits on '::'), no ';{}"' (drbd.conf)
-_DEVPATH = re.compile(r"^/dev/[A-Za-z0-9_.+/@:-]*$")  # sbd devices may be by-path names with ':'
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}\Z")
+_PATH = re.compile(r"^/[A-Za-z0-9_.+/@-]*\Z")  # no ':' (haresources splits on '::'), no ';{}"' (drbd.conf)
+_DEVPATH = re.compile(r"^/dev/[A-Za-z0-9_.+/@:-]*\Z")  # sbd devices may be by-path names with ':'
 _IQN = re.compile(r"^(iqn\.\d{4}-\d{2}\.[a-z0-9][a-z0-9.-]*(:[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)*)?"
-                  r"|eui\.[0-9A-Fa-f]{16})$")
-_NIC = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-_WORD = re.compile(r"^[A-Za-z0-9_.@/+=,-]+$")  # a token for ha.cf / heartbeat lines
-_SECRET = re.compile(r"^[^\s\"'\\;{}#$`]{1,64}$")  # drbd.conf's quoted shared-secret, targets.conf, authkeys
+                  r"|eui\.[0-9A-Fa-f]{16})\Z")
+_NIC = re.compile(r"^[A-Za-z0-9_.-]{1,15}\Z")
+_WORD = re.compile(r"^[A-Za-z0-9_.@/+=,-]+\Z")  # a token for ha.cf / heartbeat lines
+_SECRET = re.compile(r"^[^\s\"'\\;{}#$`]{1,64}\Z")  # drbd.conf's quoted shared-secret, targets.conf, authkeys
 
 
 def name(v) -> str | None:
@@ -61,7 +61,7 @@ def port(v) -> str | None:
 def ports(v) -> str | None:
     if isinstance(v, int) and not isinstance(v, bool):
         return port(v)
-    if not isinstance(v, str) or not re.match(r"^\d{1,5}(,\d{1,5})*$", v):
+    if not isinstance(v, str) or not re.match(r"^\d{1,5}(,\d{1,5})*\Z", v):
         return "a port or comma-separated ports (e.g. \"3260\") is needed"
     return None
 
@@ -116,7 +116,7 @@ def text(v) -> str | None:
 
 def hb_line(v) -> str | None:
     """A heartbeat ha.cf line after its keyword: words, no comment sign, one line."""
-    if not isinstance(v, str) or not v.strip() or any(not _WORD.match(w) for w in v.split()):
+    if not isinstance(v, str) or not v.strip() or v.splitlines() != [v] or any(not _WORD.match(w) for w in v.split()):
         return "words of [A-Za-z0-9_.@/+=,-] on one line are needed (ha.cf has no quoting; '#' starts a comment)"
     return None
 
@@ -164,7 +164,7 @@ def each(check):
 
 def pcmk_delay(v) -> str | None:
     """Pacemaker's transition-delay: whole milliseconds or seconds, at most 10 s."""
-    m = re.match(r"^(\d{1,5})(ms|s)$", v) if isinstance(v, str) else None
+    m = re.match(r"^(\d{1,5})(ms|s)\Z", v) if isinstance(v, str) else None
     if not m or int(m.group(1)) * (1 if m.group(2) == "ms" else 1000) > 10000:
         return "a delay such as \"250ms\" or \"1s\" (at most 10 s) is needed"
     return None
@@ -176,7 +176,7 @@ def free_table(value_check):
         if not isinstance(v, dict):
             return "a table is needed"
         for k, x in v.items():
-            if not re.match(r"^[a-z][a-z0-9_]*$", k):
+            if not re.match(r"^[a-z][a-z0-9_]*\Z", k):
                 return f"{k!r}: a parameter name of [a-z0-9_] is needed"
             problem = value_check(x)
             if problem:
@@ -195,9 +195,9 @@ class OneOrMany:
 _TARGET = {"iqn": iqn, "tid": integer(1, 65535), "incoming_user": name, "incoming_password": secret,
            "initiators": each(initiator),
            "lun": [{"lun": integer(0, 16383), "path": path, "type": choice("blockio", "fileio"),
-                    "scsi_sn": lambda v: None if isinstance(v, str) and re.match(r"^[A-Za-z0-9_.-]{1,36}$", v)
+                    "scsi_sn": lambda v: None if isinstance(v, str) and re.match(r"^[A-Za-z0-9_.-]{1,36}\Z", v)
                     else "a serial of at most 36 of [A-Za-z0-9_.-] is needed",
-                    "scsi_id": lambda v: None if isinstance(v, str) and re.match(r"^[A-Za-z0-9_.-]{1,24}$", v)
+                    "scsi_id": lambda v: None if isinstance(v, str) and re.match(r"^[A-Za-z0-9_.-]{1,24}\Z", v)
                     else "an id of at most 24 of [A-Za-z0-9_.-] is needed"}]}
 _SERVICE = {"vip": ip, "cidr_netmask": integer(0, 128), "nic": nic, "drbd": name, "volume_group": name,
             "portblock": ports}
@@ -229,7 +229,7 @@ SCHEMA = {
                   "auth_number": integer(1, 15), "auth_method": choice("crc", "md5", "sha1"), "auth_key": secret},
     "drbd": [{"name": name, "device": path, "disk": path, "port": port, "shared_secret": secret}],
     "filesystem": [{"drbd": name, "device": path, "directory": path, "fstype": lambda v: None if isinstance(
-        v, str) and re.match(r"^[a-z0-9]{1,15}$", v) else "a filesystem type such as ext4 is needed"}],
+        v, str) and re.match(r"^[a-z0-9]{1,15}\Z", v) else "a filesystem type such as ext4 is needed"}],
     # One service group: a [service] table with the [[target]]s at the top. Several: [[service]] entries, each
     # with its name, the node it prefers and its own [[service.target]]s.
     "service": OneOrMany(_SERVICE, {**_SERVICE, "name": name, "prefer": name, "target": [_TARGET]}),

@@ -730,3 +730,15 @@ def test_op_timeout_factor_multiplies_every_operation_timeout_fence_devices_and_
     d["cluster"]["op_timeout_factor"] = 0
     with pytest.raises(description.DescriptionError, match=r"cluster.op_timeout_factor: an integer 1..10"):
         description.generate(d)
+
+
+@pytest.mark.parametrize("key", FIELDS, ids=lambda k: ".".join(map(str, k)))
+def test_a_trailing_newline_is_refused_in_every_string_field(key):
+    """`$` matches before a final newline: "0\\n" once passed as an authkeys key and landed as "0"."""
+    d = copy.deepcopy(seed_desc())
+    value = d
+    for k in key:
+        value = value[k]
+    _set(d, key, f"{value}\n")
+    with pytest.raises(description.DescriptionError):
+        description.generate(d)
