@@ -184,6 +184,13 @@ class iscsitarget(Agent):  # noqa: N801 - the class name is the OCF type (the se
             if self._pid() is not None:
                 self.log.warning(f"{self.daemon}[{pid}] did not exit: killing it")
                 self._signal(pid, system.SIGKILL)
+                # SIGKILL is not an exit: a process in uninterruptible sleep (a hung backing device)
+                # keeps its targets until it wakes. Success only once it is gone; the pid file stays
+                # for the next stop (or the fencing that follows a failed one).
+                while self._pid() is not None and self.deadline.remaining() > 0.1:
+                    time.sleep(0.05)
+                if self._pid() is not None:
+                    raise OcfError(f"{self.daemon}[{pid}] still runs after SIGKILL (uninterruptible sleep?)")
         try:
             system.unlink(self._pidfile())
         except FileNotFoundError:

@@ -77,3 +77,20 @@ def test_stop_without_a_log_daemon_shuts_tgtd_down_as_before(tmp_path, monkeypat
     assert iscsitarget.main(["iscsitarget", "stop"], env_for(tmp_path, proc), r) == 0
     r.assert_done()
 
+
+
+def test_stop_fails_while_a_killed_tgtd_is_still_there_and_keeps_its_pid_file(tmp_path, monkeypatch, capsys):
+    """SIGKILL is not an exit (a tgtd in uninterruptible sleep on a hung disk stays): no success then."""
+    import signal
+
+    proc = Proc(tmp_path)
+    proc.add(5151, "tgtd", 1)
+    killed: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "kill", lambda pid, sig: killed.append((pid, sig)))  # it does not die
+    env = {**env_for(tmp_path, proc), "OCF_RESKEY_CRM_meta_timeout": "1500"}
+    r = FakeRunner().expect(SYSTEM, rc=1)  # hangs: does not answer
+    assert iscsitarget.main(["iscsitarget", "stop"], env, r) == 1
+    r.assert_done()
+    assert killed and set(killed) == {(5151, signal.SIGKILL)}
+    assert (tmp_path / "rsctmp/iscsitarget-tgtd.pid").exists()
+    assert "ocf-exit-reason:tgtd[5151] still runs after SIGKILL" in capsys.readouterr().err
