@@ -835,17 +835,23 @@ def test_iet_lun_rejects_separators_in_the_scsi_identity(tmp_path):
     assert call(iSCSILogicalUnit, "validate-all", dict(env, OCF_CHECK_LEVEL="0", OCF_RESKEY_scsi_sn="abcd")) == 0
 
 
-def test_tgt_daemon_stop_without_tgtadm_kills_tgtd_instead_of_calling_it_stopped(tmp_path, capfd):
+def test_tgt_daemon_stop_without_tgtadm_kills_tgtd_instead_of_calling_it_stopped(tmp_path, capfd, monkeypatch):
+    import os
+    import signal
+
     from agents.iscsi.daemon import iscsitarget
 
     proc = Proc(tmp_path)
     pid = 4194400  # above any pid_max: the signals reach no real process
     proc.process(pid, "tgtd")()
+    signals = []
+    monkeypatch.setattr(os, "kill", lambda p, sig: (signals.append((p, sig)), proc.gone(p)()))
     env = dict(daemon_env(tmp_path, proc), OCF_RESKEY_CRM_meta_timeout="2500")
     (tmp_path / "rsctmp/iscsitarget-iscsid.pid").write_text(f"{pid}\n")
     assert call(iscsitarget, "stop", env, FakeRunner().expect(SYSTEM, missing=True)) == 0
+    assert signals == [(pid, signal.SIGKILL)]  # tgtd ignores SIGTERM
     err = capfd.readouterr().err
-    assert f"ending tgtd[{pid}] with SIGKILL" in err  # tgtd ignores SIGTERM
+    assert f"ending tgtd[{pid}] with SIGKILL" in err
 
 
 def test_stop_with_the_detected_backend_refusing_the_configuration_succeeds(tmp_path):
