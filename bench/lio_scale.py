@@ -147,6 +147,7 @@ def inside(args: argparse.Namespace) -> None:
         paths = f.read().split()
     sides = (Side("ocfkit", OURS, "ocfkit", "lio", paths), Side("ClusterLabs", THEIRS, "heartbeat", "lio-t", paths))
     errlog = f"{LUN_DIR}/agent.err"
+    deadline = time.monotonic() + args.budget
     res: dict = {"sizes": [], "profile": [], "warmup": {}}
 
     def save() -> None:
@@ -165,7 +166,8 @@ def inside(args: argparse.Namespace) -> None:
         for n in sizes:
             r: dict = {"luns": n, "takeover": {s.name: [] for s in sides}, "monitor": {s.name: [] for s in sides}}
             res["sizes"].append(r)
-            theirs_reps = 0 if args.segment else _at(args.theirs_reps_at, n, _at(args.reps_at, n, args.reps))
+            split = bool(args.segment) and n == max(sizes)  # ClusterLabs' takeover in segments at the largest
+            theirs_reps = 0 if split else _at(args.theirs_reps_at, n, _at(args.reps_at, n, args.reps))
             for k in range(_at(args.reps_at, n, args.reps)):
                 for s in sides[k % 2:] + sides[:k % 2]:
                     if s is sides[1] and k >= theirs_reps:
@@ -173,9 +175,9 @@ def inside(args: argparse.Namespace) -> None:
                     r["takeover"][s.name].append(takeover(s, n, errlog))
                     log(f"{n} LUNs, takeover {k + 1} {s.name}: {r['takeover'][s.name][-1]}")
                     save()
-            if args.segment:
+            if split:
                 r["segment"] = []
-                segment(sides[1], n, args.segment, r["segment"], errlog, save=save, log=log)
+                segment(sides[1], n, args.segment, r["segment"], errlog, save=save, log=log, deadline=deadline)
             rounds = _at(args.rounds_at, n, args.rounds)
             if rounds:
                 for i in range(n + 1):
@@ -204,11 +206,12 @@ def sequence(n: int) -> list[tuple[int, str]]:
     return [(i, "start") for i in range(n + 1)] + [(i, "stop") for i in reversed(range(n + 1))]
 
 
-def segment(side: Side, n: int, spec: str, out: list, errlog: str, *, save, log) -> None:
+def segment(side: Side, n: int, spec: str, out: list, errlog: str, *, save, log, deadline: float) -> None:
     """Actions FROM..TO-1 of one takeover of n LUNs by side: the state the earlier actions left is
     restored first (rtslib's `targetctl restore` of what the previous segment saved with `targetctl
     save`), and the state these leave is saved for the next. For a takeover longer than one turn of
-    the shared guest lock."""
+    the shared guest lock. Ends early, before an action that would likely end after deadline (an
+    action takes about as long as the one before it)."""
     import subprocess
 
     from bench.lun_scale import run_action
@@ -223,6 +226,10 @@ def segment(side: Side, n: int, spec: str, out: list, errlog: str, *, save, log)
         if luns != len(up) - (0 in up) or (0 in up) != os.path.isdir(f"{CONFIGFS}/iscsi/{IQN}"):
             raise RuntimeError(f"restored {luns} LUNs, expected the state after {lo} actions")
     for k in range(lo, hi):
+        if out and time.monotonic() + 1.5 * out[-1]["wall"] > deadline:
+            hi = k
+            log(f"{n} LUNs, {side.name}: out of time before action {k}")
+            break
         i, action = seq[k]
         t0 = time.perf_counter()
         cpu = run_action(*side.action(i, action), errlog)
@@ -368,6 +375,7 @@ def host(args: argparse.Namespace) -> None:
             if not args.segment.startswith("0:"):
                 shutil.copy(state, os.path.join(g.dir, "ctl", "state.json"))
         left = deadline - time.monotonic() - 30
+        opts += f" --budget {left - 60:.0f}"
         r = g.run(f"cd {SRC} && python3 -m bench.lio_scale --inside --out /ctl/figures.json {opts}",
                   timeout=max(left, 1), check=False)
         print(r.out[-4000:], file=sys.stderr)
@@ -429,6 +437,34 @@ def tables(res: dict) -> str:
         m = r["luns"] + 1
         out.append(f"| {r['luns']} | {_med(ca):.2f} | {_med(cb):.2f} | {_pair_ratio(ca, cb):.3f} | {_med(wa) / m:.2f} "
                    f"| {_med(wb) / m:.2f} | {_med(ca) / m:.2f} | {_med(cb) / m:.2f} |")
+    alone = [r for r in res.get("sizes", []) if r["takeover"][ours] and not r["takeover"][theirs]]
+    if alone:
+        out += ["", "ocfkit's takeovers where ClusterLabs' did not run whole (seconds; per resource):", "",
+                "| LUNs | start | stop | start+stop | CPU | wall / resource | CPU / resource | runs |",
+                "|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for r in alone:
+            a = r["takeover"][ours]
+            w, c, m = [x["start"] + x["stop"] for x in a], [x["start_cpu"] + x["stop_cpu"] for x in a], r["luns"] + 1
+            out.append(f"| {r['luns']} | {_med(x['start'] for x in a):.2f} | {_med(x['stop'] for x in a):.2f} "
+                       f"| {_med(w):.2f} | {_med(c):.2f} | {_med(w) / m:.2f} | {_med(c) / m:.2f} | {len(a)} |")
+    for r in res.get("sizes", []):
+        seg = r.get("segment")
+        if not seg:
+            continue
+        starts = [x for x in seg if x["action"] == "start"]
+        stops = [x for x in seg if x["action"] == "stop"]
+        out += ["", f"ClusterLabs' takeover of {r['luns']} LUNs, actions {seg[0]['k']}..{seg[-1]['k']} of "
+                f"{2 * r['luns'] + 2} in this run: {len(starts)} starts, {sum(x['wall'] for x in starts):.1f} s wall, "
+                f"{sum(x['cpu'] for x in starts):.1f} s CPU; {len(stops)} stops, "
+                f"{sum(x['wall'] for x in stops):.1f} s wall, {sum(x['cpu'] for x in stops):.1f} s CPU.", "",
+                "| action | resource | wall s | CPU s |", "|---:|---|---:|---:|"]
+        seq = sequence(r["luns"])
+        pick = {0, 1, 2, 4, 8, 16, 32, 48, 64, len(seg) - 1}
+        for j, x in enumerate(seg):
+            if j in pick or x["k"] in (r["luns"], r["luns"] + 1):
+                i = seq[x["k"]][0]
+                out.append(f"| {x['k']} | {x['action']} {'target' if i == 0 else f'LUN {i}'} "
+                           f"| {x['wall']:.2f} | {x['cpu']:.2f} |")
     mon = [r for r in res.get("sizes", []) if r["monitor"][ours] and r["monitor"][theirs]]
     if mon:
         out += ["", "Monitor CPU seconds per hour (n LUN resources + 1 target, every 10 s; median round x 360):", "",
@@ -461,6 +497,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--segment", default="", metavar="FROM:TO",
                     help="one size only: run ClusterLabs' takeover actions FROM..TO-1, restoring the state the "
                          "previous segment saved in --state (a takeover longer than a turn of the guest lock)")
+    ap.add_argument("--budget", type=float, default=1e9, help=argparse.SUPPRESS)  # inside: seconds left
     ap.add_argument("--state", help="host: directory keeping the configfs state between segments")
     ap.add_argument("--no-warmup", dest="warmup", action="store_false", help="skip the 1-LUN warm-up takeovers")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="only print the tables of several runs' --json files")
@@ -489,8 +526,8 @@ def main(argv: list[str] | None = None) -> None:
         ap.error("--luns takes comma-separated sizes, --reps-at and --rounds-at N=K pairs")
     if not sizes or min(sizes) < 1 or args.reps < 0 or args.rounds < 0:
         ap.error("--luns takes sizes of at least 1")
-    if args.segment and (len(sizes) != 1 or not 0 <= lo < hi or args.profile or not (args.inside or args.state)):
-        ap.error("--segment takes FROM:TO with FROM < TO, one size in --luns, --state and no --profile")
+    if args.segment and (not 0 <= lo < hi or args.profile or not (args.inside or args.state)):
+        ap.error("--segment takes FROM:TO with FROM < TO, --state and no --profile")
     if os.geteuid() != 0:
         ap.error("run as root (qemu on the host, LIO in the guest)")
     if args.inside:
