@@ -140,7 +140,7 @@ def _at(spec: str, n: int, default: int) -> int:
 
 def inside(args: argparse.Namespace) -> None:
     """The measurement, in the guest; figures to args.out after every step."""
-    from bench.lun_scale import kill_running, run_action
+    from bench.lun_scale import kill_running
 
     sizes = [int(x) for x in args.luns.split(",")]
     with open(f"{LUN_DIR}/paths") as f:
@@ -175,27 +175,39 @@ def inside(args: argparse.Namespace) -> None:
                     r["takeover"][s.name].append(takeover(s, n, errlog))
                     log(f"{n} LUNs, takeover {k + 1} {s.name}: {r['takeover'][s.name][-1]}")
                     save()
-            if split:
+            rounds = _at(args.rounds_at, n, args.rounds)
+            later = split and args.segment.partition(":")[0] != "0"
+            if rounds and not later:
+                monitor_rounds(sides, n, rounds, r["monitor"], errlog, save=save, log=log)
+            if split:  # it may end with the group half up, or early when the time is up
                 r["segment"] = []
                 segment(sides[1], n, args.segment, r["segment"], errlog, save=save, log=log, deadline=deadline)
-            rounds = _at(args.rounds_at, n, args.rounds)
-            if rounds:
-                for i in range(n + 1):
-                    run_action(*sides[0].action(i, "start"), errlog)
-                try:
-                    for k in range(rounds):
-                        for s in sides[k % 2:] + sides[:k % 2]:
-                            r["monitor"][s.name].append(monitor_round(s, n, errlog))
-                            log(f"{n} LUNs, monitor round {k + 1} {s.name}: {r['monitor'][s.name][-1]}")
-                            save()
-                finally:
-                    for i in reversed(range(n + 1)):
-                        run_action(*sides[0].action(i, "stop"), errlog)
+            if rounds and later and not leftovers():
+                # A later segment starts from the state the previous one left: the rounds come after
+                # it, once it has taken the whole group down.
+                monitor_rounds(sides, n, rounds, r["monitor"], errlog, save=save, log=log)
         if args.profile:
             res["profile"] = profile(max(sizes), sides, args.profile, errlog)
             save()
     finally:
         kill_running()
+
+
+def monitor_rounds(sides: tuple[Side, ...], n: int, rounds: int, out: dict, errlog: str, *, save, log) -> None:
+    """Monitor rounds of both sides, alternating, on a group of n LUNs that ocfkit starts and stops."""
+    from bench.lun_scale import run_action
+
+    for i in range(n + 1):
+        run_action(*sides[0].action(i, "start"), errlog)
+    try:
+        for k in range(rounds):
+            for s in sides[k % 2:] + sides[:k % 2]:
+                out[s.name].append(monitor_round(s, n, errlog))
+                log(f"{n} LUNs, monitor round {k + 1} {s.name}: {out[s.name][-1]}")
+                save()
+    finally:
+        for i in reversed(range(n + 1)):
+            run_action(*sides[0].action(i, "stop"), errlog)
 
 
 STATE = "/ctl/state.json"  # the configfs state between the segments of one takeover (rtslib's format)
