@@ -376,6 +376,8 @@ def host(args: argparse.Namespace) -> None:
         t0 = time.monotonic()
         g.boot()
         versions = g.sh(f"bash -s {max(int(x) for x in args.luns.split(','))} <<'EOF'\n{SETUP}\nEOF", timeout=600)
+        # (install's notes on heartbeat's own resource.d scripts, which it keeps, are not versions)
+        versions = "\n".join(ln for ln in versions.splitlines() if not ln.startswith("ocfkit: keeping"))
         print(f"# guest ready after {time.monotonic() - t0:.0f} s, accelerator {vm.accelerator_name()}\n"
               f"{versions.strip()}", file=sys.stderr, flush=True)
         opts = (f"--luns {args.luns} --reps {args.reps} --reps-at '{args.reps_at}' --rounds {args.rounds} "
