@@ -110,8 +110,8 @@ class Run:
         create = lab.sbd_create()
         wd, msgwait = re.search(r"-1 (\d+) -4 (\d+)", create).groups()
         dump = lab["b"].sh(f"sbd -d {pcmk.SBD_DEVICE} dump")
-        if not (re.search(rf"Timeout \(watchdog\) *: {wd}\n", dump) and re.search(rf"Timeout \(msgwait\) *: {msgwait}\n",
-                                                                                 dump)):
+        if not (re.search(rf"Timeout \(watchdog\) *: {wd}\n", dump)
+                and re.search(rf"Timeout \(msgwait\) *: {msgwait}\n", dump)):
             raise vm.GuestError(f"the SBD header does not hold the README's timeouts ({create}):\n{dump}")
         self.summary["sbd"] = {"watchdog_s": int(wd), "msgwait_s": int(msgwait)}
         self.say(f"cluster formed; SBD header: watchdog {wd} s, msgwait {msgwait} s")
@@ -133,7 +133,8 @@ class Run:
             raise vm.GuestError(f"{lun} is not Promoted on a: {_nodes_line(root, lab)}")
         dc_name = san.dc(root) or "a"
         ops = self.operations(dc_name, t_load - (lab.clock("a") - lab.clock(dc_name)))
-        self.summary["start_up"] = {"operations": ops, "seconds": round(lab.timings["CIB loaded -> group started on a"], 1)}
+        self.summary["start_up"] = {"operations": ops,
+                                    "seconds": round(lab.timings["CIB loaded -> group started on a"], 1)}
 
     def client(self, steady: float) -> None:
         lab, c = self.lab, self.lab["c"]
@@ -167,7 +168,8 @@ class Run:
         dc_name = san.dc(root) or dst
         src = lab.group_nodes(root)[0]
         t_dc, t_c = lab.clock(dc_name), lab.clock("c")
-        cmds = [f"crm_resource --move --resource {lab.group} --node {dst}", f"crm_resource --clear --resource {lab.group}"]
+        cmds = [f"crm_resource --move --resource {lab.group} --node {dst}",
+                f"crm_resource --clear --resource {lab.group}"]
         self.say(f"planned move {src} -> {dst}: {cmds[0]}")
         t0 = time.monotonic()
         lab[src].sh(cmds[0], timeout=120)
@@ -180,14 +182,16 @@ class Run:
         lab[dst].sh(cmds[1], timeout=120)
         if "cli-prefer" in lab[dst].sh("cibadmin -Q --scope constraints", timeout=120):
             raise vm.GuestError("crm_resource --clear left the cli-prefer constraint")
-        self.resumed(f"resuming on {dst}", t_c + 1)
+        self.resumed(f"resuming on {dst}", lab.clock("c"))
         ops = self.operations(dc_name, t_dc)
         stall = san.stall(san.acks(lab["c"]), t_c, lab.clock("c"))
         ev = {"kind": "planned move", "from": src, "to": dst, "commands": cmds, "client_stall_s": stall,
-              "group_moved_s": round(took, 1), **move_breakdown(ops, lab, src, dst), "operations": ops}
+              "group_moved_s": round(took, 1), "operations": ops,
+              **move_breakdown(ops, members=_group_members(lab), lun=lun, src=src, dst=dst)}
         self.summary["events"].append(ev)
         self.say(f"move done: client stalled {stall:.1f} s; group stop on {src} {_fmt(ev['group_stop_s'])}, "
-                 f"{lab.resources[-1]} promote on {dst} {_fmt(ev['promote_s'])}, group start {_fmt(ev['group_start_s'])}; "
+                 f"{lab.resources[-1]} promote on {dst} {_fmt(ev['promote_s'])}, "
+                 f"group start {_fmt(ev['group_start_s'])}; "
                  f"ocfkit's agents on {dst} {_fmt(ev['ocfkit_s'])}")
         self.steady(f"steady on {dst}", steady)
 
@@ -196,7 +200,6 @@ class Run:
         root = pcmk.crm_mon(lab["a"])
         victim = lab.group_nodes(root)[0]
         survivor = "a" if victim == "b" else "b"
-        lab["c"].sh("true")
         off_s = lab.clock(survivor) - time.time()  # the survivor's log clock minus the host's
         off_c = lab.clock("c") - time.time()
         self.say(f"crash: {victim}'s qemu killed with SIGKILL (no warning; it runs the service group)")
@@ -210,20 +213,20 @@ class Run:
         lun = "p_drbd_" + lab.resources[-1]
         if pcmk.promoted_nodes(root, lun) != [survivor]:
             raise vm.GuestError(f"{lun} is not Promoted on {survivor}")
-        self.resumed(f"resuming on {survivor}", t_kill + off_c + took)
+        self.resumed(f"resuming on {survivor}", lab.clock("c"))
         history = lab.fence_history(survivor, victim)
-        pacemaker_log, corosync_log, syslog = self.logs(survivor)
+        logs = self.logs(survivor)
         t_kill_s = t_kill + off_s
-        ops = san.operations(pacemaker_log, t_kill_s)
         stall = san.stall(san.acks(lab["c"]), t_kill + off_c, lab.clock("c"))
         ev = {"kind": "crash", "from": victim, "to": survivor, "client_stall_s": stall,
               "group_on_survivor_s": round(took, 1),
-              **crash_breakdown(pacemaker_log, corosync_log, syslog, history, ops, t_kill_s, lab, victim, survivor),
-              "operations": ops}
+              **crash_breakdown(logs, history, t_kill_s, members=_group_members(lab),
+                                lun="p_drbd_" + lab.resources[-1], victim=victim, survivor=survivor)}
         self.summary["events"].append(ev)
         fe = ev["fence_event"]
         self.say(f"takeover done: client stalled {stall:.1f} s: detection {_fmt(ev['detection_s'])}, fencing "
-                 f"{_fmt(ev['fencing_s'])} ({fe.get('action')} of {victim} by {fe.get('delegate')}: {fe.get('status')}), "
+                 f"{_fmt(ev['fencing_s'])} ({fe.get('action')} of {victim} by {fe.get('delegate')}: "
+                 f"{fe.get('status')}), "
                  f"{lab.resources[-1]} promote {_fmt(ev['promote_s'])}, group start {_fmt(ev['group_start_s'])}; "
                  f"ocfkit's share {_fmt(ev['ocfkit_s'])}")
         if fe.get("status") != "success" or fe.get("target") != victim:
@@ -261,7 +264,8 @@ class Run:
               "stack_to_online_s": round(t_joined - t_booted, 1), "resync_s": round(t_synced - t_joined, 1),
               "group_on": group[0] if group else "", "sbd_slot_before": slots.get(node, "")}
         self.summary["events"].append(ev)
-        self.say(f"{node} rejoined {t_joined - t0:.1f} s after its boot began, DRBD in sync {t_synced - t_joined:.1f} s "
+        self.say(f"{node} rejoined {t_joined - t0:.1f} s after its boot began, "
+                 f"DRBD in sync {t_synced - t_joined:.1f} s "
                  f"later; the group stays on {ev['group_on'] or '(nowhere!)'}")
 
     def finish(self) -> None:
@@ -302,11 +306,9 @@ def _group_members(lab: san.SanLab) -> list[str]:
     return [p.get("id", "") for g in root.iter("group") if g.get("id") == lab.group for p in g.findall("primitive")]
 
 
-def move_breakdown(ops: list[dict], lab: san.SanLab, src: str, dst: str) -> dict:
-    """The move from the DC's records: the group's stops on src, the demote and promote of the LUN's DRBD,
-    the group's starts on dst; ocfkit's agents' own time on dst (promote plus starts)."""
-    members = _group_members(lab)
-    lun = "p_drbd_" + lab.resources[-1]
+def move_breakdown(ops: list[dict], *, members: list[str], lun: str, src: str, dst: str) -> dict:
+    """The move from the DC's records: the group's stops on src, the demote and promote of the LUN's DRBD
+    (primitive lun), the group's starts on dst; ocfkit's agents' own time on dst (promote plus starts)."""
     stops = [o for o in ops if o["action"] == "stop" and o["resource"] in members and o["node"] == src]
     starts = [o for o in ops if o["action"] == "start" and o["resource"] in members and o["node"] == dst]
     demote = [o for o in ops if o["action"] == "demote" and o["resource"] == lun and o["node"] == src]
@@ -327,20 +329,21 @@ def _first(text: str, pattern: str, t0: float) -> float | None:
     return None
 
 
-def crash_breakdown(pacemaker_log: str, corosync_log: str, syslog: str, history: list[dict], ops: list[dict],
-                    t_kill: float, lab: san.SanLab, victim: str, survivor: str) -> dict:
-    """Seconds after the kill (the survivor's clock) of each step, from the survivor's records."""
-    members = _group_members(lab)
-    lun = "p_drbd_" + lab.resources[-1]
+def crash_breakdown(logs: tuple[str, str, str], history: list[dict], t_kill: float, *, members: list[str], lun: str,
+                    victim: str, survivor: str) -> dict:
+    """Seconds after the kill (the survivor's clock) of each step, from the survivor's records: logs is its
+    (pacemaker.log, corosync.log, syslog), history its fencing history of the victim."""
+    pacemaker_log, corosync_log, syslog = logs
+    ops = san.operations(pacemaker_log, t_kill)
     token = _first(corosync_log, r"A processor failed", t_kill)
     membership = _first(corosync_log, r"Members\[1\]", t_kill)
     lost = _first(pacemaker_log, rf"Node {victim} state is now lost|{victim}.* state is now lost", t_kill)
-    requested = _first(pacemaker_log, rf"Requesting fencing \(\w+\) targeting node {victim}|Requesting fencing .*{victim}",
-                       t_kill)
+    requested = _first(pacemaker_log, rf"Requesting fencing .*{victim}", t_kill)
     delayed = None
     for line in pacemaker_log.splitlines():
         m = re.search(rf"Delaying '\w+' action targeting {victim} .*? for ([\d.]+)s", line)
-        if m and pcmk.stamp(line, time.gmtime(t_kill).tm_year) and pcmk.stamp(line, time.gmtime(t_kill).tm_year) >= t_kill:
+        t = pcmk.stamp(line, time.gmtime(t_kill).tm_year) if m else None
+        if t is not None and t >= t_kill:
             delayed = float(m.group(1))
     done = [e for e in history if e.get("status") == "success"]
     fence = done[-1] if done else (history[-1] if history else {})
@@ -369,7 +372,7 @@ def crash_breakdown(pacemaker_log: str, corosync_log: str, syslog: str, history:
         "other_operations": [f"{o['action']} {o['resource']} on {o['node']} {o['initiated_s']}-{o['done_s']} "
                              f"{o['result']}" for o in others],
         "fence_event": {k: fence.get(k, "") for k in ("action", "target", "delegate", "status", "completed")},
-        "fence_peer_handler_log": handler,
+        "fence_peer_handler_log": handler, "operations": ops,
     }
     if last is not None and promote:
         out["scheduling_s"] = round(last - (completed or 0) - out["ocfkit_s"], 2)
@@ -426,7 +429,8 @@ def ok(summary: dict) -> bool:
     the crashed node fenced."""
     crash = next((e for e in summary.get("events", []) if e["kind"] == "crash"), {})
     return (bool(summary.get("verified")) and summary.get("lost_acknowledged_writes") == 0
-            and bool(summary.get("disks_uptodate_connected")) and not any(summary.get("split_brain_messages", {}).values())
+            and bool(summary.get("disks_uptodate_connected"))
+            and not any(summary.get("split_brain_messages", {}).values())
             and crash.get("fence_event", {}).get("status") == "success"
             and [e["kind"] for e in summary.get("events", [])] == ["planned move", "crash", "rejoin"])
 
@@ -551,14 +555,16 @@ def print_summary(s: dict) -> None:
             fe = e["fence_event"]
             print(f"  crash of {e['from']} (qemu SIGKILL): client stalled {e['client_stall_s']:.1f}s")
             print(f"      detection {_fmt(e['detection_s'])} (token lost {_fmt(e['token_lost_s'])}), fencing requested "
-                  f"{_fmt(e['fencing_requested_s'])}, completed {_fmt(e['fencing_completed_s'])} ({fe.get('action')} of "
+                  f"{_fmt(e['fencing_requested_s'])}, completed {_fmt(e['fencing_completed_s'])} "
+                  f"({fe.get('action')} of "
                   f"{fe.get('target')} by {fe.get('delegate')}: {fe.get('status')}), promote initiated "
                   f"{_fmt(e['promote_initiated_s'])} and took {_fmt(e['promote_s'])}, group started "
                   f"{_fmt(e['group_started_s'])} (its starts {_fmt(e['group_start_s'])}); ocfkit's share "
                   f"{_fmt(e['ocfkit_s'])}")
         elif e["kind"] == "rejoin":
             print(f"  rejoin of {e['node']}: boot + install {e['boot_and_install_s']:.1f}s, stack to online "
-                  f"{e['stack_to_online_s']:.1f}s, DRBD resync {e['resync_s']:.1f}s; the group stays on {e['group_on']}")
+                  f"{e['stack_to_online_s']:.1f}s, DRBD resync {e['resync_s']:.1f}s; "
+                  f"the group stays on {e['group_on']}")
     t = s.get("timeouts", {})
     if t:
         print("  timeouts: " + ", ".join(f"{k} {v}" for k, v in t.items()))
