@@ -730,7 +730,7 @@ def test_op_timeout_factor_multiplies_every_operation_timeout_fence_devices_and_
     crm = description.generate(d)["cluster.crm"][0]
     assert "op promote interval=0s timeout=270s" in crm and "3 times the agents' own" in crm
     assert "primitive st_sbd stonith:fence_sbd" in crm and crm.split("primitive st_sbd")[1].split("\n")[1] == (
-        "    op monitor interval=60s timeout=60s")  # the fence device too
+        "    op monitor interval=60s timeout=60s \\")  # the fence device too
     d["cluster"]["op_timeout_factor"] = 0
     with pytest.raises(description.DescriptionError, match=r"cluster.op_timeout_factor: an integer 1..10"):
         description.generate(d)
