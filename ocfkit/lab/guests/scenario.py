@@ -534,6 +534,9 @@ def demo(*, steady: float = 10.0, as_json: bool = False) -> dict:
         # Reported in the summary (with the logs kept) rather than as a traceback.
         summary["error"] = f"{type(e).__name__}: {str(e)[-4000:]}"
         say(f"FAILED: {summary['error'][-2000:]}")
+    except KeyboardInterrupt:
+        summary["error"] = "interrupted"
+        summary["interrupted"] = True
     finally:
         signal.signal(signal.SIGTERM, old_term)
         if lab is not None:
@@ -581,13 +584,13 @@ def print_summary(s: dict) -> None:
 def main(args) -> int:
     import json
 
-    try:
-        s = demo(steady=args.steady if args.steady is not None else 10.0, as_json=args.json)
-    except KeyboardInterrupt:
-        print("\ninterrupted: the guests were stopped and their run directory removed", file=sys.stderr)
-        return 130
+    s = demo(steady=args.steady if args.steady is not None else 10.0, as_json=args.json)
     if args.json:
         print(json.dumps(s, indent=1))
     else:
         print_summary(s)
+    if s.get("interrupted"):
+        print("\ninterrupted: the guests were stopped and their run directory removed (what was measured is "
+              "above)", file=sys.stderr)
+        return 130
     return 0 if s.get("ok") else 1
