@@ -82,6 +82,15 @@ Dec 02 10:43:24.000 a pacemaker-controld notice: Initiating start operation p_un
 Dec 02 10:43:26.000 a pacemaker-controld notice: Result of start operation for p_unblock_tcp_3260 on a: OK
 """
 
+# Its syslog (the lab's /dev/log sink): DRBD's fence-peer handler, which logs through logger.
+SYSLOG = """\
+<174>Dec  2 10:42:36 crm-fence-peer.9.sh[1179]: DRBD_CONF=/etc/drbd.conf DRBD_MINOR=0 DRBD_PEER=b DRBD_RESOURCE=config
+<174>Dec  2 10:43:20 crm-fence-peer.9.sh[1482]: DRBD_CONF=/etc/drbd.conf DRBD_MINOR=1 DRBD_PEER=b DRBD_RESOURCE=lun
+<174>Dec  2 10:43:21 crm-fence-peer.9.sh[1482]: INFO peer is fenced, my disk is UpToDate: placed constraint
+<174>Dec  2 10:44:10 crm-fence-peer.9.sh[1179]: /
+<174>Dec  2 10:44:10 crm-fence-peer.9.sh[1179]: INFO some peer is still UNCLEAN, my disk is UpToDate: placed constraint
+"""
+
 
 def test_crash_breakdown_times_each_step_after_the_kill_from_the_survivors_records():
     from ocfkit.lab.guests import scenario
@@ -89,7 +98,7 @@ def test_crash_breakdown_times_each_step_after_the_kill_from_the_survivors_recor
     t_kill = _t("Dec 02 10:42:24")
     history = [{"action": "reboot", "target": "b", "delegate": "a", "status": "success",
                 "completed": "2026-12-02 10:43:15.000000Z"}]
-    out = scenario.crash_breakdown((PCMK, COROSYNC, "a kernel: drbd lun: helper command: /sbin/drbdadm fence-peer"),
+    out = scenario.crash_breakdown((PCMK, COROSYNC, SYSLOG),
                                    history, t_kill, members=["p_ip_192.168.78.10", "p_unblock_tcp_3260"],
                                    lun="p_drbd_lun", victim="b", survivor="a")
     assert (out["token_lost_s"], out["detection_s"], out["node_lost_s"]) == (5.4, 11.5, 11.6)
@@ -99,7 +108,11 @@ def test_crash_breakdown_times_each_step_after_the_kill_from_the_survivors_recor
     assert (out["group_start_initiated_s"], out["group_started_s"], out["group_start_s"]) == (58.0, 62.0, 4.0)
     assert out["ocfkit_s"] == 4.5  # promote 1.5 + starts 1.0 + 2.0
     assert out["scheduling_s"] == 62.0 - 51.0 - 4.5
-    assert out["fence_event"]["delegate"] == "a" and out["fence_peer_handler_log"]
+    assert out["fence_event"]["delegate"] == "a"
+    # The config resource's handler (a was its Primary) ran from the loss of the link; the lun's during the promote.
+    assert [(h["resource"], h["began_s"], h["seconds"]) for h in out["fence_peer_handlers"]] == [
+        ("config", 12.0, 94.0), ("lun", 56.0, 1.0)]
+    assert out["promote_in_fence_peer_handler_s"] == 1.0 and out["ocfkit_without_handler_s"] == 3.5
 
 
 def test_move_breakdown_splits_stops_demote_promote_and_starts():

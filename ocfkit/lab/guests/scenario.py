@@ -227,7 +227,8 @@ class Run:
         self.say(f"takeover done: client stalled {stall:.1f} s: detection {_fmt(ev['detection_s'])}, fencing "
                  f"{_fmt(ev['fencing_s'])} ({fe.get('action')} of {victim} by {fe.get('delegate')}: "
                  f"{fe.get('status')}), "
-                 f"{lab.resources[-1]} promote {_fmt(ev['promote_s'])}, group start {_fmt(ev['group_start_s'])}; "
+                 f"{lab.resources[-1]} promote {_fmt(ev['promote_s'])} (of which DRBD's fence-peer handler "
+                 f"{_fmt(ev['promote_in_fence_peer_handler_s'])}), group start {_fmt(ev['group_start_s'])}; "
                  f"ocfkit's share {_fmt(ev['ocfkit_s'])}")
         if fe.get("status") != "success" or fe.get("target") != victim:
             raise vm.GuestError(f"no successful fencing of {victim} in Pacemaker's history: {history}")
@@ -329,6 +330,27 @@ def _first(text: str, pattern: str, t0: float) -> float | None:
     return None
 
 
+def fence_peer_handlers(syslog: str, t0: float) -> list[dict]:
+    """DRBD's fence-peer handler runs after t0 from a node's syslog (whole seconds): resource, seconds after t0
+    when it began (its first line names DRBD_RESOURCE) and how long it ran (to its last line), its verdict."""
+    year = time.gmtime(t0).tm_year
+    runs: dict[str, dict] = {}
+    for line in syslog.splitlines():
+        m = re.match(r"(?:<\d+>)?(.*?) crm-fence-peer\.9\.sh\[(\d+)\]: (.*)", line)
+        t = pcmk.stamp(m.group(1), year) if m else None
+        if t is None or t < t0 - 1:
+            continue
+        pid, text = m.group(2), m.group(3)
+        r = re.search(r"\bDRBD_RESOURCE=(\S+)", text)
+        if r and pid not in runs:
+            runs[pid] = {"resource": r.group(1), "began_s": round(t - t0, 1), "seconds": 0.0, "said": ""}
+        elif pid in runs:
+            runs[pid]["seconds"] = round(t - t0 - runs[pid]["began_s"], 1)
+            if text.strip() not in ("", "/"):
+                runs[pid]["said"] = text.strip()[:200]
+    return sorted(runs.values(), key=lambda r: r["began_s"])
+
+
 def crash_breakdown(logs: tuple[str, str, str], history: list[dict], t_kill: float, *, members: list[str], lun: str,
                     victim: str, survivor: str) -> dict:
     """Seconds after the kill (the survivor's clock) of each step, from the survivor's records: logs is its
@@ -357,7 +379,11 @@ def crash_breakdown(logs: tuple[str, str, str], history: list[dict], t_kill: flo
     promote = [o for o in ops if o["action"] == "promote" and o["resource"] == lun and o["node"] == survivor]
     starts = [o for o in ops if o["action"] == "start" and o["resource"] in members and o["node"] == survivor]
     others = [o for o in ops if o not in promote and o not in starts]
-    handler = [ln for ln in syslog.splitlines() if "crm-fence-peer" in ln or "fence-peer" in ln][-12:]
+    handlers = fence_peer_handlers(syslog, t_kill)
+    lun_res = lun.removeprefix("p_drbd_")
+    # The promote waits in the kernel while DRBD runs its fence-peer handler (the peer's disk is unknown).
+    in_promote = [h for h in handlers if h["resource"] == lun_res and promote
+                  and promote[0]["initiated_s"] - 1 <= h["began_s"] <= promote[0]["done_s"]]
     last = max((o["done_s"] for o in starts), default=None)
     out = {
         "detection_s": membership, "token_lost_s": token, "node_lost_s": lost,
@@ -372,8 +398,12 @@ def crash_breakdown(logs: tuple[str, str, str], history: list[dict], t_kill: flo
         "other_operations": [f"{o['action']} {o['resource']} on {o['node']} {o['initiated_s']}-{o['done_s']} "
                              f"{o['result']}" for o in others],
         "fence_event": {k: fence.get(k, "") for k in ("action", "target", "delegate", "status", "completed")},
-        "fence_peer_handler_log": handler, "operations": ops,
+        "fence_peer_handlers": handlers,
+        "promote_in_fence_peer_handler_s": in_promote[0]["seconds"] if in_promote else None,
+        "operations": ops,
     }
+    if out["ocfkit_s"] is not None and out["promote_in_fence_peer_handler_s"] is not None:
+        out["ocfkit_without_handler_s"] = round(out["ocfkit_s"] - out["promote_in_fence_peer_handler_s"], 2)
     if last is not None and promote:
         out["scheduling_s"] = round(last - (completed or 0) - out["ocfkit_s"], 2)
     return out
@@ -561,7 +591,8 @@ def print_summary(s: dict) -> None:
                   f"{_fmt(e['fencing_requested_s'])}, completed {_fmt(e['fencing_completed_s'])} "
                   f"({fe.get('action')} of "
                   f"{fe.get('target')} by {fe.get('delegate')}: {fe.get('status')}), promote initiated "
-                  f"{_fmt(e['promote_initiated_s'])} and took {_fmt(e['promote_s'])}, group started "
+                  f"{_fmt(e['promote_initiated_s'])} and took {_fmt(e['promote_s'])} (DRBD's fence-peer handler "
+                  f"{_fmt(e.get('promote_in_fence_peer_handler_s'))}), group started "
                   f"{_fmt(e['group_started_s'])} (its starts {_fmt(e['group_start_s'])}); ocfkit's share "
                   f"{_fmt(e['ocfkit_s'])}")
         elif e["kind"] == "rejoin":
