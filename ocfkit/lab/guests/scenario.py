@@ -281,7 +281,7 @@ class Run:
         for n in pcmk.NODES:
             split[n] = int(lab[n].sh("dmesg | grep -ci 'split-brain' || true").strip() or 0)
         self.summary.update(
-            writes_acknowledged=len(log), slots_verified=int(m.group(2)) if m else 0,
+            writes_acknowledged=int(m.group(1)) if m else len(log), slots_verified=int(m.group(2)) if m else 0,
             lost_acknowledged_writes=int(m.group(3)) if m else None, verify_output=result.out.strip(),
             verified=bool(m) and result.rc == 0 and m.group(3) == "0", drbd=state, split_brain_messages=split)
         ok_disks = all("Connected UpToDate/UpToDate" in s and "StandAlone" not in s
@@ -432,7 +432,7 @@ def run(lab: san.SanLab, *, say=print, tick=None, steady: float = 10.0, logdir: 
         r.summary = summary
     r.summary["accelerator"] = vm.accelerator_name()
     r.summary["timeouts"] = timeouts(lab)
-    r.summary["generated"] = lab.generated
+    r.summary.setdefault("generated", lab.generated)
     try:
         say("booting a, b (Debian 13: Pacemaker 3.0, corosync, sbd, DRBD 8.4, LIO) and the client c; ocfkit "
             "installed from its wheel in each node (pip + ocfkit install)")
