@@ -594,7 +594,7 @@ def print_summary(s: dict) -> None:
                   f"{_fmt(e['promote_initiated_s'])} and took {_fmt(e['promote_s'])} (DRBD's fence-peer handler "
                   f"{_fmt(e.get('promote_in_fence_peer_handler_s'))}), group started "
                   f"{_fmt(e['group_started_s'])} (its starts {_fmt(e['group_start_s'])}); ocfkit's share "
-                  f"{_fmt(e['ocfkit_s'])}")
+                  f"{_fmt(e['ocfkit_s'])}, {_fmt(e.get('ocfkit_without_handler_s'))} without the handler")
         elif e["kind"] == "rejoin":
             print(f"  rejoin of {e['node']}: boot + install {e['boot_and_install_s']:.1f}s, stack to online "
                   f"{e['stack_to_online_s']:.1f}s, DRBD resync {e['resync_s']:.1f}s; "
