@@ -177,11 +177,15 @@ def default_ops(agent: str) -> tuple[Op, ...]:
 def scale_timeouts(c: Cluster, factor: int) -> Cluster:
     """Every operation timeout of every primitive (in groups and clones too, fence devices included)
     multiplied by factor: for slow nodes (emulated guests, overloaded hosts), where the agents' own
-    timeouts would fail operations that are only slow."""
+    timeouts would fail operations that are only slow. A primitive without a start or stop operation
+    gets one with Pacemaker's default (20 s) times factor: that default is what it would run with,
+    and a start that times out is fatal on the node (start-failure-is-fatal)."""
     from dataclasses import replace
 
     def prim(p: Primitive) -> Primitive:
-        return replace(p, ops=tuple(replace(o, timeout=o.timeout * factor) for o in p.ops))
+        have = {o.name for o in p.ops}
+        ops = p.ops + tuple(Op(name, 0, 20) for name in ("start", "stop") if name not in have)
+        return replace(p, ops=tuple(replace(o, timeout=o.timeout * factor) for o in ops))
 
     def any_(r):
         if isinstance(r, Primitive):

@@ -398,9 +398,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the group moves, node1 crashes and is fenced, while the client writes; every "
                                    "acknowledged write is verified.")
     s.add_argument("--provider", default="ocfkit", help="agents to use (ocf:PROVIDER:...)")
-    s.add_argument("--steady", type=float, default=4.0, help="seconds of steady I/O between failovers")
+    s.add_argument("--steady", type=float, default=None,
+                   help="seconds of steady I/O between failovers (default 4, with --guests 10)")
     s.add_argument("--manager", choices=("pacemaker", "heartbeat"), default="pacemaker",
                    help="the cluster manager the two nodes run: corosync + Pacemaker (default) or heartbeat 3.0.6")
+    s.add_argument("--guests", action="store_true",
+                   help="instead: the SAN of examples/guest-san.toml on a real two-node Pacemaker 3.0 cluster in "
+                        "Debian 13 qemu guests (DRBD, SBD fencing, LIO, an open-iscsi client): a planned move, a "
+                        "crash of the active node and its rejoin with a DRBD resync (docs/guests.md; 10-20 min "
+                        "without KVM, plus the image build once)")
     s.add_argument("--json", action="store_true", help="print the summary as JSON (progress goes to stderr)")
     s.set_defaults(func=cmd_demo)
 

@@ -818,6 +818,17 @@ def print_summary(s: dict) -> None:
 
 def main(args) -> int:
     """The `ocfkit demo` subcommand."""
+    if getattr(args, "guests", False):
+        from ocfkit.lab.guests import scenario
+
+        if getattr(args, "manager", "pacemaker") != "pacemaker":
+            raise DemoError("--guests runs Pacemaker 3.0 in Debian 13 guests (no --manager heartbeat)")
+        try:
+            return scenario.main(args)
+        except scenario.DemoError as e:
+            raise DemoError(str(e)) from None
+    if args.steady is None:
+        args.steady = 4.0
     try:
         s = run_demo(provider=args.provider, steady=args.steady, as_json=args.json,
                      manager=getattr(args, "manager", "pacemaker"))

@@ -720,13 +720,17 @@ def test_op_timeout_factor_multiplies_every_operation_timeout_fence_devices_and_
         return out
 
     before, after = timeouts(base), timeouts(description.cluster_model(d))
-    assert before.keys() == after.keys() and after == {k: 3 * v for k, v in before.items()}
+    assert before.keys() <= after.keys() and {k: after[k] for k in before} == {k: 3 * v for k, v in before.items()}
+    # start and stop, where the agent's defaults left them to Pacemaker's 20 s, get 20 s x factor.
+    added = {k: v for k, v in after.items() if k not in before}
+    assert added and {(k[1], v) for k, v in added.items()} <= {("start", 60), ("stop", 60)}
+    assert ("p_ip_192.168.7.179", "start", 0, "") in added, sorted(added)
     assert ("p_drbd_iscsi.lun", "promote", 0, "") in after
     assert "times the agents' own" not in description.generate(seed_desc())["cluster.crm"][0]
     crm = description.generate(d)["cluster.crm"][0]
     assert "op promote interval=0s timeout=270s" in crm and "3 times the agents' own" in crm
     assert "primitive st_sbd stonith:fence_sbd" in crm and crm.split("primitive st_sbd")[1].split("\n")[1] == (
-        "    op monitor interval=60s timeout=60s")  # the fence device too
+        "    op monitor interval=60s timeout=60s \\")  # the fence device too
     d["cluster"]["op_timeout_factor"] = 0
     with pytest.raises(description.DescriptionError, match=r"cluster.op_timeout_factor: an integer 1..10"):
         description.generate(d)
