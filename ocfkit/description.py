@@ -611,9 +611,11 @@ def readme(desc: dict, plan, files: dict, pacemaker: str) -> str:
             "   Check offline first: ocfkit crm check cib.xml.", "",
             "Heartbeat instead of Pacemaker: ha.cf, authkeys (0600) and haresources go to /etc/ha.d, and",
             "drbd-heartbeat.conf (dopd's fencing) to /etc/drbd.conf. dopd runs as hacluster and outdates this node's",
-            "disk with drbdadm when the peer asks: let group haclient run DRBD's tools as root (the seed's step, on",
-            "the 8.4 module's tools): chgrp haclient /usr/lib/drbd/drbdsetup-84 /usr/sbin/drbdmeta; chmod o-x,u+s",
-            "/usr/lib/drbd/drbdsetup-84 /usr/sbin/drbdmeta. `ocfkit install --force` puts ocfkit's resource.d",
+            "disk with drbdadm when the peer asks: let group haclient run DRBD's tools as root (the seed's chgrp and",
+            "chmod u+s, in the form drbdadm itself suggests, for the 8.4 module's tools), on both nodes:",
+            "  dpkg-statoverride --add --update root haclient 4750 /usr/lib/drbd/drbdsetup-84",
+            "  dpkg-statoverride --add --update root haclient 4750 /usr/sbin/drbdmeta",
+            "`ocfkit install --force` puts ocfkit's resource.d",
             "wrappers in place of heartbeat's (the originals are kept); `ocfkit heartbeat check` validates /etc/ha.d. "
             + ("The bare iscsitarget reads /etc/tgt/targets.conf: make it a symlink to the targets.conf on the "
                "configuration filesystem, as the seed did for ietd.conf." if "targets.conf" in files else
