@@ -61,7 +61,9 @@ echo "rsc $(cl_status rscstatus 2>/dev/null || echo down)"
 ip -4 -o addr show dev eth2 | grep -q " {vip}/" && echo vip
 [ -d /sys/kernel/config/target/iscsi/{iqn}/tpgt_1/lun/lun_0 ] && echo lun
 iptables -S INPUT 2>/dev/null | grep -q -- "--dport 3260 .*DROP" && echo blocked
-for r in {res}; do echo "drbd $r $(drbdadm role $r 2>/dev/null) $(drbdadm cstate $r 2>/dev/null) $(drbdadm dstate $r 2>/dev/null)"; done
+for r in {res}; do
+  echo "drbd $r $(drbdadm role $r 2>/dev/null) $(drbdadm cstate $r 2>/dev/null) $(drbdadm dstate $r 2>/dev/null)"
+done
 true
 """
 
