@@ -182,24 +182,29 @@ def last(lines: list[tuple[float, str]], pattern: str) -> float | None:
 
 
 def takeover(lines: list[tuple[float, str]], t0: float) -> dict:
-    """The taker's view from t0 (its clock): when heartbeat declared the peer dead (a crash) or was told
-    it left (a stop), and the span of the resource scripts: from ResourceManager's first status/start of
-    the groups to the last `Running ... start` line's successor (heartbeat's `transition completed` or
-    `takeover complete`). Seconds after t0."""
+    """The taker's view from t0 (seconds after t0, its own clock): when heartbeat was told the peer left
+    (a stop) or declared it dead (a crash), when it began acquiring the peer's groups (`Resources being
+    acquired from`, then mach_down's `Taking over resource group`), and when mach_down reported the
+    takeover complete. Between those two, ResourceManager runs each member's status and start, left to
+    right, one at a time: that span is the wrappers' share (with ResourceManager's own shell steps)."""
     def rel(t):
         return None if t is None else round(t - t0, 2)
 
-    dead = first(lines, r"node \S+: is dead|Dead node \S+ gave up resources|Link \S+ dead")
-    told = first(lines, r"(Received shutdown notice|shutdown completed|\bgave up\b|Heartbeat shutdown)")
-    acquiring = first(lines, r"(Taking over resource group|Acquiring resource group)")
-    done = last(lines, r"(mach_down takeover complete|resource transition completed|acquisition completed)")
-    starts = [(t, m) for t, m in lines if re.search(r"Running /etc/ha.d/+resource.d/\S+ .* start$", m)]
-    out = {"peer_dead_s": rel(dead), "peer_left_s": rel(told), "scripts_begin_s": rel(acquiring),
-           "scripts_end_s": rel(done),
-           "starts": [{"s": rel(t), "script": re.search(r"resource.d/+(\S+ .*) start$", m).group(1)}
-                      for t, m in starts]}
-    if acquiring is not None and done is not None:
-        out["wrappers_share_s"] = round(done - acquiring, 2)
+    told = first(lines, r"Received shutdown notice from")
+    dead = first(lines, r"node \S+: is dead|Dead node \S+ gave up resources")
+    acquiring = first(lines, r"Resources being acquired from|Taking over resource group|Acquiring resource group")
+    begin = first(lines, r"Taking over resource group|Acquiring resource group")
+    done = first([(t, m) for t, m in lines if begin is not None and t >= begin], r"takeover complete")
+    runs = [(t, re.search(r"resource.d/+(\S+.*) (start)$", m)) for t, m in lines
+            if begin is not None and t >= begin and (done is None or t <= done)]
+    runs = [(t, m.group(1)) for t, m in runs if m]
+    ends = [t for t, _x in runs[1:]] + ([done] if done is not None else [None])
+    out = {"peer_left_s": rel(told), "peer_dead_s": rel(dead), "acquiring_s": rel(acquiring),
+           "scripts_begin_s": rel(begin), "takeover_complete_s": rel(done),
+           "starts": [{"at_s": rel(t), "script": name, "until_next_s": None if e is None else round(e - t, 2)}
+                      for (t, name), e in zip(runs, ends)]}
+    if begin is not None and done is not None:
+        out["wrappers_share_s"] = round(done - begin, 2)
     return out
 
 
