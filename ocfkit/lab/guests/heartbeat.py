@@ -54,13 +54,15 @@ for i in $(seq 150); do cl_status hbstatus >/dev/null 2>&1 && exit 0; sleep 0.2;
 echo "heartbeat did not start"; tail -30 /var/log/syslog; exit 1
 """
 
-# One line of a node's view: heartbeat's resource status, the VIP, the LUN in configfs, a DROP rule on 3260,
+# One line of a node's view: heartbeat's resource status, the VIP, the LUN in configfs, a DROP rule on 3260
+# (portblock uses nft where it is installed, else iptables),
 # and each DRBD resource's role, connection and disk states.
 STATE = r"""
 echo "rsc $(cl_status rscstatus 2>/dev/null || echo down)"
 ip -4 -o addr show dev eth2 | grep -q " {vip}/" && echo vip
 [ -d /sys/kernel/config/target/iscsi/{iqn}/tpgt_1/lun/lun_0 ] && echo lun
-iptables -S INPUT 2>/dev/null | grep -q -- "--dport 3260 .*DROP" && echo blocked
+{{ iptables -S INPUT; nft list ruleset; }} 2>/dev/null | grep -Eq -- "--dport 3260 .*DROP|dport 3260 .*drop" \
+    && echo blocked
 for r in {res}; do
   echo "drbd $r $(drbdadm role $r 2>/dev/null) $(drbdadm cstate $r 2>/dev/null) $(drbdadm dstate $r 2>/dev/null)"
 done
