@@ -86,7 +86,11 @@ class HeartbeatLab(san.SanLab):
         return f"""
 set -e
 rm -f /ctl/authkey  # corosync's: not used here
-{pcmk.VENV}/bin/ocfkit install --force >/dev/null 2>/ctl/install.err
+{pcmk.VENV}/bin/ocfkit install --force >/dev/null
+# What systemd-tmpfiles makes at boot from the packages' tmpfiles.d (no init system here): dopd's
+# socket lives in /run/heartbeat/dopd.
+systemd-tmpfiles --create heartbeat.conf drbd.conf resource-agents.conf
+test -d /run/heartbeat/dopd
 install -m 0644 /ctl/ha.cf /etc/ha.d/ha.cf
 install -m 0644 /ctl/haresources /etc/ha.d/haresources
 install -m 0600 /ctl/authkeys /etc/ha.d/authkeys && rm -f /ctl/authkeys
