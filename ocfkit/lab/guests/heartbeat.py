@@ -118,8 +118,10 @@ modprobe -a {san.MODULES}
 
     def stop_heartbeat(self, name: str) -> str:
         """The guide's method: /etc/init.d/heartbeat stop (it returns once heartbeat has released and exited)."""
-        return self.guests[name].sh("/etc/init.d/heartbeat stop; cl_status hbstatus >/dev/null 2>&1 && exit 1; true",
-                                    timeout=600)
+        return self.guests[name].sh("/etc/init.d/heartbeat stop\n"
+                                    "for i in $(seq 1500); do cl_status hbstatus >/dev/null 2>&1 || exit 0\n"
+                                    "  sleep 0.2; done\n"
+                                    "echo 'heartbeat still runs'; exit 1", timeout=600)
 
     def state(self, name: str) -> dict:
         out = self.guests[name].run(STATE.format(vip=self.vip, iqn=self.iqn, res=" ".join(self.resources)),
