@@ -238,6 +238,11 @@ def _drbd_synced(lab: HeartbeatLab, name: str) -> bool:
     return all("Connected UpToDate/UpToDate" in st.get(r, "") for r in lab.resources)
 
 
+def _member(g: vm.Guest, peer: str) -> bool:
+    """heartbeat on g sees peer as an active member (cl_status exits non-zero for a dead one)."""
+    return g.run(f"cl_status nodestatus {peer} 2>&1", timeout=60, check=False).out.strip() == "active"
+
+
 def _acks_after(c: vm.Guest, t_c: float) -> int:
     return sum(1 for _s, _i, t in san.acks(c) if t > t_c)
 
@@ -300,8 +305,7 @@ def run(lab: HeartbeatLab, *, say=print, steady: float = 8.0) -> dict:
                                    lambda: lab.stop_heartbeat("a"), killed=False))
     say("heartbeat started again on a: the service stays on b (auto_failback off)")
     lab.start("a")
-    wait_for("a and b both members", lambda: "active" in a.sh("cl_status nodestatus b 2>&1", timeout=60)
-             and "active" in b.sh("cl_status nodestatus a 2>&1", timeout=60), 300)
+    wait_for("a and b both members", lambda: _member(a, "b") and _member(b, "a"), 300)
     time.sleep(lab.deadtime_s)
     summary["after heartbeat returned on a"] = {"b serves": lab.serving(lab.state("b")),
                                                 "a serves": lab.serving(lab.state("a"))}
@@ -318,7 +322,7 @@ def run(lab: HeartbeatLab, *, say=print, steady: float = 8.0) -> dict:
     wait_for("the resync of b", lambda: _drbd_synced(lab, "a"), 600, interval=2)
     resynced = round(time.monotonic() - t_host, 1)
     lab.start("b")
-    wait_for("b a member again", lambda: "active" in a.sh("cl_status nodestatus b 2>&1", timeout=60), 300)
+    wait_for("b a member again", lambda: _member(a, "b"), 300)
     time.sleep(lab.deadtime_s + steady)
     log = san.acks(c)
     summary["events"].append({
