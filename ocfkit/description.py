@@ -251,12 +251,32 @@ def drbd_version(desc: dict) -> str:
     return desc.get("cluster", {}).get("drbd_version", "8.4")
 
 
+# The seed's emergency handlers (drbd.conf of the guide): power the node off at once when it is Primary
+# with inconsistent data and no peer, lost a split-brain resolution, or its disk failed.
+EMERGENCY = "echo o > /proc/sysrq-trigger ; halt -f"
+
+
+def drbd_options(desc: dict) -> tuple[list[str], list[str], list[str], list[str]]:
+    """[drbd_options] as DRBD 8.4 statements for (net, disk, startup, handlers) of every resource. The seed's
+    8.3 `syncer {}` settings are 8.4's resync-rate and al-extents (disk) and verify-alg (net)."""
+    o = desc.get("drbd_options", {})
+    net = [f"{k.replace('_', '-')} {o[k]};" for k in ("after_sb_0pri", "after_sb_1pri", "after_sb_2pri",
+                                                      "rr_conflict", "verify_alg") if k in o]
+    disk = [f"{k.replace('_', '-')} {o[k]};" for k in ("on_io_error", "resync_rate", "al_extents") if k in o]
+    startup = [f"degr-wfc-timeout {o['degr_wfc_timeout']};"] if "degr_wfc_timeout" in o else []
+    handlers = ([f'{h} "{EMERGENCY}";' for h in ("pri-on-incon-degr", "pri-lost-after-sb", "local-io-error")]
+                if o.get("emergency_handlers") else [])
+    return net, disk, startup, handlers
+
+
 def drbd_conf(desc: dict, manager: str = "pacemaker", fencing: bool = True) -> str:
     """The DRBD resources (protocol C, one `on` section per node, internal metadata), with the fencing
-    policy and handlers of the cluster manager (`pacemaker` or `heartbeat`) unless fencing is off. DRBD 8.4
-    takes `fencing` in `disk {}`, DRBD 9 in `net {}` (drbd-utils 9 parses both forms)."""
+    policy and handlers of the cluster manager (`pacemaker` or `heartbeat`) unless fencing is off, and the
+    [drbd_options] of every resource. DRBD 8.4 takes `fencing` in `disk {}`, DRBD 9 in `net {}` (drbd-utils
+    9 parses both forms)."""
     nodes = desc["node"]
     v9 = drbd_version(desc) == "9"
+    net_opts, disk_opts, startup, emergency = drbd_options(desc)
     out = ["global { usage-count no; }", ""]
     for r in desc.get("drbd", []):
         policy, handlers = DRBD_FENCING[manager] if fencing else ("", ())
@@ -265,11 +285,14 @@ def drbd_conf(desc: dict, manager: str = "pacemaker", fencing: bool = True) -> s
             net += f' cram-hmac-alg sha1; shared-secret "{r["shared_secret"]}";'
         if policy and v9:
             net += f" fencing {policy};"
-        out += [f"resource {r['name']} {{", net + " }"]
-        if policy and not v9:
-            out.append(f"    disk {{ fencing {policy}; }}")
-        if handlers:
-            out.append("    handlers { " + " ".join(f'{k} "{v}";' for k, v in handlers) + " }")
+        out += [f"resource {r['name']} {{", " ".join([net, *net_opts]) + " }"]
+        disk = disk_opts + ([f"fencing {policy};"] if policy and not v9 else [])
+        if disk:
+            out.append("    disk { " + " ".join(disk) + " }")
+        if startup:
+            out.append("    startup { " + " ".join(startup) + " }")
+        if handlers or emergency:
+            out.append("    handlers { " + " ".join([*emergency, *(f'{k} "{v}";' for k, v in handlers)]) + " }")
         for n in nodes:
             addr = _need(n, "replication_address", f"node {n.get('name')}")
             out.append(f"    on {n['name']} {{ device {r['device']}; disk {r['disk']}; "
@@ -587,7 +610,13 @@ def readme(desc: dict, plan, files: dict, pacemaker: str) -> str:
             "   (crm_master is deprecated in Pacemaker 3.0).",
             "   Check offline first: ocfkit crm check cib.xml.", "",
             "Heartbeat instead of Pacemaker: ha.cf, authkeys (0600) and haresources go to /etc/ha.d, and",
-            "drbd-heartbeat.conf (dopd's fencing) to /etc/drbd.conf. "
+            "drbd-heartbeat.conf (dopd's fencing) to /etc/drbd.conf. dopd runs as hacluster and outdates this node's",
+            "disk with drbdadm when the peer asks: let group haclient run DRBD's tools as root (the seed's chgrp and",
+            "chmod u+s, in the form drbdadm itself suggests, for the 8.4 module's tools), on both nodes:",
+            "  dpkg-statoverride --add --update root haclient 4750 /usr/lib/drbd/drbdsetup-84",
+            "  dpkg-statoverride --add --update root haclient 4750 /usr/sbin/drbdmeta",
+            "`ocfkit install --force` puts ocfkit's resource.d",
+            "wrappers in place of heartbeat's (the originals are kept); `ocfkit heartbeat check` validates /etc/ha.d. "
             + ("The bare iscsitarget reads /etc/tgt/targets.conf: make it a symlink to the targets.conf on the "
                "configuration filesystem, as the seed did for ietd.conf." if "targets.conf" in files else
                "LIO needs no file: the resource.d wrappers build the targets (CHAP and initiators: Pacemaker only)."),

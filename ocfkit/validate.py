@@ -228,6 +228,19 @@ SCHEMA = {
                   "stonith_host": each(stonith_host),
                   "auth_number": integer(1, 15), "auth_method": choice("crc", "md5", "sha1"), "auth_key": secret},
     "drbd": [{"name": name, "device": path, "disk": path, "port": port, "shared_secret": secret}],
+    # Options of every DRBD resource (drbd.conf(5) of 8.4): the seed's net and syncer settings.
+    "drbd_options": {"after_sb_0pri": choice("disconnect", "discard-younger-primary", "discard-older-primary",
+                                             "discard-zero-changes", "discard-least-changes", "discard-local",
+                                             "discard-remote"),
+                     "after_sb_1pri": choice("disconnect", "consensus", "violently-as0p", "discard-secondary",
+                                             "call-pri-lost-after-sb"),
+                     "after_sb_2pri": choice("disconnect", "violently-as0p", "call-pri-lost-after-sb"),
+                     "rr_conflict": choice("disconnect", "call-pri-lost", "violently"),
+                     "verify_alg": choice("sha1", "sha256", "md5", "crc32c"),
+                     "resync_rate": lambda v: None if isinstance(v, str) and re.fullmatch(r"[1-9][0-9]{0,6}[kKMG]?", v)
+                     else "a rate such as \"100M\" (bytes per second, k/M/G) is needed",
+                     "al_extents": integer(7, 6433), "on_io_error": choice("detach", "pass_on", "call-local-io-error"),
+                     "degr_wfc_timeout": integer(0, 3600), "emergency_handlers": boolean},
     "filesystem": [{"drbd": name, "device": path, "directory": path, "fstype": lambda v: None if isinstance(
         v, str) and re.match(r"^[a-z0-9]{1,15}\Z", v) else "a filesystem type such as ext4 is needed"}],
     # One service group: a [service] table with the [[target]]s at the top. Several: [[service]] entries, each
