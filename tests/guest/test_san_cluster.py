@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -25,7 +26,7 @@ pytestmark = pytest.mark.guest
 OCFKIT = os.path.join(os.path.dirname(sys.executable), "ocfkit")
 
 
-def test_demo_guests_moves_survives_a_crash_with_fencing_and_resyncs_with_every_acknowledged_write_intact():
+def test_demo_guests_moves_survives_a_crash_with_fencing_and_resyncs_with_every_acknowledged_write_intact(request):
     from ocfkit.lab.guests import scenario
 
     why = scenario.refusal()
@@ -34,6 +35,8 @@ def test_demo_guests_moves_survives_a_crash_with_fencing_and_resyncs_with_every_
     p = subprocess.run([OCFKIT, "demo", "--guests", "--json"], capture_output=True, text=True, timeout=2400)
     assert p.stdout.strip(), p.stderr[-6000:]
     s = json.loads(p.stdout)
+    # The logs the demo keeps for a user are removed after a test run, passed or failed.
+    request.addfinalizer(lambda: shutil.rmtree(os.path.dirname(s["logs"]), ignore_errors=True))
     print(p.stderr[-3000:])
     print(json.dumps({k: v for k, v in s.items() if k != "drbd"}, indent=1))
     assert p.returncode == 0, (s.get("error"), p.stderr[-6000:])

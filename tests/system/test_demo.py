@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -46,13 +47,17 @@ def run_demo(*extra: str) -> dict:
     out, err = p.communicate(timeout=600)
     assert p.returncode == 0, out + err[-6000:]
     s = json.loads(out)
-    assert_all_removed(p.pid, os.path.dirname(s["logs"]))
-    # The cluster files came from `ocfkit generate` (kept with the logs).
-    assert os.path.exists(os.path.join(s["generated"], "cib.xml"))
-    assert s["verified"] is True and s["lost_acknowledged_writes"] == 0, s
-    assert s["writes_acknowledged"] > 100
-    assert [f["kind"] for f in s["failovers"]] == ["planned switchover", "planned switchover", "crash"]
-    assert s["rejoin"]["node"] == "node1" and s["rejoin"]["group_on"] == "node2", s["rejoin"]
+    workdir = os.path.dirname(s["logs"])
+    try:
+        assert_all_removed(p.pid, workdir)
+        # The cluster files came from `ocfkit generate` (kept with the logs).
+        assert os.path.exists(os.path.join(s["generated"], "cib.xml"))
+        assert s["verified"] is True and s["lost_acknowledged_writes"] == 0, s
+        assert s["writes_acknowledged"] > 100
+        assert [f["kind"] for f in s["failovers"]] == ["planned switchover", "planned switchover", "crash"]
+        assert s["rejoin"]["node"] == "node1" and s["rejoin"]["group_on"] == "node2", s["rejoin"]
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # the logs the demo keeps for a user: not for a test run
     return s
 
 
@@ -157,4 +162,7 @@ def test_ctrl_c_removes_everything_the_demo_created():
     out, _ = p.communicate(timeout=120)
     assert p.returncode == 130, out
     assert "everything the demo created was removed" in out
-    assert_all_removed(pid, workdir)
+    try:
+        assert_all_removed(pid, workdir)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
