@@ -95,6 +95,10 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         """4 or 6."""
         return ip_version(self.ip)
 
+    def _kernel_rules(self, chain: str) -> list[tuple[list[str], bytes]]:
+        """The chain's rules in the iptables(-nft) table, read over nfnetlink (the injectable kernel)."""
+        return iptables.kernel_rules(self.family, chain, kernel=self.kernel)
+
     @property
     def key(self) -> str:
         """What identifies the rule, shared by the block and the unblock instance of the same ports."""
@@ -171,7 +175,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         if self.tool == "nft":
             try:
                 # nfnetlink directly: no nft process on the monitor path.
-                return all(("ocfkit:" + self.key) in nft.netlink_rule_comments(NFT_TABLE, c.lower())
+                return all(("ocfkit:" + self.key) in nft.netlink_rule_comments(NFT_TABLE, c.lower(), kernel=self.kernel)
                            for c in self._chains())
             except OSError as e:
                 self.log.debug(f"nfnetlink: {e}; asking nft")
@@ -183,7 +187,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
             if known is not None:
                 try:
                     # iptables-nft: the rules read over nfnetlink answer most checks without iptables.
-                    answer = iptables.decide(iptables.kernel_rules(self.family, c), "ocfkit:" + self.key,
+                    answer = iptables.decide(self._kernel_rules(c), "ocfkit:" + self.key,
                                              known.get(c, set()))
                 except OSError as e:
                     self.log.debug(f"nfnetlink: {e}; asking iptables")
@@ -199,9 +203,9 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         comment = "ocfkit:" + self.key
         try:
             for c in ("input", "output"):
-                if comment in nft.netlink_rule_comments(NFT_TABLE, c):
+                if comment in nft.netlink_rule_comments(NFT_TABLE, c, kernel=self.kernel):
                     return f"its rule is still in table inet {NFT_TABLE}"
-                if iptables.decide(iptables.kernel_rules(self.family, c.upper()), comment, set()) is not False:
+                if iptables.decide(self._kernel_rules(c.upper()), comment, set()) is not False:
                     return f"its rule is still in the {iptables.binary(self.family)} {c.upper()} chain"
         except OSError as e:
             return f"the kernel's rules cannot be read ({e})"
@@ -240,7 +244,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         if self._nft_variant():
             for c in self._chains():
                 try:
-                    sigs = iptables.signatures(iptables.kernel_rules(self.family, c), "ocfkit:" + self.key)
+                    sigs = iptables.signatures(self._kernel_rules(c), "ocfkit:" + self.key)
                 except OSError:
                     sigs = []
                 if len(sigs) == 1 and iptables.has_rule(self.run, self.family, c, self._ipt_spec(c)):
@@ -327,7 +331,7 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         StateFile(self._conn_file()).write("".join(c + "\n" for c in self._connections()))
         if self.sync_script:
             try:
-                system.spawn([self.sync_script])
+                self.kernel.spawn([self.sync_script])
             except OcfError as e:
                 self.log.warning(f"sync_script: {e.reason}")
 

@@ -142,3 +142,31 @@ def test_ipaddr2_monitor_refreshes_arp_through_a_background_spawn_of_the_kernel(
     assert IPaddr2.main(["IPaddr2", "monitor"], e, FakeRunner(), k) == Rc.SUCCESS
     k.assert_done()
     assert (tmp_path / "IPaddr2-garp-10.99.0.150.pid").read_text().strip() == "4242"
+
+
+def _nft_rules(*comments: str) -> bytes:
+    """An nfnetlink NFT_MSG_GETRULE dump answer: one rule per comment, then NLMSG_DONE."""
+    from agents.tools import netlink
+
+    out = b""
+    for c in comments:
+        udata = bytes([0, len(c) + 1]) + c.encode() + b"\0"
+        body = bytes([1, 0, 0, 0]) + netlink.attribute(1, b"ocfkit_portblock\0") + netlink.attribute(7, udata)
+        out += (16 + len(body)).to_bytes(4, "little") + ((10 << 8) | 6).to_bytes(2, "little") + b"\0" * 10 + body
+    return out + (16).to_bytes(4, "little") + (3).to_bytes(2, "little") + b"\0" * 10
+
+
+@pytest.mark.parametrize(("rules", "rc"), [(("ocfkit:tcp:3260:10.99.0.1:in",), Rc.SUCCESS),
+                                           (("ocfkit:tcp:3261:10.99.0.1:in",), Rc.NOT_RUNNING), ((), Rc.NOT_RUNNING)])
+def test_portblock_monitor_reads_its_rule_over_nfnetlink_through_the_kernel(tmp_path, rules, rc):
+    from agents.portblock import portblock
+    from agents.tools import netlink
+
+    body = bytes([1, 0, 0, 0]) + netlink.attribute(1, b"ocfkit_portblock\0") + netlink.attribute(2, b"input\0")
+    k = FakeKernel().expect("netlink", 12, (10 << 8) | 7, body, answer=_nft_rules(*rules))
+    e = {"OCF_RESKEY_protocol": "tcp", "OCF_RESKEY_portno": "3260", "OCF_RESKEY_action": "block",
+         "OCF_RESKEY_ip": "10.99.0.1", "OCF_RESKEY_firewall": "nft", "HA_RSCTMP": str(tmp_path)}
+    r = FakeRunner()  # no nft process on the monitor path
+    assert portblock.main(["portblock", "monitor"], e, r, k) == rc
+    r.assert_done()
+    k.assert_done()
