@@ -30,6 +30,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from ocfkit.lab.node import LabError
+from ocfkit.lab.timeline import Progress
 
 IQN = "iqn.2024-01.demo.ocfkit:lun.filer"
 VIP = "10.98.0.100"
@@ -518,13 +519,7 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
     refusal = host_refusal()
     if refusal:
         raise DemoError(refusal)
-    out = sys.stderr if as_json else sys.stdout
-    tty = out.isatty()
-    t_start = time.monotonic()
-
-    def say(msg: str) -> None:
-        out.write(("\r\033[K" if tty else "") + f"[{time.monotonic() - t_start:6.1f}s] {msg}\n")
-        out.flush()
+    say = Progress(sys.stderr if as_json else sys.stdout)
 
     LEFTOVERS.clear()
     prefix = f"ocfkd{os.getpid() % 100000}"
@@ -579,7 +574,6 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
 
         def progress(phase: str, until: float, stop=None) -> float | None:
             """Show the cluster's view and the client until `until` (or until stop() is true: returns when)."""
-            last_say = 0.0
             while time.monotonic() < until:
                 if stop is not None and stop():
                     return time.time()
@@ -589,12 +583,7 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
                     stall = client.stall_now()
                     if stall > 0.5:
                         msg += f" | STALLED {stall:4.1f}s"
-                if tty:
-                    out.write(f"\r\033[K[{time.monotonic() - t_start:6.1f}s] {msg}")
-                    out.flush()
-                elif time.monotonic() - last_say >= 1.0:
-                    say(msg)
-                    last_say = time.monotonic()
+                say.live(msg)
                 time.sleep(0.2)
             return None
 
@@ -698,7 +687,7 @@ def run_demo(*, provider: str = "ocfkit", steady: float = 4.0, as_json: bool = F
                 shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) and not os.path.islink(p) else os.unlink(p)
         if not keep_logs:
             shutil.rmtree(workdir, ignore_errors=True)
-    summary["seconds"] = round(time.monotonic() - t_start, 1)
+    summary["seconds"] = round(say.elapsed(), 1)
     return summary
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import time
 
 _STAMP = re.compile(r"^([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3}) ")
@@ -182,3 +183,32 @@ def _intervals(evts: list[tuple[float, str]], ask, done, after: float,
         if m and m.group(1) in asked and m.group(1) not in out:
             out[m.group(1)] = (asked[m.group(1)], t)
     return out
+
+
+class Progress:
+    """The demos' progress on a stream: lines stamped with the seconds since the start. A live line
+    (the cluster's view while waiting) is rewritten in place on a terminal, and printed at most once
+    a second elsewhere."""
+
+    def __init__(self, out) -> None:
+        self.out, self.tty, self.t0 = out, out.isatty(), time.monotonic()
+        self._live = False
+        self._last_live = float("-inf")
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def __call__(self, msg: str) -> None:
+        self.out.write(("\r\033[K" if self._live else "") + f"[{self.elapsed():6.1f}s] {msg}\n")
+        self._live = False
+        self.out.flush()
+
+    def live(self, msg: str) -> None:
+        if self.tty:
+            stamp = f"[{self.elapsed():6.1f}s] "
+            self.out.write("\r\033[K" + stamp + msg[:shutil.get_terminal_size().columns - len(stamp) - 1])
+            self._live = True
+            self.out.flush()
+        elif time.monotonic() - self._last_live >= 1.0:
+            self(msg)
+            self._last_live = time.monotonic()

@@ -30,3 +30,33 @@ def test_intervals_of_operations_and_meta_data_from_the_log():
     assert durations(starts) == {"p_ip": 0.2}
     assert metadata_intervals(evts, "node1") == {"p_ip": (10.0, 10.1)}
     assert operation_intervals(evts, "start", "node2") == {}
+
+
+def test_progress_rewrites_a_live_line_on_a_terminal_and_prints_it_once_a_second_elsewhere(monkeypatch):
+    import io
+
+    from ocfkit.lab import timeline
+
+    clock = [100.0]
+    monkeypatch.setattr(timeline.time, "monotonic", lambda: clock[0])
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    tty = Tty()
+    say = timeline.Progress(tty)
+    say.live("waiting a")
+    clock[0] += 0.2
+    say.live("waiting b")
+    say("done")
+    assert tty.getvalue() == "\r\033[K[   0.0s] waiting a\r\033[K[   0.2s] waiting b\r\033[K[   0.2s] done\n"
+
+    log = io.StringIO()
+    say = timeline.Progress(log)
+    for _ in range(6):  # 1.2 s of live lines every 0.2 s: two of them printed
+        say.live("waiting")
+        clock[0] += 0.2
+    say("done")
+    assert log.getvalue() == "[   0.0s] waiting\n[   1.0s] waiting\n[   1.2s] done\n"
+    assert abs(say.elapsed() - 1.2) < 1e-9

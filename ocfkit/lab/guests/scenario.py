@@ -28,6 +28,7 @@ import time
 import xml.etree.ElementTree as ET
 
 from ocfkit.lab.guests import pcmk, san, vm
+from ocfkit.lab.timeline import Progress
 
 
 def _nodes_line(root: ET.Element | None, lab: san.SanLab) -> str:
@@ -522,20 +523,7 @@ def demo(*, steady: float = 10.0, as_json: bool = False) -> dict:
     why = refusal()
     if why:
         raise DemoError(why)
-    out = sys.stderr if as_json else sys.stdout
-    tty = out.isatty()
-    t_start = time.monotonic()
-    live = [False]
-
-    def say(msg: str, is_live: bool = False) -> None:
-        stamp = f"[{time.monotonic() - t_start:6.1f}s] "
-        if tty and is_live:
-            out.write("\r\033[K" + stamp + msg[:shutil.get_terminal_size().columns - len(stamp) - 1])
-            live[0] = True
-        else:
-            out.write(("\r\033[K" if tty and live[0] else "") + stamp + msg + "\n")
-            live[0] = False
-        out.flush()
+    say = Progress(sys.stderr if as_json else sys.stdout)
 
     workdir = tempfile.mkdtemp(prefix="ocfkit-guest-demo-")
     os.chmod(workdir, 0o755)
@@ -559,7 +547,7 @@ def demo(*, steady: float = 10.0, as_json: bool = False) -> dict:
         lab = san.SanLab(img, rundir, wheel, description=desc)
         shutil.copytree(lab.generated, os.path.join(workdir, "generated"))
         summary["generated"] = os.path.join(workdir, "generated")
-        run(lab, say=say, tick=lambda m: say(m, True), steady=steady, logdir=logdir, summary=summary)
+        run(lab, say=say, tick=say.live, steady=steady, logdir=logdir, summary=summary)
     except (vm.GuestError, AssertionError, OSError, ValueError, KeyError, IndexError, AttributeError) as e:
         # Reported in the summary (with the logs kept) rather than as a traceback.
         summary["error"] = f"{type(e).__name__}: {str(e)[-4000:]}"
@@ -573,7 +561,7 @@ def demo(*, steady: float = 10.0, as_json: bool = False) -> dict:
             lab.stop_all()
         shutil.rmtree(rundir, ignore_errors=True)
     summary["ok"] = ok(summary) and "error" not in summary
-    summary["seconds"] = round(time.monotonic() - t_start, 1)
+    summary["seconds"] = round(say.elapsed(), 1)
     return summary
 
 
