@@ -98,7 +98,7 @@ def wrapper_stub(python: str, pkgdir: str, name: str, provider: str, *, file_nam
             f"import sys\n{path}\n"
             "try:\n"
             "    import ocf.bundle\n"
-            f"    ocf.bundle.use({bundle!r}, meta_data=False)\n"
+            f"    ocf.bundle.use({bundle!r}, answer_meta_data=False)\n"
             "    from heartbeat_legacy.resource_d import main\n"
             "except ImportError:\n"
             f"    sys.stderr.write('{shown}: ocfkit is not installed (this wrapper was left behind)\\n')\n"

@@ -212,3 +212,19 @@ def test_a_wrapper_runs_from_its_agents_bundle_and_without_it(tmp_path):
     assert "agents.dummy" in ours  # no bundle: plain imports
     rc, out, _ = _imports([str(wrapper), str(state), "status"])
     assert rc == 7 and out.endswith(": not running\n")
+
+
+def test_the_agents_stub_answers_meta_data_from_the_bundle_and_the_wrapper_the_same_from_the_agent(tmp_path):
+    from ocfkit.install import install
+
+    install(destdir=str(tmp_path), provider="x", python=sys.executable)
+    bundle = str(tmp_path / "usr/lib/ocf/lib/x/ipaddr2.bundle")
+    for rel in ("usr/lib/ocf/resource.d/x/IPaddr2", "etc/ha.d/resource.d/IPaddr2"):
+        (tmp_path / os.path.basename(os.path.dirname(rel))).mkdir(exist_ok=True)
+        path = tmp_path / os.path.basename(os.path.dirname(rel)) / "IPaddr2"
+        path.write_text((tmp_path / rel).read_text().replace("/usr/lib/ocf/lib/x/ipaddr2.bundle", bundle))
+    rc, stub_out, stub_ours = _imports([str(tmp_path / "x/IPaddr2"), "meta-data"])
+    assert rc == 0 and stub_out.startswith("<?xml") and "ocf.agent" not in stub_ours  # from the bundle's documents
+    rc, wrapper_out, wrapper_ours = _imports([str(tmp_path / "resource.d/IPaddr2"), "meta-data"])
+    assert rc == 0 and wrapper_out == stub_out
+    assert "ocf.metadata" in wrapper_ours  # rendered by the agent (OCF 1.0 whatever the environment says)

@@ -113,7 +113,7 @@ def test_the_package_layout_runs_the_unversioned_system_python(tmp_path):
     assert all(n.startswith("ocfkit-") for n in names)
     w = wrappers(tmp_path)["ocfkit-IPaddr2"]
     assert w.startswith("#!/usr/bin/python3 -IS\n") and "main('IPaddr2', sys.argv[1:])" in w
-    assert "ocf.bundle.use('/var/cache/ocfkit/ipaddr2.bundle', meta_data=False)" in w
+    assert "ocf.bundle.use('/var/cache/ocfkit/ipaddr2.bundle', answer_meta_data=False)" in w
     assert not (tmp_path / "usr/lib/ocf/lib").exists()  # bundles are built on the machine
     assert not (tmp_path / "usr/lib/ocf/resource.d/ocfkit/.ocfkit-manifest").exists()  # dpkg owns the files
     assert os.stat(tmp_path / "usr/lib/ocf/resource.d/ocfkit/Dummy").st_mode & 0o777 == 0o755
@@ -165,7 +165,7 @@ def test_a_wrapper_starts_from_its_agents_bundle_as_the_agents_stub_does(tmp_pat
     for name, module in (("Dummy", "dummy"), ("IPaddr", "ipaddr2"), ("iscsitarget", "daemon"), ("portblock", "portblock")):
         text = (tmp_path / "etc/ha.d/resource.d" / name).read_text()
         assert text.startswith("#!/usr/bin/python3 -IS\n")
-        use = text.index(f"    ocf.bundle.use('/usr/lib/ocf/lib/x/{module}.bundle', meta_data=False)\n")
+        use = text.index(f"    ocf.bundle.use('/usr/lib/ocf/lib/x/{module}.bundle', answer_meta_data=False)\n")
         assert use < text.index("from heartbeat_legacy.resource_d import main")  # the agent's modules first
         assert (tmp_path / f"usr/lib/ocf/lib/x/{module}.bundle").exists()
         assert text.endswith(f"ocf.bundle.finish(main({name!r}, sys.argv[1:]))\n")  # no interpreter teardown
