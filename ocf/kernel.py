@@ -83,6 +83,12 @@ class Kernel:
 
         return spawn(argv)
 
+    def reap(self, pid: int, *, wait: bool = False) -> int | None:
+        """The exit code of our child pid once it has ended (it is reaped then: ask once), None while it
+        runs (wait: block until it ends; for a child that was just sent SIGKILL)."""
+        p, status = posix.waitpid(pid, 0 if wait else posix.WNOHANG)
+        return posix.waitstatus_to_exitcode(status) if p else None
+
     def kill(self, pid: int, sig: int) -> None:
         """Send sig to pid; OSError (ProcessLookupError) when it is gone."""
         posix.kill(pid, sig)
