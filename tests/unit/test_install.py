@@ -144,7 +144,8 @@ def test_a_wrapper_left_without_ocfkit_says_so_in_one_line(tmp_path, capsys):
     code = compile(text.replace("'/usr/lib/python3/dist-packages'", repr(str(tmp_path / "nothing"))), "w", "exec")
     import importlib.machinery as m
 
-    saved_path, saved_mods, saved_meta, saved_hook = list(sys.path), dict(sys.modules), list(sys.meta_path), sys.excepthook
+    saved_path, saved_mods, saved_meta = list(sys.path), dict(sys.modules), list(sys.meta_path)
+    saved_hook = sys.excepthook  # the wrapper's ocf.bundle.use sets it
     sys.path[:] = [str(tmp_path / "nothing")]
     sys.meta_path[:] = [m.BuiltinImporter, m.FrozenImporter, m.PathFinder]  # no editable-install finder
     for name in [n for n in sys.modules if n.split(".")[0] == "heartbeat_legacy"]:
@@ -162,7 +163,8 @@ def test_a_wrapper_left_without_ocfkit_says_so_in_one_line(tmp_path, capsys):
 
 def test_a_wrapper_starts_from_its_agents_bundle_as_the_agents_stub_does(tmp_path):
     install(destdir=str(tmp_path), provider="x", python=PY)
-    for name, module in (("Dummy", "dummy"), ("IPaddr", "ipaddr2"), ("iscsitarget", "daemon"), ("portblock", "portblock")):
+    for name, module in (("Dummy", "dummy"), ("IPaddr", "ipaddr2"), ("iscsitarget", "daemon"),
+                         ("portblock", "portblock")):
         text = (tmp_path / "etc/ha.d/resource.d" / name).read_text()
         assert text.startswith("#!/usr/bin/python3 -IS\n")
         use = text.index(f"    ocf.bundle.use('/usr/lib/ocf/lib/x/{module}.bundle', answer_meta_data=False)\n")
