@@ -8,8 +8,12 @@ start and first monitor, then each stop in reverse order. Every action runs twic
 agent process (fork and exec, what the executor sees: interpreter start, imports, the action) and in
 a Python process of its own that has already imported the agent (the action alone, with each command
 it ran timed at the command seam). The heartbeat-only actions (`iscsitarget` with the targets.conf,
-tgtd's start and stop) are timed the same way. Prints medians (and minima) in ms; nothing is left
-behind (the node, its namespaces, the loop device, the files).
+tgtd's start and stop) are timed the same way. Then what heartbeat's ResourceManager runs for the
+generated haresources: each member's resource.d wrapper (as `ocfkit demo` installs them: the agent's
+start-up bundle, heartbeat_legacy.resource_d) for `status` and `start` in order, then `stop` in reverse
+order, as processes ("[wrapper]"; spawns in the background, such as tgtd's shutdown request, are not
+listed as commands). Prints medians (and minima) in ms; nothing is left behind (the node, its
+namespaces, the loop device, the files).
 """
 
 from __future__ import annotations
@@ -100,6 +104,13 @@ def inside(spec: dict) -> dict:
         for i, (argv, cms) in enumerate(cmds):
             res.setdefault(f"{key}   {i + 1}. {argv}", []).append(cms)
 
+    def wrapper(name: str, args: list[str], action: str, env: dict[str, str], expect: tuple[int, ...]) -> None:
+        ms, rc = _process([os.path.join(spec["wrapper_dir"], name), *args, action], env)
+        key = f"{' '.join([name, *args])} {action}"
+        if rc not in expect:
+            raise RuntimeError(f"{key} (wrapper): rc {rc}")
+        res.setdefault(key + " [wrapper]", []).append(ms)
+
     members = spec["members"]
     daemon = spec["daemon"]
     for _ in range(spec["rounds"]):
@@ -115,6 +126,13 @@ def inside(spec: dict) -> dict:
         one(spec["hb_daemon"], "start")
         one(spec["hb_daemon"], "monitor")
         one(spec["hb_daemon"], "stop")
+        # heartbeat's ResourceManager: status before each start, in order; the stops in reverse order.
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HA_RSCTMP": rsctmp}
+        for name, args in spec["wrappers"]:
+            for action, expect in (("status", (7,)), ("start", (0,))):
+                wrapper(name, args, action, env, expect)
+        for name, args in reversed(spec["wrappers"]):
+            wrapper(name, args, "stop", env, (0,))
     return res
 
 
@@ -133,6 +151,18 @@ def _primitives(cib: str) -> tuple[list[dict], dict]:
     members = [rsc(p) for g in root.iter("group") for p in g.findall("primitive")]
     daemon = next(rsc(p) for c in root.iter("clone") for p in c.findall("primitive") if p.get("type") == "iscsitarget")
     return members, daemon
+
+
+def _haresources(path: str, targets_conf: str) -> list[tuple[str, list[str]]]:
+    """(wrapper, arguments) of every member of the generated haresources, in order; the bare
+    iscsitarget (which reads /etc/tgt/targets.conf) is given the generated targets.conf instead."""
+    with open(path, encoding="utf-8") as f:
+        tokens = [t for line in f if line.strip() and not line.startswith("#") for t in line.split()[1:]]
+    out = []
+    for token in tokens:
+        name, *args = token.split("::")
+        out.append((name, args or ([targets_conf] if name == "iscsitarget" else [])))
+    return out
 
 
 def main() -> None:
@@ -169,8 +199,17 @@ def main() -> None:
         node = lab.node("node1")
         hb_daemon = {"id": "iscsitarget", "type": "iscsitarget",
                      "params": {"config": os.path.join(gen, "targets.conf")}}
+        wrapper_dir = os.path.join(work, "resource.d")
+        os.makedirs(wrapper_dir)
+        from ocfkit.install import wrapper_files
+
+        for rel, text in wrapper_files(provider=args.provider, python=sys.executable, pkgdir=HERE).items():
+            with open(os.path.join(wrapper_dir, os.path.basename(rel)), "w", encoding="utf-8") as f:
+                f.write(text)
+            os.chmod(os.path.join(wrapper_dir, os.path.basename(rel)), 0o755)
         spec = {"rounds": args.rounds, "provider": args.provider, "members": members, "daemon": daemon,
-                "hb_daemon": hb_daemon, "rsctmp": "/run/resource-agents"}
+                "hb_daemon": hb_daemon, "rsctmp": "/run/resource-agents", "wrapper_dir": wrapper_dir,
+                "wrappers": _haresources(os.path.join(gen, "haresources"), os.path.join(gen, "targets.conf"))}
         r = node.run([sys.executable, "-I", os.path.abspath(__file__), "--inside", json.dumps(spec)],
                      timeout=60 + 60 * args.rounds)
         res = json.loads(r.stdout)
@@ -182,7 +221,7 @@ def main() -> None:
         subprocess.run(["rm", "-rf", "--one-file-system", work], check=False)
     print(f"ms, median (min) of {args.rounds} rounds; load average {os.getloadavg()[0]:.1f}")
     for key, values in res.items():
-        print(f"{statistics.median(values):8.1f} ({min(values):6.1f})  {key}")
+        print(f"{statistics.median(values):8.1f} ({min(values):6.1f})  {key.replace(work, '$WORK')}")
 
 
 if __name__ == "__main__":

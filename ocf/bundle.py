@@ -147,10 +147,12 @@ def report_uncaught(kind, value, tb) -> None:
         pass
 
 
-def use(path: str) -> bool:
+def use(path: str, *, answer_meta_data: bool = True) -> bool:
     """Put the bundle at path first on sys.meta_path and run the modules that importing its agent
     runs; False (nothing changed) if the bundle cannot be used. Either way, an exception that the
-    stub does not catch is reported as an exit reason, never as a traceback (report_uncaught)."""
+    stub does not catch is reported as an exit reason, never as a traceback (report_uncaught).
+    answer_meta_data: answer `STUB meta-data` from the bundle's documents (an agent's stub); a heartbeat
+    wrapper passes False (its meta-data is its agent's for OCF 1.0, whatever the environment says)."""
     sys.excepthook = report_uncaught
     try:
         with open(path, "rb") as f:
@@ -160,7 +162,7 @@ def use(path: str) -> bool:
         preload, modules, documents = rest
     except (OSError, ValueError, EOFError, TypeError):
         return False
-    if len(sys.argv) == 2 and sys.argv[1] == "meta-data":
+    if answer_meta_data and len(sys.argv) == 2 and sys.argv[1] == "meta-data":
         doc = meta_data(documents, modules, sys.argv[0].rpartition("/")[2], posix.environ)
         if doc is not None:
             # Pacemaker asks for the meta-data before every start: answered without importing the

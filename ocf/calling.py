@@ -4,9 +4,10 @@ For whatever runs an agent outside Pacemaker (`ocfkit run`, heartbeat's resource
 lab, tests): the caller's environment without any OCF_RESKEY_ it carried, the OCF_* variables that
 name the resource, its parameters as OCF_RESKEY_<name>, and the action's meta attributes in
 milliseconds, as the executor passes them.
-"""
 
-from __future__ import annotations
+A heartbeat wrapper imports this on every call: no __future__ import (the annotations are valid at
+run time).
+"""
 
 
 def action_env(base, ocf_type: str, instance: str, params: dict[str, str], *, provider: str | None = None,

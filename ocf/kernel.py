@@ -1,8 +1,8 @@
 """The kernel state an agent reads without running a command, and the children it leaves running.
 
 Files under /proc, /sys and configfs, netlink dumps (rtnetlink, nfnetlink), interface names, and
-background spawns and their signals go through one Kernel object, as commands go through the runner
-(ocf.exec): an agent reaches it as `self.kernel`, a tool function takes it as its first argument, and
+background spawns, their signals and their exits go through one Kernel object, as commands go
+through the runner (ocf.exec): an agent reaches it as `self.kernel`, a tool function takes it as its first argument, and
 a unit test passes ocf.testing.FakeKernel, which plays back a script of these calls the way
 FakeRunner plays back commands. Everything here uses built-in modules (posix, _socket), so the
 monitors that read kernel state stay as cheap as the code they replaced.
@@ -82,6 +82,12 @@ class Kernel:
         from ocf.exec import spawn
 
         return spawn(argv)
+
+    def reap(self, pid: int, *, wait: bool = False) -> int | None:
+        """The exit code of our child pid once it has ended (it is reaped then: ask once), None while it
+        runs (wait: block until it ends; for a child that was just sent SIGKILL)."""
+        p, status = posix.waitpid(pid, 0 if wait else posix.WNOHANG)
+        return posix.waitstatus_to_exitcode(status) if p else None
 
     def kill(self, pid: int, sig: int) -> None:
         """Send sig to pid; OSError (ProcessLookupError) when it is gone."""

@@ -94,7 +94,7 @@ class FakeRunner(_Script):
 
 class KernelCall:
     """One expected call of a Kernel method (read, read_text, listdir, exists, netlink,
-    interface_name, spawn, kill) with its arguments, and its answer or the OSError it raises."""
+    interface_name, spawn, reap, kill) with its arguments, and its answer or the OSError it raises."""
 
     def __init__(self, method: str, *args, answer=None, error: OSError | None = None) -> None:
         self.method, self.args, self.answer, self.error = method, args, answer, error
@@ -150,6 +150,9 @@ class FakeKernel(_Script):
 
     def spawn(self, argv) -> int:
         return self._answer("spawn", [str(a) for a in argv])
+
+    def reap(self, pid: int, *, wait: bool = False):
+        return self._answer("reap", pid, *(("wait",) if wait else ()))
 
     def kill(self, pid: int, sig: int) -> None:
         self._answer("kill", pid, sig)

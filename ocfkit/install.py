@@ -77,24 +77,33 @@ def agent_stub(python: str, pkgdir: str, module: str, cls: str, provider: str, *
 
 
 def wrapper_stub(python: str, pkgdir: str, name: str, provider: str, *, file_name: str | None = None,
-                 system: bool = False) -> str:
+                 system: bool = False, bundle: str | None = None) -> str:
     """The text of one heartbeat resource.d wrapper (heartbeat_legacy.resource_d.main does the work).
-    A wrapper left behind without ocfkit (a kept conffile, a deleted venv) says so in one line."""
+    It starts as the agent's own stub does: the start-up bundle of its agent's module first (bundle:
+    its path; default, where install() writes it), then the wrapper, and it ends without the
+    interpreter's teardown (ocf.bundle.finish). heartbeat runs a wrapper twice for every resource it
+    acquires (status, then start): each start-up counts. A wrapper left behind without ocfkit (a kept
+    conffile, a deleted venv) says so in one line."""
+    from agents import AGENTS
     from heartbeat_legacy.resource_d import WRAPPERS
     from ocfkit import __version__
 
     path = f"sys.path.append({pkgdir!r})" if system else f"sys.path.insert(0, {pkgdir!r})"
     shown = file_name or name
+    module = AGENTS[WRAPPERS[name][0]].partition(":")[0]
+    bundle = bundle or "/" + bundle_rel(provider, module)
     return (f"#!{python} -IS\n"
             f"# heartbeat resource.d wrapper {shown} for ocf:{provider}:{WRAPPERS[name][0]}, installed by ocfkit "
             f"{__version__}.\n"
             f"import sys\n{path}\n"
             "try:\n"
+            "    import ocf.bundle\n"
+            f"    ocf.bundle.use({bundle!r}, answer_meta_data=False)\n"
             "    from heartbeat_legacy.resource_d import main\n"
             "except ImportError:\n"
             f"    sys.stderr.write('{shown}: ocfkit is not installed (this wrapper was left behind)\\n')\n"
             "    sys.exit(5)\n"
-            f"sys.exit(main({name!r}, sys.argv[1:]))\n")
+            f"ocf.bundle.finish(main({name!r}, sys.argv[1:]))\n")
 
 
 def wrapper_files(*, provider: str, python: str, pkgdir: str) -> dict[str, str]:
@@ -151,7 +160,7 @@ def planned_files(provider: str, python: str, pkgdir: str, *, system: bool = Fal
     layout (no bundles: postinst builds them on the machine, see install_bundles; wrappers named
     ocfkit-NAME beside heartbeat's own)."""
     from agents import AGENTS
-    from heartbeat_legacy.resource_d import available
+    from heartbeat_legacy.resource_d import WRAPPERS, available
 
     files: dict[str, tuple[bytes, int]] = {}
     for name, spec in sorted(AGENTS.items()):
@@ -164,7 +173,9 @@ def planned_files(provider: str, python: str, pkgdir: str, *, system: bool = Fal
             files[bundle_rel(provider, module)] = (data, 0o644)
     for name in sorted(available()):
         file_name = SYSTEM_WRAPPER_PREFIX + name if system else name
-        text = wrapper_stub(python, pkgdir, name, provider, file_name=file_name, system=system)
+        bundle = f"{SYSTEM_BUNDLES}/{AGENTS[WRAPPERS[name][0]].partition(':')[0].rpartition('.')[2]}.bundle" \
+            if system else None
+        text = wrapper_stub(python, pkgdir, name, provider, file_name=file_name, system=system, bundle=bundle)
         files[f"{WRAPPER_DIR}/{file_name}"] = (text.encode(), 0o755)
     return files
 

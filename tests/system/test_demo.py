@@ -166,3 +166,25 @@ def test_ctrl_c_removes_everything_the_demo_created():
         assert_all_removed(pid, workdir)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def test_the_heartbeat_timing_shim_logs_the_wrappers_interval_and_exit_code(tmp_path):
+    """The lab's shim around a wrapper passes its arguments and exit code through and logs when it ran."""
+    import time
+
+    from ocfkit.lab.lab import ACTIONS_LOG, TIMING_SHIM, actions
+
+    real = tmp_path / "real"
+    real.write_text("#!/bin/sh\necho \"$@\" > \"${0%/*}/args\"\nsleep 0.05\nexit 3\n")
+    real.chmod(0o755)
+    log = tmp_path / "var-log" / ACTIONS_LOG.removeprefix("/var/log/")
+    log.parent.mkdir(parents=True)
+    shim = tmp_path / "Dummy"
+    shim.write_text(TIMING_SHIM.format(real=real, name="Dummy", log=log))
+    shim.chmod(0o755)
+    t0 = time.time()
+    r = subprocess.run([str(shim), "/a b", "status"], env={"PATH": "/usr/bin:/bin", "LANG": "C"}, timeout=30)
+    t1 = time.time()
+    assert r.returncode == 3 and (tmp_path / "args").read_text() == "/a b status\n"
+    [(a, b, rc, what)] = actions(str(tmp_path))
+    assert (rc, what) == (3, "Dummy /a b status") and t0 <= a < b <= t1 and b - a >= 0.05

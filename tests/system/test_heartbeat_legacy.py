@@ -180,3 +180,51 @@ def test_the_real_heartbeat_daemon_takes_over_and_releases_a_group_of_ocfkit_wra
                     shutil.rmtree(p, ignore_errors=True)
                 elif os.path.lexists(p):
                     os.unlink(p)
+
+
+def _imports(argv: list[str]) -> tuple[int, str, list[str]]:
+    """Run argv under -X importtime: (exit code, stdout, the modules of ours imported through the import system)."""
+    r = subprocess.run([sys.executable, "-IS", "-X", "importtime", *argv], capture_output=True, text=True,
+                       timeout=60, check=False)
+    names = [line.rpartition("|")[2].strip() for line in r.stderr.splitlines() if line.startswith("import time:")]
+    return r.returncode, r.stdout, [n for n in names if n.split(".")[0] in ("ocf", "agents")]
+
+
+def test_a_wrapper_runs_from_its_agents_bundle_and_without_it(tmp_path):
+    """A heartbeat wrapper loads its agent's start-up bundle as the agent's stub does (the agent's modules
+    are not imported one by one) and still runs the action, from the sources, when the bundle is gone."""
+    from ocfkit.install import install
+
+    install(destdir=str(tmp_path), provider="x", python=sys.executable)
+    bundle = tmp_path / "usr/lib/ocf/lib/x/dummy.bundle"
+    wrapper = tmp_path / "Dummy"
+    wrapper.write_text((tmp_path / "etc/ha.d/resource.d/Dummy").read_text()
+                       .replace("/usr/lib/ocf/lib/x/dummy.bundle", str(bundle)))
+    state = tmp_path / "state"
+    rc, out, ours = _imports([str(wrapper), str(state), "start"])
+    assert (rc, out.split(": ", 1)[1]) == (0, "start: Success\n") and state.exists()
+    assert "agents.dummy" not in ours and "ocf.agent" not in ours  # served by the bundle
+    rc, out, _ = _imports([str(wrapper), str(state), "status"])
+    assert rc == 0 and out.endswith(": running (OK)\n")
+    bundle.unlink()
+    rc, out, ours = _imports([str(wrapper), str(state), "stop"])
+    assert (rc, out.split(": ", 1)[1]) == (0, "stop: Success\n") and not state.exists()
+    assert "agents.dummy" in ours  # no bundle: plain imports
+    rc, out, _ = _imports([str(wrapper), str(state), "status"])
+    assert rc == 7 and out.endswith(": not running\n")
+
+
+def test_the_agents_stub_answers_meta_data_from_the_bundle_and_the_wrapper_the_same_from_the_agent(tmp_path):
+    from ocfkit.install import install
+
+    install(destdir=str(tmp_path), provider="x", python=sys.executable)
+    bundle = str(tmp_path / "usr/lib/ocf/lib/x/ipaddr2.bundle")
+    for rel in ("usr/lib/ocf/resource.d/x/IPaddr2", "etc/ha.d/resource.d/IPaddr2"):
+        (tmp_path / os.path.basename(os.path.dirname(rel))).mkdir(exist_ok=True)
+        path = tmp_path / os.path.basename(os.path.dirname(rel)) / "IPaddr2"
+        path.write_text((tmp_path / rel).read_text().replace("/usr/lib/ocf/lib/x/ipaddr2.bundle", bundle))
+    rc, stub_out, stub_ours = _imports([str(tmp_path / "x/IPaddr2"), "meta-data"])
+    assert rc == 0 and stub_out.startswith("<?xml") and "ocf.agent" not in stub_ours  # from the bundle's documents
+    rc, wrapper_out, wrapper_ours = _imports([str(tmp_path / "resource.d/IPaddr2"), "meta-data"])
+    assert rc == 0 and wrapper_out == stub_out
+    assert "ocf.metadata" in wrapper_ours  # rendered by the agent (OCF 1.0 whatever the environment says)

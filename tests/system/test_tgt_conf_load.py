@@ -93,10 +93,29 @@ def test_iscsitarget_loads_the_plain_file_and_its_stop_leaves_no_tgtd(tmp_path):
             assert r.returncode == 0, r.stderr
             assert not os.path.exists(f"/proc/{pid}") or _state(pid) == "Z"
             assert all(not os.path.exists(f"/proc/{p}") or _state(int(p)) == "Z" for p in log_daemons)
+            # The shutdown's tgtadm (run in the background, ended once tgtd is gone) is not left behind.
+            assert not _shutdown_requests(str(sock)), "the shutdown's tgtadm still runs after the stop"
             print(f"iscsitarget stop: {took:.3f} s")
         finally:
             if os.path.exists(f"/proc/{pid}") and _state(pid) != "Z":
                 os.kill(pid, 9)
+
+
+def _shutdown_requests(socket: str) -> list[str]:
+    """The live tgtadm processes that ask the tgtd on socket to shut down."""
+    found = []
+    for p in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+            with open(f"/proc/{p}/environ", "rb") as f:
+                env = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[0].endswith(b"tgtadm") and b"delete" in argv and _state(int(p)) != "Z" \
+                and f"TGT_IPC_SOCKET={socket}".encode() in env:
+            found.append(p)
+    return found
 
 
 def _parent(pid) -> int:

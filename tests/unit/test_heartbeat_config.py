@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -344,3 +345,34 @@ def test_heartbeat_group_commands_refuse_a_fifo_as_haresources(fifo, capsys, com
     rc = _in_thread(lambda: main(["heartbeat", command, "--haresources", str(fifo), "--node", "castor"]), seconds=5)
     err = capsys.readouterr().err
     assert rc == 1 and err == f"ocfkit: error: {fifo}: a FIFO, not a regular file\n"
+
+
+def test_a_wrapper_hands_the_actions_environment_to_the_command_seams_children_without_importing_os(monkeypatch):
+    """A wrapper does not import os (about 1 ms a call): the environment it sets for the agent's commands goes
+    into posix.environ, which ocf.environ() reads while os is not loaded (and os.environ would start from)."""
+    import posix
+
+    from heartbeat_legacy.resource_d import set_process_env
+    from ocf.exec import child_env
+
+    monkeypatch.setattr(posix, "environ", {b"OCF_RESKEY_old": b"1", b"HOME": b"/root"})
+    monkeypatch.delitem(sys.modules, "os")
+    set_process_env({"OCF_ROOT": "/usr/lib/ocf", "OCF_RESOURCE_INSTANCE": "IPaddr2_10.0.0.1", "x": "caf\udce9"})
+    assert posix.environ == {b"OCF_ROOT": b"/usr/lib/ocf", b"OCF_RESOURCE_INSTANCE": b"IPaddr2_10.0.0.1",
+                             b"x": b"caf\xe9"}
+    env = child_env()
+    assert env["OCF_RESOURCE_INSTANCE"] == "IPaddr2_10.0.0.1" and env["OCF_ROOT"] == "/usr/lib/ocf"
+
+
+def test_with_os_loaded_a_wrapper_sets_os_environ(monkeypatch):
+    import os
+
+    from heartbeat_legacy.resource_d import set_process_env
+
+    saved = dict(os.environ)
+    try:
+        set_process_env({"OCF_RESOURCE_INSTANCE": "Dummy_x", "PATH": saved.get("PATH", "/usr/bin")})
+        assert dict(os.environ) == {"OCF_RESOURCE_INSTANCE": "Dummy_x", "PATH": saved.get("PATH", "/usr/bin")}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)

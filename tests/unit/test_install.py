@@ -113,6 +113,7 @@ def test_the_package_layout_runs_the_unversioned_system_python(tmp_path):
     assert all(n.startswith("ocfkit-") for n in names)
     w = wrappers(tmp_path)["ocfkit-IPaddr2"]
     assert w.startswith("#!/usr/bin/python3 -IS\n") and "main('IPaddr2', sys.argv[1:])" in w
+    assert "ocf.bundle.use('/var/cache/ocfkit/ipaddr2.bundle', answer_meta_data=False)" in w
     assert not (tmp_path / "usr/lib/ocf/lib").exists()  # bundles are built on the machine
     assert not (tmp_path / "usr/lib/ocf/resource.d/ocfkit/.ocfkit-manifest").exists()  # dpkg owns the files
     assert os.stat(tmp_path / "usr/lib/ocf/resource.d/ocfkit/Dummy").st_mode & 0o777 == 0o755
@@ -144,6 +145,7 @@ def test_a_wrapper_left_without_ocfkit_says_so_in_one_line(tmp_path, capsys):
     import importlib.machinery as m
 
     saved_path, saved_mods, saved_meta = list(sys.path), dict(sys.modules), list(sys.meta_path)
+    saved_hook = sys.excepthook  # the wrapper's ocf.bundle.use sets it
     sys.path[:] = [str(tmp_path / "nothing")]
     sys.meta_path[:] = [m.BuiltinImporter, m.FrozenImporter, m.PathFinder]  # no editable-install finder
     for name in [n for n in sys.modules if n.split(".")[0] == "heartbeat_legacy"]:
@@ -152,11 +154,23 @@ def test_a_wrapper_left_without_ocfkit_says_so_in_one_line(tmp_path, capsys):
         with pytest.raises(SystemExit) as e:
             exec(code, {"__name__": "__main__"})  # noqa: S102
     finally:
-        sys.path[:], sys.meta_path[:] = saved_path, saved_meta
+        sys.path[:], sys.meta_path[:], sys.excepthook = saved_path, saved_meta, saved_hook
         sys.modules.clear()
         sys.modules.update(saved_mods)
     assert e.value.code == 5
     assert capsys.readouterr().err == "ocfkit-Dummy: ocfkit is not installed (this wrapper was left behind)\n"
+
+
+def test_a_wrapper_starts_from_its_agents_bundle_as_the_agents_stub_does(tmp_path):
+    install(destdir=str(tmp_path), provider="x", python=PY)
+    for name, module in (("Dummy", "dummy"), ("IPaddr", "ipaddr2"), ("iscsitarget", "daemon"),
+                         ("portblock", "portblock")):
+        text = (tmp_path / "etc/ha.d/resource.d" / name).read_text()
+        assert text.startswith("#!/usr/bin/python3 -IS\n")
+        use = text.index(f"    ocf.bundle.use('/usr/lib/ocf/lib/x/{module}.bundle', answer_meta_data=False)\n")
+        assert use < text.index("from heartbeat_legacy.resource_d import main")  # the agent's modules first
+        assert (tmp_path / f"usr/lib/ocf/lib/x/{module}.bundle").exists()
+        assert text.endswith(f"ocf.bundle.finish(main({name!r}, sys.argv[1:]))\n")  # no interpreter teardown
 
 
 def test_the_command_line_builds_the_package_layout_and_refuses_mixed_options(tmp_path, capsys):

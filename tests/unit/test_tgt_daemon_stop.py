@@ -1,12 +1,14 @@
 """iscsitarget (tgt) stop: tgtd's log daemon is ended first, so that tgtd exits without waiting for its
-once-a-second tick; nothing else is signalled, and stop still succeeds only once tgtd is gone."""
+once-a-second tick; nothing else is signalled, and stop still succeeds only once tgtd is gone. The
+shutdown's tgtadm runs in the background and is ended once tgtd is gone (it would poll tgtd's socket
+for 0.1 s more); its failure still fails the stop."""
 
 from __future__ import annotations
 
 import os
 
 from agents.iscsi.daemon import iscsitarget
-from ocf.testing import FakeRunner
+from ocf.testing import FakeKernel, FakeRunner
 
 BASE = ["tgtadm", "--lld", "iscsi"]
 SYSTEM = [*BASE, "--op", "show", "--mode", "system"]
@@ -56,16 +58,30 @@ def test_stop_ends_the_log_daemon_of_its_tgtd_before_the_shutdown_and_nothing_el
 
     monkeypatch.setattr(os, "kill", kill)
     shutdown_after_log_daemon = []
-    r = (FakeRunner().expect(SYSTEM).expect(TARGETS, stdout="Target 1: iqn.2024-01.org.example:filer\n")
-         .expect([*BASE, "--op", "delete", "--force", "--mode", "target", "--tid", "1"])
-         .expect(SHUTDOWN, effect=lambda: (shutdown_after_log_daemon.append(list(killed)), proc.remove(5151))))
-    rc = iscsitarget.main(["iscsitarget", "stop"], env_for(tmp_path, proc), r)
-    r.assert_done()
-    assert rc == 0
+
+    class Kernel(FakeKernel):
+        def spawn(self, argv):
+            shutdown_after_log_daemon.append(list(killed))
+            return super().spawn(argv)
+
+        def reap(self, pid, *, wait=False):
+            rc = super().reap(pid, wait=wait)
+            if not wait:
+                proc.remove(5151)  # tgtd exits while tgtadm still polls its socket
+            return rc
+
     import signal
 
+    kernel = Kernel().expect("spawn", SHUTDOWN, answer=777).expect("reap", 777, answer=None)
+    kernel.expect("kill", 777, signal.SIGKILL).expect("reap", 777, "wait", answer=-9)
+    r = (FakeRunner().expect(SYSTEM).expect(TARGETS, stdout="Target 1: iqn.2024-01.org.example:filer\n")
+         .expect([*BASE, "--op", "delete", "--force", "--mode", "target", "--tid", "1"]))
+    rc = iscsitarget.main(["iscsitarget", "stop"], env_for(tmp_path, proc), r, kernel)
+    r.assert_done()
+    kernel.assert_done()
+    assert rc == 0
     assert shutdown_after_log_daemon == [[(5152, signal.SIGKILL)]]
-    assert killed == [(5152, signal.SIGKILL)]
+    assert killed == [(5152, signal.SIGKILL)]  # tgtadm is ended through the kernel, tgtd is not signalled
     assert not (tmp_path / "rsctmp/iscsitarget-tgtd.pid").exists()
 
 
@@ -73,9 +89,31 @@ def test_stop_without_a_log_daemon_shuts_tgtd_down_as_before(tmp_path, monkeypat
     proc = Proc(tmp_path)
     proc.add(5151, "tgtd", 1)
     monkeypatch.setattr(os, "kill", lambda pid, sig: (_ for _ in ()).throw(AssertionError(f"kill {pid}")))
-    r = FakeRunner().expect(SYSTEM).expect(TARGETS).expect(SHUTDOWN, effect=lambda: proc.remove(5151))
-    assert iscsitarget.main(["iscsitarget", "stop"], env_for(tmp_path, proc), r) == 0
+    r = FakeRunner().expect(SYSTEM).expect(TARGETS)
+
+    class Kernel(FakeKernel):
+        def reap(self, pid, *, wait=False):
+            proc.remove(5151)  # tgtd exits; tgtadm notices its socket gone and exits too
+            return super().reap(pid, wait=wait)
+
+    kernel = Kernel().expect("spawn", SHUTDOWN, answer=777).expect("reap", 777, answer=0)
+    assert iscsitarget.main(["iscsitarget", "stop"], env_for(tmp_path, proc), r, kernel) == 0
     r.assert_done()
+    kernel.assert_done()
+
+
+def test_a_failing_shutdown_request_fails_the_stop_and_leaves_the_pid_file(tmp_path, monkeypatch, capsys):
+    proc = Proc(tmp_path)
+    proc.add(5151, "tgtd", 1)
+    monkeypatch.setattr(os, "kill", lambda pid, sig: (_ for _ in ()).throw(AssertionError(f"kill {pid}")))
+    r = FakeRunner().expect(SYSTEM).expect(TARGETS)
+    kernel = FakeKernel().expect("spawn", SHUTDOWN, answer=777).expect("reap", 777, answer=None)
+    kernel.expect("reap", 777, answer=107)
+    assert iscsitarget.main(["iscsitarget", "stop"], env_for(tmp_path, proc), r, kernel) == 1
+    r.assert_done()
+    kernel.assert_done()
+    assert "ocf-exit-reason:tgtadm --lld iscsi --op delete --mode system failed (exit 107)" in capsys.readouterr().err
+    assert (tmp_path / "rsctmp/iscsitarget-tgtd.pid").exists()
 
 
 
