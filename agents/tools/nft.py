@@ -108,7 +108,7 @@ def netlink_table_rules(table: str, *, family: str = "inet",
     try:
         data = kernel.netlink(12, (_SUBSYS << 8) | _NFT_MSG_GETRULE, body)
     except OSError as e:
-        if e.errno != _ENOENT:  # some kernels refuse a dump of a missing table so
+        if e.errno != _ENOENT:  # a missing table: ENOENT on some kernels, an empty dump on others
             raise
         data = b""
     chains: dict[str, list[tuple[str | None, int]]] = {}
