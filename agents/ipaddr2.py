@@ -260,6 +260,17 @@ class IPaddr2(Agent):
             return self.kernel.exists(self._sys_net(nic))
         return ip.link(self.run, nic, netns=self.network_namespace) is not None
 
+    def _admin_up(self, nic: str) -> bool:
+        """Whether the link is administratively up already (IFF_UP in sysfs' flags, read through the
+        kernel), so start need not run `ip link set up`; False when that cannot be read here (in
+        network_namespace, or the file is gone): start then sets it up as before."""
+        if self.network_namespace:
+            return False
+        try:
+            return bool(int(self.kernel.read_text(f"{self._sys_net(nic)}/flags"), 16) & 0x1)
+        except (OSError, ValueError):
+            return False
+
     def _link_problem(self, nic: str) -> str:
         """Why the link cannot carry the address ("" when it can)."""
         if not self.network_namespace:
@@ -341,7 +352,8 @@ class IPaddr2(Agent):
         ip.add_address(self.run, nic, self.ip, prefix, netns=self.network_namespace,
                        broadcast="" if brd in (None, "-") else brd, label=self.label, nodad=self.nodad,
                        noprefixroute=self.noprefixroute, preferred_lft=self.preferred_lft)
-        ip.set_up(self.run, nic, netns=self.network_namespace)
+        if not self._admin_up(nic):
+            ip.set_up(self.run, nic, netns=self.network_namespace)
         if self.family == 6 and not self.nodad:
             self._wait_for_dad(nic, prefix)
         self._announce(nic, self.arp_count, self.arp_bg)

@@ -170,6 +170,15 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
     def _lock(self) -> Lock:
         return Lock(f"{self.rsctmp}/portblock.lock", timeout=max(self.deadline.remaining(), 0.1))
 
+    def _nft_netlink_ours(self) -> dict[str, tuple[list[int], int]] | None:
+        """Chain -> (handles of this instance's rules, how many rules) in ocfkit's nft table, read over
+        nfnetlink; None when the table does not exist; OSError when nfnetlink cannot be used."""
+        chains = nft.netlink_table_rules(NFT_TABLE, kernel=self.kernel)
+        if chains is None:
+            return None
+        comment = "ocfkit:" + self.key
+        return {c: ([h for text, h in rules if text == comment], len(rules)) for c, rules in chains.items()}
+
     def rule_present(self) -> bool:
         """Whether the blocking rule is in place (in every chain the direction needs)."""
         if self.tool == "nft":
@@ -262,9 +271,15 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
                 lines = [f"add table inet {NFT_TABLE}",
                          f"add chain inet {NFT_TABLE} input {{ {base.format('input')} }}",
                          f"add chain inet {NFT_TABLE} output {{ {base.format('output')} }}"]
-                for c in self._chains():
-                    if not nft.find_comment(nft.chain_rules(self.run, NFT_TABLE, c.lower()), "ocfkit:" + self.key):
-                        lines.append(f"insert rule inet {NFT_TABLE} {c.lower()} {self._nft_rule(c)}")
+                try:
+                    state = self._nft_netlink_ours() or {}  # one nfnetlink dump, no nft process
+                    missing = [c for c in self._chains() if not state.get(c.lower(), ([], 0))[0]]
+                except OSError as e:
+                    self.log.debug(f"nfnetlink: {e}; asking nft")
+                    missing = [c for c in self._chains()
+                               if not nft.find_comment(nft.chain_rules(self.run, NFT_TABLE, c.lower()),
+                                                       "ocfkit:" + self.key)]
+                lines += [f"insert rule inet {NFT_TABLE} {c.lower()} {self._nft_rule(c)}" for c in missing]
                 nft.apply(self.run, "\n".join(lines) + "\n")
                 return
             for c in self._chains():
@@ -277,17 +292,23 @@ class portblock(Agent):  # noqa: N801 - the class name is the OCF type
         """Remove every copy of the blocking rule (and ocfkit's nft table once it is empty)."""
         with self._lock():
             if self.tool == "nft":
-                # One listing and one change (each nft change is a kernel commit of 15 to 20 ms): when
-                # the table holds nothing but our rules, deleting it removes them with it.
-                chains = nft.table_rules(self.run, NFT_TABLE)
-                if chains is None:
+                # One listing (over nfnetlink: no nft process) and one change (each nft change is a
+                # kernel commit of 15 to 20 ms): when the table holds nothing but our rules, deleting
+                # it removes them with it.
+                try:
+                    state = self._nft_netlink_ours()
+                except OSError as e:
+                    self.log.debug(f"nfnetlink: {e}; asking nft")
+                    chains = nft.table_rules(self.run, NFT_TABLE)
+                    state = None if chains is None else {
+                        c: (nft.find_comment(rules, "ocfkit:" + self.key), len(rules)) for c, rules in chains.items()}
+                if state is None:
                     return
-                ours = {c: nft.find_comment(rules, "ocfkit:" + self.key) for c, rules in chains.items()}
-                if all(len(ours[c]) == len(rules) for c, rules in chains.items()):
+                if all(len(handles) == count for handles, count in state.values()):
                     nft.delete_table(self.run, NFT_TABLE)
-                elif any(ours.values()):
+                elif any(handles for handles, _ in state.values()):
                     nft.apply(self.run, "".join(f"delete rule inet {NFT_TABLE} {c} handle {h}\n"
-                                                for c, handles in ours.items() for h in handles))
+                                                for c, (handles, _) in state.items() for h in handles))
                 return
             self._record().remove()
             for c in self._chains():

@@ -92,9 +92,10 @@ class Target:
     def start(self) -> None:
         """Ensure target, parameters, portals, ACLs and CHAP; undo on failure."""
         a = self.a
-        if not tgtadm.answering(a.run):
+        now = tgtadm.answer(a.run)  # one tgtadm: whether tgtd answers, and what it has
+        if now is None:
             raise OcfError("tgtd is not running: start it first (ocf:ocfkit:iscsitarget, or the tgt service)")
-        existing = tgtadm.targets(a.run).get(a.tid)
+        existing = now.get(a.tid)
         if existing is not None and existing.iqn != a.iqn:
             raise OcfError(f"tid {a.tid} is already used by {existing.iqn}")
         created = existing is None
@@ -162,9 +163,10 @@ class Target:
             old = (self._portal_state().read() or "").split()
             self._portal_state().write(" ".join(sorted(set(old + added))))
 
-    def _teardown(self) -> None:
+    def _teardown(self, now: dict | None = None) -> None:
+        """Remove what start made; now: tgtd's targets when the caller has just read them."""
         a = self.a
-        t = tgtadm.targets(a.run).get(a.tid)
+        t = (tgtadm.targets(a.run) if now is None else now).get(a.tid)
         if t is not None and t.iqn == a.iqn:
             # Revoke access first so reconnecting initiators cannot log in again, then delete the target
             # with its sessions (--force): no waiting for initiators to go away.
@@ -188,8 +190,10 @@ class Target:
         tgtd runs on our control port (tgtadm.daemon_running): then there is nothing to remove and stop
         succeeds; otherwise it fails, since the target may still be exported."""
         a = self.a
+        now = None
         try:
-            reachable = tgtadm.answering(a.run)
+            now = tgtadm.answer(a.run)  # one tgtadm: whether tgtd answers, and what it has
+            reachable = now is not None
             cause = "no tgtd answers"
         except NotInstalledError as e:
             reachable, cause = False, e.reason
@@ -200,7 +204,7 @@ class Target:
             a.log.info(f"{cause} and no tgtd runs ({tgtadm.control_paths(a.env)[0]}): nothing is exported")
             self._portal_state().remove()
             return
-        self._teardown()
+        self._teardown(now)
 
     def reload(self, changes: dict[str, str]) -> None:
         """Set session parameters of the running target (tgtadm --op update)."""

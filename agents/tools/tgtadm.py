@@ -185,6 +185,20 @@ def daemon_running(env, proc: str = "/proc") -> str:
     return ""
 
 
+def answer(run) -> dict[int, Target] | None:
+    """Every target tgtd has, or None when no tgtd answers: answering() and targets() in one tgtadm
+    (any exit status but 0 is "not answering", as for answering()); an answer that cannot be parsed is
+    an error, never 'no targets'."""
+    argv = [*BASE, "--op", "show", "--mode", "target"]
+    r = run(argv, ok=tuple(range(256)))
+    if r.returncode != 0:
+        return None
+    try:
+        return parse_targets(r.stdout)
+    except ValueError as e:
+        raise OcfError(f"unexpected output from {' '.join(argv)}: {e}") from None
+
+
 def answering(run) -> bool:
     """Whether a tgtd answers on the management socket."""
     r = run([*BASE, "--op", "show", "--mode", "system"], ok=tuple(range(256)))

@@ -532,7 +532,7 @@ def tgt_env(tmp_path, **kw):
 
 def test_tgt_target_start_monitor_stop_keep_their_commands(tmp_path):
     env = tgt_env(tmp_path, allowed_initiators=INIT_A)
-    r = (FakeRunner().expect(SYSTEM).expect(SHOW)
+    r = (FakeRunner().expect(SHOW)
          .expect([*TGT, "--op", "new", "--mode", "target", "--tid", "1", "-T", IQN])
          .expect(SHOW, tgt_show(acl=""))
          .expect([*TGT, "--op", "bind", "--mode", "target", "--tid", "1", "-Q", INIT_A])
@@ -540,12 +540,26 @@ def test_tgt_target_start_monitor_stop_keep_their_commands(tmp_path):
     assert call(iSCSITarget, "start", env, r) == 0
     r = FakeRunner().expect(SHOW, tgt_show(acl=INIT_A))
     assert call(iSCSITarget, "monitor", env, r) == 0
-    r = (FakeRunner().expect(SYSTEM).expect(SHOW, tgt_show(acl=INIT_A))
+    r = (FakeRunner().expect(SHOW, tgt_show(acl=INIT_A))
          .expect([*TGT, "--op", "unbind", "--mode", "target", "--tid", "1", "-Q", INIT_A])
          .expect([*TGT, "--op", "delete", "--force", "--mode", "target", "--tid", "1"]))
     assert call(iSCSITarget, "stop", env, r) == 0
     r = FakeRunner().expect(SHOW, "").expect(SYSTEM)
     assert call(iSCSITarget, "monitor", probe(env), r) == 7
+
+
+def test_tgt_target_start_and_stop_ask_tgtd_once_whether_it_answers_and_what_it_has(tmp_path, capfd):
+    env = tgt_env(tmp_path)
+    r = FakeRunner().expect(SHOW, rc=107)  # one tgtadm: no `show --mode system` before it
+    assert call(iSCSITarget, "start", env, r) == 1
+    r.assert_done()
+    assert "tgtd is not running: start it first" in capfd.readouterr().err
+    # The stop's teardown works from that same answer: unbind and delete, no second show.
+    r = (FakeRunner().expect(SHOW, tgt_show())
+         .expect([*TGT, "--op", "unbind", "--mode", "target", "--tid", "1", "-I", "ALL"])
+         .expect([*TGT, "--op", "delete", "--force", "--mode", "target", "--tid", "1"]))
+    assert call(iSCSITarget, "stop", env, r) == 0
+    r.assert_done()
 
 
 def test_tgt_needs_a_tid_and_lun_1_or_more(tmp_path, backing):
@@ -557,7 +571,7 @@ def test_tgt_needs_a_tid_and_lun_1_or_more(tmp_path, backing):
 
 def test_tgt_failed_account_does_not_leak_the_secret(tmp_path, capfd):
     env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET)
-    r = (FakeRunner().expect(SYSTEM).expect(SHOW)
+    r = (FakeRunner().expect(SHOW)
          .expect([*TGT, "--op", "new", "--mode", "target", "--tid", "1", "-T", IQN])
          .expect(SHOW, tgt_show())
          .expect(SHOW, tgt_show())
@@ -616,14 +630,14 @@ def test_tgt_stop_without_tgtadm_fails_while_tgtd_holds_its_control_lock(tmp_pat
     lock = tmp_path / "tgtsock.0.lock"
     with open(lock, "w") as f:
         fcntl.lockf(f, fcntl.LOCK_EX)  # what a running tgtd holds (usr/mgmt.c)
-        r = FakeRunner().expect(SYSTEM, missing=True)
+        r = FakeRunner().expect(SHOW, missing=True)
         assert call(iSCSITarget, "stop", env, r) == 1
         assert "tgtadm: command not found, but tgtd (pid" in capfd.readouterr().err
         # The same for a tgtd that does not answer (hung or busy).
-        assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 1
+        assert call(iSCSITarget, "stop", env, FakeRunner().expect(SHOW, rc=107)) == 1
         fcntl.lockf(f, fcntl.LOCK_UN)
     # No lock holder and no listener: no tgtd, nothing exported.
-    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, missing=True)) == 0
+    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SHOW, missing=True)) == 0
 
 
 def test_tgt_stop_fails_while_something_listens_on_the_control_socket(tmp_path):
@@ -634,18 +648,18 @@ def test_tgt_stop_fails_while_something_listens_on_the_control_socket(tmp_path):
     try:
         srv.bind(str(tmp_path / "tgtsock.0"))
         srv.listen(1)
-        assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 1
+        assert call(iSCSITarget, "stop", env, FakeRunner().expect(SHOW, rc=107)) == 1
     finally:
         srv.close()
     # A stale socket file (tgtd died) refuses connections: not running.
-    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 0
+    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SHOW, rc=107)) == 0
 
 
 def test_tgt_stop_without_tgtd_succeeds_with_chap_and_added_portals(tmp_path):
     env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET, portals="10.9.0.1:3260")
     (tmp_path / "iSCSITarget-1.portals").write_text("10.9.0.1:3260")
     assert call(iSCSITarget, "monitor", probe(env), FakeRunner().expect(SHOW, rc=107).expect(SYSTEM, rc=107)) == 7
-    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SYSTEM, rc=107)) == 0
+    assert call(iSCSITarget, "stop", env, FakeRunner().expect(SHOW, rc=107)) == 0
     assert not (tmp_path / "iSCSITarget-1.portals").exists()
 
 
@@ -683,7 +697,7 @@ def test_tgt_lun_stop_without_tgtadm_needs_tgtd_to_be_gone(tmp_path, backing):
 def test_tgt_second_target_with_the_same_chap_user_leaves_the_first_ones_binding(tmp_path, capfd):
     env = tgt_env(tmp_path, tid="2", iqn=OTHER, incoming_username="filer", incoming_password=SECRET)
     first = tgt_target(1, IQN, accounts=["filer"])
-    r = (FakeRunner().expect(SYSTEM).expect(SHOW, first)
+    r = (FakeRunner().expect(SHOW, first)
          .expect([*TGT, "--op", "new", "--mode", "target", "--tid", "2", "-T", OTHER])
          .expect(SHOW, first + tgt_target(2, OTHER))
          .expect(SHOW, first + tgt_target(2, OTHER))
@@ -693,7 +707,7 @@ def test_tgt_second_target_with_the_same_chap_user_leaves_the_first_ones_binding
     assert call(iSCSITarget, "start", env, r) == 0
     assert "also bound to tid 1" in capfd.readouterr().err
     # Stopping the second target keeps the account the first one uses.
-    r = (FakeRunner().expect(SYSTEM).expect(SHOW, first + tgt_target(2, OTHER, accounts=["filer"]))
+    r = (FakeRunner().expect(SHOW, first + tgt_target(2, OTHER, accounts=["filer"]))
          .expect([*TGT, "--op", "unbind", "--mode", "target", "--tid", "2", "-I", "ALL"])
          .expect([*TGT, "--op", "delete", "--force", "--mode", "target", "--tid", "2"])
          .expect(SHOW, first))
@@ -704,14 +718,14 @@ def test_tgt_second_target_with_the_same_chap_user_leaves_the_first_ones_binding
 def test_tgt_account_used_by_no_other_target_is_recreated_and_deleted_at_stop(tmp_path):
     env = tgt_env(tmp_path, incoming_username="filer", incoming_password=SECRET)
     mine = tgt_target(1, IQN)
-    r = (FakeRunner().expect(SYSTEM).expect(SHOW, mine).expect(SHOW, mine).expect(SHOW, mine)
+    r = (FakeRunner().expect(SHOW, mine).expect(SHOW, mine).expect(SHOW, mine)
          .expect(ACCOUNTS, "Account list:\n    filer\n")
          .expect([*TGT, "--op", "delete", "--mode", "account", "--user", "filer"])
          .expect([*TGT, "--op", "new", "--mode", "account", "--user", "filer", "--password", SECRET])
          .expect([*TGT, "--op", "bind", "--mode", "account", "--tid", "1", "--user", "filer"])
          .expect(SHOW, tgt_target(1, IQN, accounts=["filer"])))
     assert call(iSCSITarget, "start", env, r) == 0
-    r = (FakeRunner().expect(SYSTEM).expect(SHOW, tgt_target(1, IQN, accounts=["filer"]))
+    r = (FakeRunner().expect(SHOW, tgt_target(1, IQN, accounts=["filer"]))
          .expect([*TGT, "--op", "unbind", "--mode", "target", "--tid", "1", "-I", "ALL"])
          .expect([*TGT, "--op", "delete", "--force", "--mode", "target", "--tid", "1"])
          .expect(SHOW, "")

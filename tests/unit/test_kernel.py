@@ -144,6 +144,28 @@ def test_ipaddr2_monitor_refreshes_arp_through_a_background_spawn_of_the_kernel(
     assert (tmp_path / "IPaddr2-garp-10.99.0.150.pid").read_text().strip() == "4242"
 
 
+@pytest.mark.parametrize(("flags", "set_up"), [("0x1003\n", False), ("0x1002\n", True)])
+def test_ipaddr2_start_sets_the_link_up_only_when_sysfs_says_it_is_down(tmp_path, flags, set_up):
+    import os
+    import sys
+
+    import agents.ipaddr2
+
+    garp = os.path.join(os.path.dirname(os.path.abspath(agents.ipaddr2.__file__)), "tools", "garp.py")
+    k = (FakeKernel().expect("exists", SYS, answer=True).expect("exists", SYS, answer=True)
+         .expect("netlink", 0, RTM_GETADDR, V4_DUMP, answer=HOST + DONE).expect("interface_name", 6, answer="veth0")
+         .expect("read_text", f"{SYS}/flags", answer=flags)
+         .expect("spawn", [sys.executable, "-I", "-S", garp, "veth0", "10.99.0.150", "5", "200"], answer=4242))
+    r = FakeRunner().expect(["ip", "-4", "addr", "add", "10.99.0.150/24", "dev", "veth0", "brd", "+"])
+    if set_up:
+        r.expect(["ip", "link", "set", "dev", "veth0", "up"])
+    e = dict(env(), HA_RSCTMP=str(tmp_path))
+    del e["OCF_RESKEY_CRM_meta_interval"]
+    assert IPaddr2.main(["IPaddr2", "start"], e, r, k) == Rc.SUCCESS
+    k.assert_done()
+    r.assert_done()
+
+
 def _nft_rules(*comments: str) -> bytes:
     """An nfnetlink NFT_MSG_GETRULE dump answer: one rule per comment, then NLMSG_DONE."""
     from agents.tools import netlink
