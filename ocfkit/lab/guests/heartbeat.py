@@ -85,11 +85,26 @@ def haresources_group(text: str) -> tuple[str, list[str]]:
     raise vm.GuestError("the generated haresources has no group with an IP address")
 
 
-def deadtime(ha_cf: str) -> float:
-    m = re.search(r"^deadtime\s+(\d+)(ms)?\s*$", ha_cf, re.M)
+def interval(ha_cf: str, key: str = "deadtime") -> float:
+    """deadtime or keepalive of ha.cf, in seconds."""
+    m = re.search(rf"^{key}\s+(\d+)(ms)?\s*$", ha_cf, re.M)
     if not m:
-        raise vm.GuestError("the generated ha.cf has no deadtime")
+        raise vm.GuestError(f"the generated ha.cf has no {key}")
     return int(m.group(1)) / (1000 if m.group(2) else 1)
+
+
+def deadtime(ha_cf: str) -> float:
+    return interval(ha_cf, "deadtime")
+
+
+def resumption(log: list[tuple[int, float, float]], t0: float, t1: float) -> float | None:
+    """The client's clock when its writes resumed: the acknowledgement that ended the longest gap between
+    t0 and t1 (the stall san.stall measures)."""
+    times = [t for _s, _i, t in log if t0 - 5 <= t <= t1]
+    if len(times) < 2:
+        return None
+    gaps = [(b - a, b) for a, b in zip(times, times[1:])]
+    return max(gaps)[1]
 
 
 # -- reading the records (pure) -------------------------------------------------------------------
@@ -144,7 +159,7 @@ def _steps(calls: list[tuple[float, str]], end: float | None, t0: float) -> list
 
 
 def stop_breakdown(src_log: list[tuple[float, str]], dst_log: list[tuple[float, str]], t0_src: float,
-                   t0_dst: float) -> dict:
+                   t0_dst: float, resumed: float | None = None) -> dict:
     """`heartbeat stop` on the active node: t0_* is the command's moment on each node's clock. The source
     gives up its resources (its stops, in reverse order, until 'All HA resources relinquished'), the
     destination hears the shutdown notice and takes over (its starts until 'takeover complete')."""
@@ -153,6 +168,9 @@ def stop_breakdown(src_log: list[tuple[float, str]], dst_log: list[tuple[float, 
     notice = first(dst_log, r"Received shutdown notice|Resources being acquired from", t0_dst)
     starts = runs(dst_log, t0_dst, "start")
     done = first(dst_log, DONE, starts[0][0]) if starts else None
+    end_from = "heartbeat's log" if done is not None else "the client's writes resumed"
+    if done is None:
+        done = resumed
     release_s = _span(stops[0][0], released) if stops else None
     acquire_s = _span(starts[0][0], done) if starts else None
     return {
@@ -163,21 +181,30 @@ def stop_breakdown(src_log: list[tuple[float, str]], dst_log: list[tuple[float, 
         "acquire_began_s": _span(t0_dst, starts[0][0] if starts else None),
         "acquired_s": _span(t0_dst, done),
         "acquire_s": acquire_s,
+        "acquired_from": end_from,
         "wrappers_s": round(release_s + acquire_s, 2) if release_s is not None and acquire_s is not None else None,
         "stops": _steps(stops, released, t0_src),
         "starts": _steps(starts, done, t0_dst),
     }
 
 
-def crash_breakdown(log: list[tuple[float, str]], t_kill: float, dead_time: float) -> dict:
+def crash_breakdown(log: list[tuple[float, str]], t_kill: float, dead_time: float,
+                    resumed: float | None = None) -> dict:
     """The power pull from the survivor's log (t_kill on its clock): the peer declared dead (deadtime),
     heartbeat's takeover scripts until the first wrapper call, the wrappers' starts until 'takeover
     complete', and what dopd and drbd-peer-outdater said."""
     dead = first(log, r"node \S+: is dead|Dead node \S+", t_kill)
     starts = runs(log, t_kill, "start")
+    # mach_down's 'takeover complete' ends the takeover of the peer's own groups; the survivor's own groups
+    # (it is their preferred node) come back through ResourceManager, which logs no end: then the end is
+    # when the client's writes resumed (the survivor's clock), an upper bound.
     done = first(log, DONE, starts[0][0]) if starts else None
+    end_from = "heartbeat's log" if done is not None else "the client's writes resumed"
+    if done is None:
+        done = resumed
     outdater = [{"at_s": round(t - t_kill, 2), "said": msg[-300:]} for t, msg in log
                 if t >= t_kill - 0.5 and re.search(r"drbd-peer-outdater|dopd", msg)]
+    crashes = [o for o in outdater if re.search(r"dopd process \d+ killed by signal", o["said"])]
     return {
         "deadtime_s": dead_time,
         "declared_dead_s": _span(t_kill, dead),
@@ -185,9 +212,11 @@ def crash_breakdown(log: list[tuple[float, str]], t_kill: float, dead_time: floa
         "takeover_began_s": _span(t_kill, starts[0][0] if starts else None),
         "heartbeat_before_wrappers_s": _span(dead, starts[0][0] if starts else None),
         "takeover_done_s": _span(t_kill, done),
+        "takeover_done_from": end_from,
         "wrappers_s": _span(starts[0][0], done) if starts else None,
         "starts": _steps(starts, done, t_kill),
         "dopd": outdater[:20],
+        "dopd_crashes": len(crashes),
     }
 
 
@@ -208,6 +237,7 @@ class HeartbeatLab(san.SanLab):
         super().__init__(image, rundir, wheel, description=description)
         self.preferred, self.group_resources = haresources_group(self.files["haresources"][0])
         self.deadtime = deadtime(self.files["ha.cf"][0])
+        self.keepalive = interval(self.files["ha.cf"][0], "keepalive")
         fs = next(r for r in self.group_resources + self._all_resources() if r.startswith("Filesystem::"))
         self.mountpoint = fs.split("::")[2]
         self.lun = self.resources[-1]
@@ -228,7 +258,7 @@ rm -f /ctl/authkey
 install -m 0644 /ctl/ha.cf /etc/ha.d/ha.cf
 install -m 0600 /ctl/authkeys /etc/ha.d/authkeys && rm -f /ctl/authkeys
 install -m 0644 /ctl/haresources /etc/ha.d/haresources
-install -m 0600 /ctl/drbd.conf /etc/drbd.conf && rm -f /ctl/drbd.conf
+install -m 0640 -g haclient /ctl/drbd.conf /etc/drbd.conf && rm -f /ctl/drbd.conf
 {pcmk.VENV}/bin/ocfkit install --force >/dev/null 2>/tmp/ocfkit-install.err
 grep -q ocfkit /etc/ha.d/resource.d/drbddisk
 {overrides}
@@ -256,6 +286,17 @@ mkdir -p /var/lock/subsys
 
     def start_heartbeat(self, name: str) -> str:
         return self.guests[name].sh(f"{INIT} start 2>&1", timeout=180)
+
+    def drbd_state(self, on: str) -> dict[str, str]:
+        """resource -> 'role/peer cstate disk/peerdisk' (drbdadm's warnings, if any, are kept apart by
+        drbdadm_warnings)."""
+        out = self.guests[on].sh("for r in " + " ".join(self.resources) + "; do echo $r $(drbdadm role $r 2>/dev/null) "
+                                 "$(drbdadm cstate $r 2>/dev/null) $(drbdadm dstate $r 2>/dev/null); done", timeout=60)
+        return {w[0]: " ".join(w[1:]) for w in (line.split() for line in out.splitlines()) if w}
+
+    def drbdadm_warnings(self, on: str) -> str:
+        """What drbdadm says about the configuration (it warns when dopd could not read it)."""
+        return self.guests[on].run("drbdadm sh-nop 2>&1", timeout=60, check=False).out.strip()
 
     def stop_heartbeat(self, name: str) -> str:
         return self.guests[name].sh(f"{INIT} stop 2>&1", timeout=300)
@@ -376,8 +417,12 @@ class Run(scenario.Run):
         self.wait_for(lambda st: lab.holder(st) == dst, 300, f"service on {dst}", f"{src} stopped")
         took = time.time() - t0
         self.resumed(f"resuming on {dst}", lab.clock("c"))
-        stall = san.stall(san.acks(lab["c"]), t0 + off["c"], lab.clock("c"))
-        bd = stop_breakdown(lab.log(src), lab.log(dst), t0 + off[src], t0 + off[dst])
+        log = san.acks(lab["c"])
+        now_c = lab.clock("c")
+        stall = san.stall(log, t0 + off["c"], now_c)
+        resumed = resumption(log, t0 + off["c"], now_c)
+        bd = stop_breakdown(lab.log(src), lab.log(dst), t0 + off[src], t0 + off[dst],
+                            None if resumed is None else resumed - off["c"] + off[dst])
         ev = {"kind": "heartbeat stop", "from": src, "to": dst, "command": f"{INIT} stop",
               "client_stall_s": stall, "service_moved_s": round(took, 1),
               "stop_command_s": round(stopped - t0, 1), **bd}
@@ -412,8 +457,12 @@ class Run(scenario.Run):
         took = time.time() - t_kill
         self.keep_logs(victim, "pulled")
         self.resumed(f"resuming on {survivor}", lab.clock("c"))
-        stall = san.stall(san.acks(lab["c"]), t_kill + off_c, lab.clock("c"))
-        bd = crash_breakdown(lab.log(survivor), t_kill + off_s, lab.deadtime)
+        log = san.acks(lab["c"])
+        now_c = lab.clock("c")
+        stall = san.stall(log, t_kill + off_c, now_c)
+        resumed = resumption(log, t_kill + off_c, now_c)
+        bd = crash_breakdown(lab.log(survivor), t_kill + off_s, lab.deadtime,
+                             None if resumed is None else resumed - off_c + off_s)
         drbd = lab[survivor].sh("cat /proc/drbd")
         pdsk = {m: v["ds"] for m, v in proc_drbd(drbd).items()}
         helper = lab[survivor].sh("dmesg | grep -E 'fence-peer|peer-outdater|pdsk\\(' | tail -12; true")
@@ -479,6 +528,7 @@ def run(lab: HeartbeatLab, *, say=print, tick=None, steady: float = 10.0, logdir
         r.summary = summary
     r.summary["accelerator"] = vm.accelerator_name()
     r.summary["deadtime_s"] = lab.deadtime
+    r.summary["keepalive_s"] = lab.keepalive
     r.summary.setdefault("generated", lab.generated)
     try:
         say("booting a, b (Debian 13: heartbeat 3.0.6, DRBD 8.4, LIO) and the client c; ocfkit installed from "
@@ -493,6 +543,7 @@ def run(lab: HeartbeatLab, *, say=print, tick=None, steady: float = 10.0, logdir
         r.comes_back(victim)
         r.steady("steady", steady)
         r.finish()
+        r.summary["drbdadm_warnings"] = {n: lab.drbdadm_warnings(n) for n in pcmk.NODES}
     finally:
         r.summary["lab_s"] = {k: round(v, 1) for k, v in lab.timings.items()}
         try:
@@ -508,7 +559,7 @@ def ok(summary: dict) -> bool:
     return (bool(summary.get("verified")) and summary.get("lost_acknowledged_writes") == 0
             and bool(summary.get("disks_uptodate_connected"))
             and not any(summary.get("split_brain_messages", {}).values())
-            and bool(pull.get("peer_outdated"))
+            and bool(pull.get("peer_outdated")) and not any(summary.get("drbdadm_warnings", {}).values())
             and [e["kind"] for e in summary.get("events", [])] == ["heartbeat stop", "power pull", "comes back"])
 
 
