@@ -808,7 +808,8 @@ def print_summary(s: dict) -> None:
 def main(args) -> int:
     """The `ocfkit demo` subcommand."""
     if getattr(args, "guests", False):
-        from ocfkit.lab.guests import heartbeat as hb_guests, scenario
+        from ocfkit.lab.guests import heartbeat as hb_guests
+        from ocfkit.lab.guests import scenario
 
         try:
             if getattr(args, "manager", "pacemaker") == "heartbeat":

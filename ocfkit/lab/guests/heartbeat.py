@@ -403,7 +403,8 @@ class Run(scenario.Run):
         procs = lab[lab.preferred].sh("ps -eo user,args | grep -E '[i]pfail|[d]opd' || true")
         self.summary["respawned"] = sorted({w for line in procs.splitlines() for w in line.split()
                                             if w.endswith(("/ipfail", "/dopd"))})
-        self.say(f"service on {lab.preferred}; respawned by heartbeat: {', '.join(self.summary['respawned']) or 'NONE'}")
+        respawned = ", ".join(self.summary["respawned"]) or "NONE"
+        self.say(f"service on {lab.preferred}; respawned by heartbeat: {respawned}")
 
     def planned_stop(self, steady: float) -> str:
         lab = self.lab
@@ -493,7 +494,8 @@ class Run(scenario.Run):
 
         def synced(st: dict) -> bool:
             return all(len(st[n]["drbd"]) == len(lab.resources)
-                       and all(v["cs"] == "Connected" and v["ds"] == "UpToDate/UpToDate" for v in st[n]["drbd"].values())
+                       and all(v["cs"] == "Connected" and v["ds"] == "UpToDate/UpToDate"
+                               for v in st[n]["drbd"].values())
                        for n in pcmk.NODES)
 
         st = self.wait_for(synced, 600, "DRBD resynced", "resyncing")
@@ -635,7 +637,8 @@ def print_summary(s: dict) -> None:
                   f"{_fmt(e['acquire_s'])}; ocfkit's wrappers {_fmt(e['wrappers_s'])}; "
                   f"{e['from']} back: the service stayed on {e.get('back', {}).get('service_on', '?')}")
         elif e["kind"] == "power pull":
-            print(f"  power pull of {e['from']} (qemu SIGKILL): client stalled {e['client_stall_s']:.1f}s; declared dead "
+            print(f"  power pull of {e['from']} (qemu SIGKILL): client stalled {e['client_stall_s']:.1f}s; "
+                  f"declared dead "
                   f"at {_fmt(e['declared_dead_s'])} (deadtime {e['deadtime_s']:.0f}s), wrappers' takeover "
                   f"{_fmt(e['wrappers_s'])} (began {_fmt(e['takeover_began_s'])}, done {_fmt(e['takeover_done_s'])}); "
                   f"DRBD on {e['to']}: " + ", ".join(f"{m} ds:{v}" for m, v in sorted(e["disk_states"].items())))
