@@ -54,7 +54,7 @@ s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind("/dev/log")
 with open("/var/log/ha-log", "ab", buffering=0) as f:
     while True:
-        m = s.recv(65536).rstrip(b"\n")
+        m = s.recv(65536).replace(b"\0", b"").rstrip(b"\n")
         f.write(b"%.3f " % time.time() + m + b"\n")
 ' </dev/null >/dev/null 2>&1
 mkdir -p /ctl/log
@@ -112,7 +112,7 @@ def resumption(log: list[tuple[int, float, float]], t0: float, t1: float) -> flo
 def entries(text: str) -> list[tuple[float, str]]:
     """(guest clock, message) of each line of the sink's log."""
     out = []
-    for line in text.splitlines():
+    for line in text.replace("\0", "").splitlines():
         m = re.match(r"(\d+\.\d+) (.*)", line)
         if m:
             out.append((float(m.group(1)), m.group(2)))
