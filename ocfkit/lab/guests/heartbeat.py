@@ -241,6 +241,8 @@ class HeartbeatLab(san.SanLab):
         fs = next(r for r in self.group_resources + self._all_resources() if r.startswith("Filesystem::"))
         self.mountpoint = fs.split("::")[2]
         self.lun = self.resources[-1]
+        block = next((r for r in self._all_resources() if r.startswith("portblock::")), "portblock::tcp::3260")
+        self.port = block.split("::")[2]
 
     def _all_resources(self) -> list[str]:
         return [r for line in self.files["haresources"][0].splitlines()
@@ -312,7 +314,11 @@ r=""
 ip -o -4 addr show dev eth2 | grep -q " {self.vip}/" && r="$r vip"
 [ "$(drbdadm role {self.lun} 2>/dev/null | cut -d/ -f1)" = Primary ] && r="$r drbd"
 grep -q " {self.mountpoint} " /proc/mounts && r="$r fs"
-cat /sys/kernel/config/target/iscsi/{self.iqn}/tpgt_*/enable 2>/dev/null | grep -qx 1 && r="$r target"
+if cat /sys/kernel/config/target/iscsi/{self.iqn}/tpgt_*/enable 2>/dev/null | grep -qx 1; then
+  r="$r target"
+  ls -d /sys/kernel/config/target/iscsi/{self.iqn}/tpgt_*/lun/lun_* >/dev/null 2>&1 && r="$r lun"
+  (nft list ruleset 2>/dev/null; iptables-save 2>/dev/null) | grep -w {self.port} | grep -qi drop || r="$r open"
+fi
 echo "held:$r"
 cl_status hbstatus >/dev/null 2>&1 && echo hb:running || echo hb:stopped
 echo "peer:$(cl_status nodestatus {peer} 2>/dev/null | head -1)"
@@ -324,13 +330,16 @@ true"""
         return {"alive": True, "held": kv.get("held", "").split(), "hb": kv.get("hb", "?"),
                 "peer": kv.get("peer", "") or "?", "rsc": kv.get("rsc", "") or "?", "drbd": proc_drbd(r.out)}
 
-    FULL = ("vip", "drbd", "fs", "target")
+    # The VIP, the LUN's DRBD Primary, the config filesystem, the target enabled with its LUN, and the
+    # port open again (portblock's unblock, the group's last member).
+    FULL = ("vip", "drbd", "fs", "target", "lun", "open")
 
     def holder(self, states: dict[str, dict]) -> str:
-        """The node holding the whole service while the other holds none of it ('' otherwise)."""
+        """The node holding the whole service while the other holds none of it ('' otherwise), by the
+        service's effects: heartbeat's own rscstatus may stay 'transition' after a takeover (seen once:
+        heartbeat lost mach_down's completion message, 'msg2string: Message with zero fields')."""
         for n, other in (("a", "b"), ("b", "a")):
-            if set(states[n]["held"]) == set(self.FULL) and not states[other]["held"] \
-                    and states[n]["rsc"] not in ("transition", "none", "?"):
+            if set(states[n]["held"]) == set(self.FULL) and not states[other]["held"]:
                 return n
         return ""
 
