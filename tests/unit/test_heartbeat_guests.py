@@ -137,3 +137,17 @@ def test_the_holder_is_the_node_with_the_whole_service_while_the_other_has_none(
     assert lab.holder({"a": full, "b": {"held": ["vip"], "rsc": "none"}}) == ""  # both hold some: nobody
     blocked = {"held": ["vip", "drbd", "fs", "target", "lun"], "rsc": "all"}  # portblock not yet unblocked
     assert lab.holder({"a": blocked, "b": {"held": [], "rsc": "?"}}) == ""
+
+
+def test_demo_guests_dispatches_by_manager(monkeypatch):
+    import argparse
+
+    from ocfkit import demo
+    from ocfkit.lab.guests import scenario
+
+    called = []
+    monkeypatch.setattr(hb, "main", lambda args: called.append("heartbeat") or 0)
+    monkeypatch.setattr(scenario, "main", lambda args: called.append("pacemaker") or 0)
+    for manager in ("heartbeat", "pacemaker"):
+        assert demo.main(argparse.Namespace(guests=True, manager=manager, steady=None, json=True)) == 0
+    assert called == ["heartbeat", "pacemaker"]
