@@ -808,11 +808,12 @@ def print_summary(s: dict) -> None:
 def main(args) -> int:
     """The `ocfkit demo` subcommand."""
     if getattr(args, "guests", False):
+        from ocfkit.lab.guests import heartbeat as hb_guests
         from ocfkit.lab.guests import scenario
 
-        if getattr(args, "manager", "pacemaker") != "pacemaker":
-            raise DemoError("--guests runs Pacemaker 3.0 in Debian 13 guests (no --manager heartbeat)")
         try:
+            if getattr(args, "manager", "pacemaker") == "heartbeat":
+                return hb_guests.main(args)
             return scenario.main(args)
         except scenario.DemoError as e:
             raise DemoError(str(e)) from None
